@@ -1,0 +1,5 @@
+from . import fetchmail_server
+from . import fetchmail_server_folder
+from . import mail_converter
+from . import mail_converter_link
+from . import mail_converter_log

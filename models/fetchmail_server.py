@@ -1,0 +1,267 @@
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
+
+from ..tools.connection import MailboxError, connect
+
+_logger = logging.getLogger(__name__)
+
+# Common names of sent-mail folders, to suggest their direction when listing folders.
+SENT_FOLDER_NAMES = {
+    "sent", "sent items", "sent mail", "sent messages", "gesendet", "gesendete elemente",
+    "envoyés", "elementi inviati", "posta inviata", "enviados", "elementos enviados", "verzonden items",
+}
+
+
+class FetchmailServer(models.Model):
+    _inherit = "fetchmail.server"
+
+    # Stock stores it readable by anyone who can read the mailbox: admins only.
+    password = fields.Char(groups="base.group_system")
+    use_converter = fields.Boolean(
+        "Use Mail Converter",
+        help="Fetch this mailbox with the converter: per-folder settings, exactly-once conversion, "
+             "a log, and retries of failed emails. Unticked, Odoo's stock fetching applies.",
+    )
+    starttls = fields.Boolean("STARTTLS", help="Upgrade a plain connection to TLS before logging in.")
+    verify_tls = fields.Boolean(
+        "Verify certificate", help="Refuse servers whose TLS certificate is not trusted by this machine.",
+    )
+    folder_ids = fields.One2many("fetchmail.server.folder", "server_id", "Folders", copy=True)
+    check_interval = fields.Integer(
+        "Check every (minutes)", default=0,
+        help="Minimum time between two scheduled fetches of this mailbox. 0 checks it every time "
+             "the scheduler runs. 'Fetch now' ignores it.",
+    )
+    activation_date = fields.Datetime(
+        readonly=True, copy=False,
+        help="When the converter was switched on. Older mail is backlog: it may be imported "
+             "but never gets automatic replies.",
+    )
+    max_attempts = fields.Integer(
+        "Retries", default=5,
+        help="How many times a failing email is tried before it waits for an admin to retry it from the log.",
+    )
+    batch_size = fields.Integer(
+        default=50, help="Messages downloaded per IMAP round trip.",
+    )
+    converter_log_ids = fields.One2many("mail.converter.log", "server_id", "Log")
+    converter_done_count = fields.Integer(compute="_compute_converter_counts")
+    converter_failed_count = fields.Integer(compute="_compute_converter_counts")
+    converter_other_count = fields.Integer(compute="_compute_converter_counts")
+    company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+
+    _check_interval_positive = models.Constraint(
+        "CHECK(check_interval >= 0)", "The check interval cannot be negative.",
+    )
+
+    @api.depends("converter_log_ids.state")
+    def _compute_converter_counts(self):
+        counts = {
+            (server.id, state): count
+            for server, state, count in self.env["mail.converter.log"]._read_group(
+                [("server_id", "in", self.ids)], ["server_id", "state"], ["__count"],
+            )
+        }
+        for server in self:
+            done = counts.get((server.id, "done"), 0)
+            failed = counts.get((server.id, "failed"), 0)
+            total = sum(c for (sid, _s), c in counts.items() if sid == server.id)
+            server.converter_done_count = done
+            server.converter_failed_count = failed
+            server.converter_other_count = total - done - failed
+
+    @api.onchange("use_converter")
+    def _onchange_use_converter(self):
+        if self.use_converter and not self.object_id:
+            self.object_id = self.env["ir.model"]._get("helpdesk.ticket")
+        if self.use_converter and not self.folder_ids:
+            self.folder_ids = [fields.Command.create({"path": "INBOX"})]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("use_converter"):
+                vals.setdefault("activation_date", fields.Datetime.now())
+                vals.setdefault("folder_ids", [fields.Command.create({"path": "INBOX"})])
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if vals.get("use_converter") and "activation_date" not in vals:
+            for server in self.filtered(lambda s: not s.activation_date):
+                server.activation_date = fields.Datetime.now()
+        res = super().write(vals)
+        if vals.get("use_converter"):
+            self.filtered(lambda s: not s.folder_ids).write(
+                {"folder_ids": [fields.Command.create({"path": "INBOX"})]}
+            )
+        return res
+
+    # -- connection ----------------------------------------------------
+    def _converter_security(self):
+        """Return ``ssl``, ``starttls`` or ``none``; override for other transports."""
+        self.ensure_one()
+        if self.is_ssl:
+            return "ssl"
+        return "starttls" if self.starttls else "none"
+
+    def _converter_connect(self):
+        """Open a logged-in :mod:`..tools.connection` mailbox for this server."""
+        self.ensure_one()
+        protocol = self._get_connection_type()
+        if protocol not in ("imap", "pop"):
+            raise UserError(self.env._("The mail converter reads IMAP and POP3 mailboxes only."))
+        return connect(
+            protocol, self.server, int(self.port), self.user, self.password,
+            security=self._converter_security(), verify_tls=self.verify_tls,
+        )
+
+    def button_confirm_login(self):
+        stock = self.filtered(lambda s: not s.use_converter)
+        if stock:
+            super(FetchmailServer, stock).button_confirm_login()
+        for server in self - stock:
+            try:
+                mailbox = server.sudo()._converter_connect()
+                folders = mailbox.list_folders()
+                mailbox.disconnect()
+            except (MailboxError, OSError, UnicodeError) as exc:
+                raise UserError(self.env._("Connection test failed: %(error)s",
+                                           error=tools.exception_to_unicode(exc))) from exc
+            server.write({"state": "done", "error_date": False, "error_message": False})
+            missing = [f.path for f in server.folder_ids if f.active and f.path not in folders
+                       and server.server_type == "imap"]
+            if missing:
+                raise UserError(self.env._(
+                    "Connected, but these folders do not exist on the server: %(missing)s",
+                    missing=", ".join(missing)))
+        if len(self) == 1 and self.use_converter:
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "success",
+                    "title": self.env._("Connection test successful"),
+                    "message": self.env._("Logged in to %(server)s.", server=self.server),
+                    "next": {"type": "ir.actions.act_window_close"},
+                },
+            }
+        return True
+
+    def action_list_folders(self):
+        """Read the folder list from the server into a wizard, never from a compute."""
+        self.ensure_one()
+        try:
+            mailbox = self.sudo()._converter_connect()
+            names = mailbox.list_folders()
+            mailbox.disconnect()
+        except (MailboxError, OSError, UnicodeError) as exc:
+            raise UserError(self.env._("Could not list folders: %(error)s",
+                                       error=tools.exception_to_unicode(exc))) from exc
+        wizard = self.env["mail.converter.folder.wizard"].create({
+            "server_id": self.id,
+            "line_ids": [
+                fields.Command.create({
+                    "path": name,
+                    "selected": name in self.folder_ids.mapped("path"),
+                    "direction": self._converter_guess_direction(name),
+                })
+                for name in names
+            ],
+        })
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.env._("Folders on %(server)s", server=self.name),
+        }
+
+    @api.model
+    def _converter_guess_direction(self, path):
+        """Suggest ``outbound`` for sent-mail folders; override for other naming schemes."""
+        leaf = path.replace("\\", "/").replace(".", "/").rsplit("/", 1)[-1].strip().lower()
+        return "outbound" if leaf in SENT_FOLDER_NAMES else "inbound"
+
+    def action_open_converter_log(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_converter.action_mail_converter_log")
+        action["domain"] = [("server_id", "=", self.id)]
+        state = self.env.context.get("converter_state")
+        action["context"] = {"search_default_server_id": self.id}
+        if state:
+            action["context"][f"search_default_state_{state}"] = 1
+        return action
+
+    # -- fetching ------------------------------------------------------
+    def _converter_is_due(self, now=None):
+        """Whether the scheduler should fetch this mailbox now (its own check interval)."""
+        self.ensure_one()
+        if not self.check_interval or not self.date:
+            return True
+        now = now or fields.Datetime.now()
+        # A minute of slack so a 5-minute cron does not skip a 5-minute mailbox.
+        return self.date + timedelta(minutes=self.check_interval) <= now + timedelta(minutes=1)
+
+    def _fetch_mail(self, batch_limit=50):
+        if self.env.context.get("cron_id"):
+            self = self.filtered(lambda s: s._converter_is_due())
+        converter = self.filtered("use_converter")
+        stock = self - converter
+        result_exception = super(FetchmailServer, stock)._fetch_mail(batch_limit) if stock else None
+        for server in converter:
+            exception = server._converter_fetch()
+            result_exception = exception or result_exception
+        return result_exception
+
+    def _converter_fetch(self):
+        """Fetch every active folder of this mailbox; return the exception that stopped it, if any."""
+        self.ensure_one()
+        # Not toggling the shared fetchmail cron on every write avoids workers colliding on it.
+        self = self.with_context(fetchmail_cron_running=True)
+        if not self.try_lock_for_update(allow_referencing=True):
+            _logger.info("Mailbox %s is being fetched by another worker; skipped.", self.name)
+            return None
+        counts = Counter()
+        exception = None
+        mailbox = None
+        try:
+            mailbox = self._converter_connect()
+            with self.env.registry.cursor() as message_cr:
+                env = self.env(cr=message_cr)
+                for folder in env["fetchmail.server.folder"].browse(self.folder_ids.filtered("active").ids):
+                    folder._converter_fetch(mailbox, counts)
+            self.write({"error_date": False, "error_message": False})
+        except Exception as exc:  # noqa: BLE001 - shown on the mailbox, never crashes the run
+            exception = exc
+            _logger.warning("Mail converter: fetching %s failed: %s", self.name, exc,
+                            exc_info=not isinstance(exc, MailboxError | OSError))
+            self._converter_record_error(exc)
+        finally:
+            if mailbox is not None:
+                try:
+                    mailbox.disconnect()
+                except Exception:  # noqa: BLE001 - the session is over either way
+                    _logger.info("Mail converter: could not close %s cleanly", self.name, exc_info=True)
+        _logger.info("Mail converter: %s fetched; %s", self.name,
+                     ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new")
+        self.write({"date": fields.Datetime.now()})
+        self.env["ir.cron"]._commit_progress(1)
+        return exception
+
+    def _converter_record_error(self, exc):
+        """Show the failure on the mailbox; switch it off after days of failures, as stock does."""
+        message = tools.exception_to_unicode(exc)
+        if not self.error_date:
+            self.write({"error_date": fields.Datetime.now(), "error_message": message})
+            return
+        self.error_message = message
+        if self.error_date < fields.Datetime.now() - timedelta(days=5):
+            self.set_draft()
+            self.env["ir.cron"]._notify_admin(
+                f"Deactivating mail converter mailbox {self.name} (too many failures)"
+            )

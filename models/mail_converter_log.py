@@ -1,0 +1,105 @@
+import base64
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+STATES = [
+    ("done", "Converted"),
+    ("discarded", "Discarded"),
+    ("duplicate", "Duplicate"),
+    ("failed", "Failed"),
+    ("rejected", "Rejected"),
+    ("bounce", "Bounce"),
+]
+# States after which the message is finished with and its after-action may run.
+FINAL_STATES = ("done", "discarded", "duplicate", "rejected", "bounce")
+
+
+class MailConverterLog(models.Model):
+    _name = "mail.converter.log"
+    _description = "Mail converter log"
+    _order = "id desc"
+    _rec_name = "subject"
+
+    message_key = fields.Char(
+        required=True, index=True, readonly=True,
+        help="Normalised Message-ID, or a hash of stable headers and body when it is missing.",
+    )
+    message_id = fields.Char("Message-ID", readonly=True, index="btree_not_null")
+    server_id = fields.Many2one("fetchmail.server", "Mailbox", index=True, ondelete="set null", readonly=True)
+    folder_id = fields.Many2one("fetchmail.server.folder", "Folder", index=True, ondelete="set null", readonly=True)
+    uid = fields.Integer("UID", readonly=True, help="IMAP UID of the message in its folder.")
+    uidl = fields.Char("POP3 UIDL", readonly=True)
+    uidvalidity = fields.Integer(readonly=True)
+    direction = fields.Selection([("inbound", "Inbound"), ("outbound", "Outbound")], readonly=True)
+    email_from = fields.Char("From", readonly=True)
+    subject = fields.Char(readonly=True)
+    message_date = fields.Char("Date header", readonly=True)
+    state = fields.Selection(STATES, required=True, default="failed", index=True, readonly=True)
+    reason = fields.Char(readonly=True, help="Why the message was discarded, rejected or marked duplicate.")
+    error = fields.Text(readonly=True)
+    attempts = fields.Integer(readonly=True, default=0)
+    duplicate_of_id = fields.Many2one("mail.converter.log", readonly=True, ondelete="set null")
+    model = fields.Char("Primary model", readonly=True)
+    res_id = fields.Many2oneReference("Primary record", model_field="model", readonly=True)
+    mail_message_id = fields.Many2one("mail.message", "Stored message", readonly=True, ondelete="set null")
+    link_ids = fields.One2many("mail.converter.link", "log_id", "Filed on", readonly=True)
+    action_pending = fields.Boolean(
+        "Server action pending", readonly=True, index=True,
+        help="The folder's after-action (read, move, delete) is still to be applied on the mail server.",
+    )
+    raw_attachment_id = fields.Many2one("ir.attachment", "Original email", readonly=True, ondelete="set null")
+    company_id = fields.Many2one(related="server_id.company_id", store=True)
+
+    # One converted (or failed) row per email; extra copies are 'duplicate' rows.
+    _message_key_unique = models.UniqueIndex(
+        "(message_key) WHERE state != 'duplicate'",
+        "This email has already been logged.",
+    )
+    _copy_index = models.Index("(folder_id, uidvalidity, uid)")
+
+    @api.depends("subject", "message_key")
+    def _compute_display_name(self):
+        for log in self:
+            log.display_name = log.subject or log.message_id or log.message_key or ""
+
+    # -- user actions --------------------------------------------------
+    def action_open_record(self):
+        self.ensure_one()
+        if not (self.model and self.res_id):
+            raise UserError(self.env._("This email created no record."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+    def action_retry(self):
+        """Convert failed emails again from their stored original, whatever the attempt count."""
+        failed = self.filtered(lambda log: log.state == "failed")
+        if not failed:
+            raise UserError(self.env._("Only failed emails can be retried."))
+        for log in failed:
+            if not log.raw_attachment_id:
+                raise UserError(self.env._("No original is stored for %(log)s.", log=log.display_name))
+            raw = base64.b64decode(log.raw_attachment_id.datas)
+            self.env["mail.converter"]._process(raw, log._converter_source(), retry_log=log)
+        return True
+
+    def _converter_should_retry(self):
+        """Whether the scheduler may try this failed email again by itself."""
+        self.ensure_one()
+        return self.state == "failed" and self.attempts < (self.server_id.max_attempts or 1)
+
+    def _converter_source(self):
+        """The origin of this logged copy, as the pipeline expects it."""
+        self.ensure_one()
+        return {
+            "server": self.server_id,
+            "folder": self.folder_id,
+            "uid": self.uid,
+            "uidl": self.uidl,
+            "uidvalidity": self.uidvalidity,
+            "direction": self.direction or "inbound",
+        }

@@ -1,0 +1,1 @@
+"""Pure-Python helpers (no Odoo import): MIME summaries and mailbox connections."""

@@ -1,0 +1,2 @@
+from . import mail_converter_folder_wizard
+from . import mail_converter_folder_wizard_line

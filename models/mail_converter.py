@@ -173,7 +173,9 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _mail_thread(self, server):
         """The ``mail.thread`` environment used for parsing and routing."""
-        return self.env["mail.thread"].with_context(default_fetchmail_server_id=server.id)
+        return self.env["mail.thread"].with_context(
+            default_fetchmail_server_id=server.id, mail_converter_importing=True,
+        )
 
     @api.model
     def _parse_message(self, raw):

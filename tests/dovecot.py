@@ -233,6 +233,19 @@ class Dovecot:
         finally:
             client.logout()
 
+    def append_many(self, user, raws, folder="INBOX"):
+        """APPEND many messages over one connection (seeding, benchmarks)."""
+        client = self.imap(user)
+        try:
+            if folder != "INBOX":
+                client.create(_quote(folder))
+            for raw in raws:
+                typ, data = client.append(_quote(folder), "", None, raw)
+                if typ != "OK":
+                    raise DovecotError(f"APPEND failed: {data!r}")
+        finally:
+            client.logout()
+
     def messages(self, user, folder="INBOX"):
         """Return ``{uid: set(flags)}`` for ``folder`` (read-only SELECT)."""
         client = self.imap(user)

@@ -62,6 +62,13 @@ class TestBadInput(MailConverterDovecotCase):
                 attachments=[("big.bin", b"\0\1\2\3" * (10 * 1024 * 1024 // 4), "application/octet-stream")],
             ),
             "no message id": make_email(subject="No Message-ID", message_id=None),
+            "corrupt image": make_email(
+                subject="Corrupt image", message_id="<corrupt-image@customer.example>",
+                # Pillow fails on this chunk with UnicodeDecodeError, which Odoo's
+                # image post-processing does not expect (it only catches UserError).
+                attachments=[("photo.png", bytes.fromhex("89504e470d0a1a0a1fd03d611569d6") + b"\0" * 64,
+                              "image/png")],
+            ),
         }
         for raw in raws.values():
             self.append(raw)
@@ -85,6 +92,10 @@ class TestBadInput(MailConverterDovecotCase):
         huge = self.tickets("Huge attachment")
         attachment = self.env["ir.attachment"].search([("res_model", "=", "helpdesk.ticket"), ("res_id", "=", huge.id)])
         self.assertEqual(attachment.file_size, 10 * 1024 * 1024)
+
+        corrupt = self.tickets("Corrupt image")
+        self.assertEqual(self.env["ir.attachment"].search_count(
+            [("res_model", "=", "helpdesk.ticket"), ("res_id", "=", corrupt.id), ("name", "=", "photo.png")]), 1)
 
         latin = self.env["helpdesk.ticket"].browse(self.logs(message_id="<latin1@customer.example>").res_id)
         self.assertIn("Drucker", latin.description)

@@ -1,0 +1,140 @@
+"""Benchmark: stock Odoo fetchmail vs a converter mailbox, same corpus, same run.
+
+Run through ``bash bench/run.sh`` (it prepares PostgreSQL, Odoo and a template
+database). Each side runs in its own process on its own copy of the database,
+reading its own copy of the corpus from a real Dovecot on loopback, so
+their speed and peak memory are measured apart.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, HERE)
+
+from corpus import generate  # noqa: E402
+from dovecot import Dovecot  # noqa: E402
+
+
+def _rss_kb(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_phase(args):
+    """One side of the benchmark, in this process: fetch everything, report JSON."""
+    import imaplib
+
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+
+    config.parse_config(json.loads(args.odoo_args))
+    registry = Registry(args.db)
+    user = args.phase
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        env["fetchmail.server"].search([]).action_archive()
+        server = env["fetchmail.server"].create({
+            "name": f"bench {user}", "server_type": "imap", "server": "127.0.0.1", "port": args.imap_port,
+            "user": user, "password": user, "state": "done",
+            "object_id": env["ir.model"]._get("helpdesk.ticket").id,
+            "use_converter": args.phase == "converter",
+        })
+        server_id = server.id
+    rss_before = _rss_kb("VmRSS")
+    start = time.perf_counter()
+    rounds = 0
+    while True:
+        rounds += 1
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["fetchmail.server"].browse(server_id)._fetch_mail()
+        if args.phase == "converter":
+            break  # one run reads every new message of every folder
+        imap = imaplib.IMAP4("127.0.0.1", args.imap_port)
+        imap.login(user, user)
+        imap.select("INBOX", readonly=True)
+        unseen = imap.search(None, "UNSEEN")[1][0].split()
+        imap.logout()
+        if not unseen or rounds > 1000:
+            break
+    elapsed = time.perf_counter() - start
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        tickets = env["helpdesk.ticket"].search_count([])
+        messages = env["mail.message"].search_count([("model", "=", "helpdesk.ticket"), ("message_type", "=", "email")])
+        attachments = env["ir.attachment"].search_count([("res_model", "=", "helpdesk.ticket")])
+        logs = dict(env["mail.converter.log"]._read_group([], ["state"], ["__count"]))
+    print(json.dumps({
+        "phase": args.phase, "seconds": elapsed, "tickets": tickets, "emails": messages,
+        "attachments": attachments, "logs": logs, "rss_before_mb": rss_before / 1024,
+        "peak_rss_mb": _rss_kb("VmHWM") / 1024,
+    }))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=["stock", "converter"])
+    parser.add_argument("--db")
+    parser.add_argument("--template")
+    parser.add_argument("--imap-port", type=int)
+    parser.add_argument("--odoo-args", help="JSON list of Odoo command-line options")
+    parser.add_argument("--pg-port", default=os.environ.get("MC_PG_PORT", "55432"))
+    parser.add_argument("--messages", type=int, default=500)
+    args = parser.parse_args()
+    if args.phase:
+        return run_phase(args)
+
+    corpus = generate(args.messages)
+    print(f"Corpus: {len(corpus)} messages, {sum(map(len, corpus)) / 1e6:.1f} MB "
+          f"(HTML, Cc lists, attachments, replies)")
+    workdir = tempfile.mkdtemp(prefix="mc-bench-")
+    dovecot = Dovecot(workdir, int(os.environ.get("MC_BENCH_PORT_BASE", 15100)), ("stock", "converter")).start()
+    results = {}
+    try:
+        for user in ("stock", "converter"):
+            dovecot.append_many(user, corpus)
+        for phase in ("stock", "converter"):
+            db = f"{args.template}_{phase}"
+            psql = ["runuser", "-u", "postgres", "--"]
+            subprocess.run(psql + ["dropdb", "-p", args.pg_port, "--if-exists", "--force", db], check=True)
+            subprocess.run(psql + ["createdb", "-p", args.pg_port, "-O", "odoo", "-T", args.template, db], check=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--phase", phase, "--db", db, "--imap-port", str(dovecot.imap_port),
+                 "--odoo-args", args.odoo_args],
+                capture_output=True, text=True,
+            )
+            if proc.returncode:
+                sys.stderr.write(proc.stderr[-5000:])
+                raise SystemExit(f"{phase} phase failed")
+            results[phase] = json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        dovecot.stop()
+    count = len(corpus)
+    print()
+    print(f"{'':12}{'msg/s':>9}{'seconds':>9}{'tickets':>9}{'emails':>8}{'peak RSS MB':>13}{'RSS growth MB':>15}")
+    for phase in ("stock", "converter"):
+        r = results[phase]
+        print(f"{phase:12}{count / r['seconds']:9.1f}{r['seconds']:9.2f}{r['tickets']:9d}{r['emails']:8d}"
+              f"{r['peak_rss_mb']:13.0f}{r['peak_rss_mb'] - r['rss_before_mb']:15.0f}")
+    ratio = results["stock"]["seconds"] / results["converter"]["seconds"]
+    print(f"\nconverter/stock speed ratio: {ratio:.2f}  (target >= 1.0)")
+    print(f"converter log: {results['converter']['logs']}")
+    same = (results["stock"]["tickets"], results["stock"]["emails"]) == \
+           (results["converter"]["tickets"], results["converter"]["emails"])
+    print("same tickets and emails on both sides: " + ("yes" if same else "NO"))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+import logging
+
+from odoo import models
+
+_logger = logging.getLogger(__name__)
+
+
+class IrAttachment(models.Model):
+    _inherit = "ir.attachment"
+
+    def _postprocess_contents(self, values):
+        # Odoo only catches UserError here, but Pillow raises arbitrary errors on
+        # corrupt images; an imported email must not be lost for a broken picture.
+        if not self.env.context.get("mail_converter_importing"):
+            return super()._postprocess_contents(values)
+        try:
+            return super()._postprocess_contents(values)
+        except Exception as exc:  # noqa: BLE001 - store the file as it came
+            _logger.info("Mail converter: image %r kept unprocessed: %s", values.get("name"), exc)
+            return values

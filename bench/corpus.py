@@ -6,6 +6,8 @@ so they thread onto the tickets the first messages create.
 """
 
 import random
+import struct
+import zlib
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from datetime import datetime, timedelta, timezone
@@ -45,13 +47,21 @@ def _person(rng):
     return f"{first} {last}", email, company
 
 
+def _png(rng, width, height):
+    """A valid RGB PNG of noise (a photo compresses about as badly)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes(rng.getrandbits(8) for _ in range(width * 3)) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 def _attachment(rng, kind):
     if kind == "pdf":
         body = b"%PDF-1.4\n" + bytes(rng.getrandbits(8) for _ in range(rng.randint(2_000, 40_000))) + b"\n%%EOF\n"
         return "report.pdf", body, "application/pdf"
     if kind == "png":
-        body = b"\x89PNG\r\n\x1a\n" + bytes(rng.getrandbits(8) for _ in range(rng.randint(5_000, 60_000)))
-        return "photo.png", body, "image/png"
+        return "photo.png", _png(rng, rng.randint(60, 240), rng.randint(40, 160)), "image/png"
     lines = "\n".join(f"2026-11-{rng.randint(1, 28):02d} 10:{i:02d} ERROR code {rng.randint(100, 999)}"
                       for i in range(rng.randint(20, 200)))
     return "client.log", lines.encode(), "text/plain"

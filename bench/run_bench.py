@@ -52,6 +52,25 @@ def run_phase(args):
         })
         server_id = server.id
     rss_before = _rss_kb("VmRSS")
+    profiler = None
+    if os.environ.get("MC_BENCH_PROFILE") == args.phase:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
+    sql_shapes = None
+    if os.environ.get("MC_BENCH_SQLSTATS") == args.phase:
+        import collections
+        import re
+
+        from odoo.sql_db import Cursor
+        sql_shapes = collections.Counter()
+        original_execute = Cursor.execute
+
+        def counting_execute(self, query, params=None, log_exceptions=True):
+            text = query.code if hasattr(query, "code") else str(query)
+            sql_shapes[re.sub(r"\s+", " ", text)[:110]] += 1
+            return original_execute(self, query, params, log_exceptions)
+        Cursor.execute = counting_execute
     start = time.perf_counter()
     rounds = 0
     while True:
@@ -69,6 +88,13 @@ def run_phase(args):
         if not unseen or rounds > 1000:
             break
     elapsed = time.perf_counter() - start
+    if sql_shapes is not None:
+        with open(f"/tmp/mc-bench-{args.phase}.sql", "w") as fh:
+            for shape, n in sql_shapes.most_common():
+                fh.write(f"{n:6d} {shape}\n")
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(f"/tmp/mc-bench-{args.phase}.prof")
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         tickets = env["helpdesk.ticket"].search_count([])

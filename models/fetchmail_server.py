@@ -3,7 +3,7 @@ from collections import Counter
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..tools.connection import MailboxError, connect
 
@@ -74,6 +74,14 @@ class FetchmailServer(models.Model):
             server.converter_failed_count = failed
             server.converter_other_count = total - done - failed
 
+    @api.constrains("use_converter", "server_type")
+    def _check_converter_server_type(self):
+        for server in self:
+            if server.use_converter and server.server_type not in ("imap", "pop"):
+                raise ValidationError(self.env._(
+                    "The mail converter reads IMAP and POP3 mailboxes with a password; "
+                    "%(name)s keeps Odoo's stock fetching.", name=server.name))
+
     @api.onchange("use_converter")
     def _onchange_use_converter(self):
         if self.use_converter and not self.object_id:
@@ -99,6 +107,21 @@ class FetchmailServer(models.Model):
                 {"folder_ids": [fields.Command.create({"path": "INBOX"})]}
             )
         return res
+
+    def _converter_settings(self):
+        """Plain values the pipeline reads for every email, read once per run.
+
+        Each email's commit empties the ORM cache; reading these from the record
+        again for every email would cost queries on the hot path.
+        """
+        self.ensure_one()
+        return {
+            "server": self,
+            "model": self.object_id.model or None,
+            "save_original": self.original,
+            "strip_attachments": not self.attach,
+            "company_id": self.company_id.id,
+        }
 
     # -- connection ----------------------------------------------------
     def _converter_security(self):
@@ -232,7 +255,7 @@ class FetchmailServer(models.Model):
         try:
             mailbox = self._converter_connect()
             with self.env.registry.cursor() as message_cr:
-                env = self.env(cr=message_cr)
+                env = self.env(cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={}))
                 for folder in env["fetchmail.server.folder"].browse(self.folder_ids.filtered("active").ids):
                     folder._converter_fetch(mailbox, counts)
             self.write({"error_date": False, "error_message": False})

@@ -96,21 +96,25 @@ class FetchmailServerFolder(models.Model):
                                        ("uid", "<=", self.last_uid)])
             todo = retry.mapped("uid") + state.uids
         self._converter_after_action(mailbox, pending)
+        defaults = self._converter_source_defaults()
         seen_retries = set()
         for batch in split_every(max(server.batch_size, 1), todo, list):
             finished = self.env["mail.converter.log"]
             for uid, raw in mailbox.retrieve(batch):
                 seen_retries.add(uid)
-                source = self._converter_source(uid, state.uidvalidity, pop)
+                source = dict(defaults, uid=0 if pop else uid, uidl=uid if pop else False,
+                              uidvalidity=state.uidvalidity)
                 log = self._converter_process_one(raw, source)
-                if not pop and uid > self.last_uid:
-                    self.last_uid = uid
-                self.last_run = fields.Datetime.now()
+                log_state = log.state if log else None  # read before the commit empties the cache
                 self.env.cr.commit()
                 if log:
-                    counts[log.state] += 1
-                    if log.state != "failed":
+                    counts[log_state] += 1
+                    if log_state != "failed":
                         finished |= log
+            # Once per batch: after a crash the log, not last_uid, keeps messages exactly-once.
+            highest = max((u for u in batch if not pop), default=0)
+            self.write({"last_uid": max(highest, self.last_uid), "last_run": fields.Datetime.now()})
+            self.env.cr.commit()
             self._converter_after_action(mailbox, finished)
         vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen_retries)
         if vanished:
@@ -119,17 +123,15 @@ class FetchmailServerFolder(models.Model):
                                                 "retry it from the log (its original is stored).")})
             self.env.cr.commit()
 
-    def _converter_source(self, uid, uidvalidity, pop=False):
-        """Describe where a message came from, for the pipeline and its log."""
+    def _converter_source_defaults(self):
+        """What the pipeline needs to know about this folder, read once per run."""
         self.ensure_one()
-        return {
-            "server": self.server_id,
-            "folder": self,
-            "uid": 0 if pop else uid,
-            "uidl": uid if pop else False,
-            "uidvalidity": uidvalidity,
-            "direction": self.direction,
-        }
+        return dict(
+            self.server_id._converter_settings(),
+            folder=self,
+            direction=self.direction,
+            after_action=self.after_action,
+        )
 
     def _converter_process_one(self, raw, source):
         """Run the pipeline on one message; an unexpected error rolls back this message only."""

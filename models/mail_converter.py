@@ -1,23 +1,51 @@
 """The conversion pipeline: log, parse, decide, apply. One email per call.
 
 Each stage is a small method meant to be overridden by extending modules.
-The caller owns the transaction: it commits after each call, so a message's
-records and its log row are saved together or not at all.
+Every email runs in a transaction of its own, which the caller commits: its
+records and its log row are saved together or not at all. On failure the
+pipeline rolls that transaction back and records the failure in it instead.
 """
 
+import contextlib
 import email
 import email.policy
 import logging
+import threading
 import traceback
 
 import psycopg2.errors
 
-from odoo import api, models, tools
-from odoo.tools import mute_logger
+from odoo import Command, api, models, tools
 
 from ..tools import mime
 
 _logger = logging.getLogger(__name__)
+_expected_sql_error = threading.local()
+
+
+class _ExpectedSqlErrorFilter(logging.Filter):
+    """Drop odoo.sql_db's report of an error this thread expects and handles.
+
+    Unlike ``mute_logger`` it is per thread: concurrent workers cannot unmute
+    each other, nor hide another thread's real errors.
+    """
+
+    def filter(self, record):
+        return not getattr(_expected_sql_error, "active", False)
+
+
+_sql_logger = logging.getLogger("odoo.sql_db")
+if not any(type(f).__name__ == "_ExpectedSqlErrorFilter" for f in _sql_logger.filters):
+    _sql_logger.addFilter(_ExpectedSqlErrorFilter())
+
+
+@contextlib.contextmanager
+def _sql_error_expected():
+    _expected_sql_error.active = True
+    try:
+        yield
+    finally:
+        _expected_sql_error.active = False
 
 
 class MailConverter(models.AbstractModel):
@@ -26,15 +54,19 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _process(self, raw, source, retry_log=None):
-        """Convert ``raw`` (bytes) from ``source`` exactly once; return its log row."""
+        """Convert ``raw`` (bytes) from ``source`` exactly once; return its log row.
+
+        Call it at the start of a transaction of its own (it may roll it back).
+        """
         summary = mime.summarize(raw)
         if retry_log:
             log, todo = retry_log, "convert"
+            log.attempts += 1
         else:
             log, todo = self._log_seen(summary, source)
         if todo == "convert":
-            self._convert_logged(raw, summary, source, log)
-        if log.state != "failed" and source["folder"] and source["folder"].after_action != "keep":
+            log = self._convert_logged(raw, summary, source, log)
+        if log.state != "failed" and source["after_action"] != "keep":
             log.action_pending = True
         return log
 
@@ -51,9 +83,11 @@ class MailConverter(models.AbstractModel):
             "uidl": source["uidl"] or False,
             "uidvalidity": source["uidvalidity"] or 0,
             "direction": source["direction"],
+            "company_id": source["company_id"],
             "email_from": summary.email_from,
             "subject": summary.subject,
             "message_date": summary.date[:64],
+            "attempts": 1,  # logged in order to be converted: this is the first attempt
         }
 
     @api.model
@@ -65,11 +99,13 @@ class MailConverter(models.AbstractModel):
             try:
                 # The unique index makes a concurrent worker wait here for the first
                 # one to commit, then fail: an expected race, not an error to log.
-                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                    return Log.create(self._log_values(summary, source)), "convert"
+                with _sql_error_expected():
+                    log = Log.create(self._log_values(summary, source))
+                    log.flush_recordset()
+                return log, "convert"
             except psycopg2.errors.UniqueViolation:
-                # Another worker logged the same email meanwhile (and has committed).
-                self.env.invalidate_all()
+                # Another worker logged it meanwhile; a new transaction sees its row.
+                self.env.cr.rollback()
                 primary = Log.search([("message_key", "=", summary.key), ("state", "!=", "duplicate")], limit=1)
         if primary.folder_id == source["folder"]:
             if source["uidl"] and primary.uidl == source["uidl"]:
@@ -86,7 +122,10 @@ class MailConverter(models.AbstractModel):
     def _seen_again(self, log, source):
         """The very copy already logged: retry it if it failed, else only finish it on the server."""
         if log.state == "failed":
-            return log, ("convert" if log._converter_should_retry() else "skip")
+            if not log._converter_should_retry():
+                return log, "skip"
+            log.attempts += 1
+            return log, "convert"
         return log, "handled"
 
     @api.model
@@ -95,7 +134,7 @@ class MailConverter(models.AbstractModel):
         Log = self.env["mail.converter.log"].sudo()
         if not primary:
             # Committed by a concurrent worker after this transaction's snapshot was taken.
-            return Log.create(dict(self._log_values(summary, source), state="duplicate",
+            return Log.create(dict(self._log_values(summary, source), state="duplicate", attempts=0,
                                    reason=self.env._("Received at the same time through another mailbox")))
         domain = [("duplicate_of_id", "=", primary.id), ("folder_id", "=", source["folder"].id)]
         domain.append(("uidl", "=", source["uidl"]) if source["uidl"] else ("uid", "=", source["uid"]))
@@ -106,6 +145,7 @@ class MailConverter(models.AbstractModel):
         return Log.create(dict(
             self._log_values(summary, source),
             state="duplicate",
+            attempts=0,
             duplicate_of_id=primary.id,
             reason=self.env._("Already received through %(where)s", where=where),
         ))
@@ -113,23 +153,30 @@ class MailConverter(models.AbstractModel):
     # -- stage 2..4: parse, decide, apply inside a savepoint -----------
     @api.model
     def _convert_logged(self, raw, summary, source, log):
-        """Convert and record the outcome on ``log``; failures roll back this email only."""
-        log.attempts += 1
+        """Convert and record the outcome on ``log``; a failure rolls back this email only."""
+        log_id, attempts = log.id, log.attempts
         try:
-            with self.env.cr.savepoint():
-                result = self._convert(raw, summary, source, log)
+            result = self._convert(raw, summary, source, log)
+            log.write(dict(result, error=False))
+            self.env.flush_all()  # constraint errors belong to this email too
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
-            self.env.invalidate_all()
+            self.env.cr.rollback()
             _logger.info("Mail converter: %s failed (attempt %s): %s", summary.message_id or summary.key,
-                         log.attempts, exc, exc_info=_logger.isEnabledFor(logging.DEBUG))
-            self._log_failure(log, raw, exc)
-            return
-        log.write(dict(result, error=False))
+                         attempts, exc, exc_info=_logger.isEnabledFor(logging.DEBUG))
+            log = self._log_failure(log_id, attempts, raw, summary, source, exc)
+        return log
 
     @api.model
-    def _log_failure(self, log, raw, exc):
-        """Mark ``log`` failed and keep the original so nothing is lost."""
+    def _log_failure(self, log_id, attempts, raw, summary, source, exc):
+        """Record the failure after the rollback and keep the original, so nothing is lost."""
+        log = self.env["mail.converter.log"].sudo().browse(log_id).exists()
+        if not log:
+            # The row was created in the transaction just rolled back: log it again.
+            log, todo = self._log_seen(summary, source)
+            if todo != "convert":
+                return log
         vals = {
+            "attempts": attempts,
             "state": "failed",
             "error": f"{tools.exception_to_unicode(exc)}\n\n{''.join(traceback.format_exception(exc))[-4000:]}",
         }
@@ -142,16 +189,16 @@ class MailConverter(models.AbstractModel):
                 "res_id": log.id,
             }).id
         log.write(vals)
+        return log
 
     @api.model
     def _convert(self, raw, summary, source, log):
         """Parse, decide and apply; return the values that finish ``log``."""
         message = self._parse_message(raw)
         repairs = mime.repair_charsets(message)
-        server = source["server"]
-        MailThread = self._mail_thread(server)
-        msg_dict = MailThread.message_parse(message, save_original=server.original)
-        if not server.attach:
+        MailThread = self._mail_thread(source)
+        msg_dict = MailThread.message_parse(message, save_original=source["save_original"])
+        if source["strip_attachments"]:
             msg_dict.pop("attachments", None)
         reason = self._discard_reason(message, msg_dict, source)
         if reason:
@@ -164,17 +211,19 @@ class MailConverter(models.AbstractModel):
         if MailThread._detect_loop_sender(message, msg_dict, routes):
             return {"state": "discarded", "reason": self.env._("Mail loop detected (too many emails from this sender)")}
         msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
-        thread_id = MailThread._message_route_process(message, msg_dict, routes)
-        result = self._result_values(log, routes[0][0], thread_id, msg_dict)
+        posted = []
+        thread_id = MailThread.with_context(mail_converter_posted=posted)._message_route_process(
+            message, msg_dict, routes)
+        result = self._result_values(log, routes[0][0], thread_id, msg_dict, posted)
         if repairs:
             result["reason"] = "; ".join(repairs).capitalize()
         return result
 
     @api.model
-    def _mail_thread(self, server):
+    def _mail_thread(self, source):
         """The ``mail.thread`` environment used for parsing and routing."""
         return self.env["mail.thread"].with_context(
-            default_fetchmail_server_id=server.id, mail_converter_importing=True,
+            default_fetchmail_server_id=source["server"].id, mail_converter_importing=True,
         )
 
     @api.model
@@ -195,24 +244,25 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _routes(self, message, msg_dict, source):
         """Where the email goes, as ``mail.thread.message_route`` routes."""
-        server = source["server"]
-        return self._mail_thread(server).message_route(
-            message, msg_dict, model=server.object_id.model or None,
-        )
+        return self._mail_thread(source).message_route(message, msg_dict, model=source["model"])
 
     @api.model
-    def _result_values(self, log, model, thread_id, msg_dict):
+    def _result_values(self, log, model, thread_id, msg_dict, posted=()):
         """Log values after a successful conversion, with the records it was filed on."""
-        mail_message = self.env["mail.message"].sudo().search(
-            [("message_id", "=", msg_dict["message_id"]), ("model", "=", model), ("res_id", "=", thread_id)],
-            limit=1, order="id desc",
-        )
+        mail_message = next((m for m in posted if m.message_id == msg_dict["message_id"]), None)
+        if mail_message is None:
+            mail_message = self.env["mail.message"].sudo().search(
+                [("message_id", "=", msg_dict["message_id"]), ("model", "=", model), ("res_id", "=", thread_id)],
+                limit=1, order="id desc",
+            )
         return {
             "state": "done",
             "reason": False,
             "model": model,
             "res_id": thread_id,
             "mail_message_id": mail_message.id,
-            "link_ids": [(5, 0, 0), (0, 0, {"model": model, "res_id": thread_id, "role": "primary",
-                                            "reason": self.env._("Created or updated by the email")})],
+            "link_ids": [Command.clear()] * bool(log.link_ids) + [Command.create({
+                "model": model, "res_id": thread_id, "role": "primary",
+                "reason": self.env._("Created or updated by the email"),
+            })],
         }

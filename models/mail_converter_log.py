@@ -49,7 +49,7 @@ class MailConverterLog(models.Model):
         help="The folder's after-action (read, move, delete) is still to be applied on the mail server.",
     )
     raw_attachment_id = fields.Many2one("ir.attachment", "Original email", readonly=True, ondelete="set null")
-    company_id = fields.Many2one(related="server_id.company_id", store=True)
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
 
     # One converted (or failed) row per email; extra copies are 'duplicate' rows.
     _message_key_unique = models.UniqueIndex(
@@ -76,15 +76,23 @@ class MailConverterLog(models.Model):
         }
 
     def action_retry(self):
-        """Convert failed emails again from their stored original, whatever the attempt count."""
+        """Convert failed emails again from their stored original, whatever the attempt count.
+
+        Each email is converted and committed in a transaction of its own, as
+        the fetch does, so one failing email does not undo the others.
+        """
         failed = self.filtered(lambda log: log.state == "failed")
         if not failed:
             raise UserError(self.env._("Only failed emails can be retried."))
-        for log in failed:
-            if not log.raw_attachment_id:
-                raise UserError(self.env._("No original is stored for %(log)s.", log=log.display_name))
-            raw = base64.b64decode(log.raw_attachment_id.datas)
-            self.env["mail.converter"]._process(raw, log._converter_source(), retry_log=log)
+        missing = failed.filtered(lambda log: not log.raw_attachment_id)
+        if missing:
+            raise UserError(self.env._("No original is stored for %(log)s.", log=missing[0].display_name))
+        for log_id in failed.ids:
+            with self.env.registry.cursor() as cr:
+                log = self.with_env(self.env(cr=cr)).sudo().browse(log_id)
+                raw = base64.b64decode(log.raw_attachment_id.datas)
+                self.env["mail.converter"].with_env(log.env)._process(raw, log._converter_source(), retry_log=log)
+        self.env.invalidate_all()
         return True
 
     def _converter_should_retry(self):
@@ -95,11 +103,10 @@ class MailConverterLog(models.Model):
     def _converter_source(self):
         """The origin of this logged copy, as the pipeline expects it."""
         self.ensure_one()
-        return {
-            "server": self.server_id,
-            "folder": self.folder_id,
-            "uid": self.uid,
-            "uidl": self.uidl,
-            "uidvalidity": self.uidvalidity,
-            "direction": self.direction or "inbound",
-        }
+        if self.folder_id:
+            source = self.folder_id._converter_source_defaults()
+        else:
+            source = dict(self.server_id._converter_settings(), folder=self.folder_id,
+                          direction=self.direction or "inbound", after_action="keep")
+        source.update(uid=self.uid, uidl=self.uidl, uidvalidity=self.uidvalidity)
+        return source

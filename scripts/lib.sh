@@ -80,7 +80,7 @@ mc_ensure_python_deps() {
         python3 -m pip install -q --no-deps -r "$MC_REPO/requirements-addons.txt" \
             || mc_die "pip could not install odoo-addon-helpdesk_mgmt==19.0.*"
     fi
-    python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q -r "$MC_REPO/requirements-test.txt"
+    python3 -c "import pytest, websocket" 2>/dev/null || python3 -m pip install -q -r "$MC_REPO/requirements-test.txt"
     MC_OCA_ADDONS="$site/odoo/addons"
 }
 

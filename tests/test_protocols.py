@@ -1,7 +1,7 @@
 import poplib
 
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import MailConverterDovecotCase, make_email
@@ -91,6 +91,10 @@ class TestProtocols(MailConverterDovecotCase):
         self.assertFalse(self.logs(stock), "stock mailboxes are not logged by the converter")
         # Stock Odoo marks what it processed as read.
         self.assertIn("\\Seen", self.dovecot.messages("support")[uid])
+
+    def test_converter_refuses_mailboxes_it_cannot_read(self):
+        with self.assertRaisesRegex(ValidationError, "IMAP and POP3"):
+            self.make_server(server_type="local", name="local gateway")
 
     def test_switching_on_records_activation_date_and_default_folder(self):
         server = self.make_server(use_converter=False, name="later")

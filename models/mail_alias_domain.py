@@ -1,0 +1,19 @@
+from odoo import api, models
+
+
+class MailAliasDomain(models.Model):
+    _inherit = "mail.alias.domain"
+
+    @api.model
+    def _find_aliases(self, email_list):
+        # During one fetch run the same recipients come back in every email; whether
+        # an address is an alias does not change meanwhile, so ask once per address.
+        cache = self.env.context.get("mail_converter_alias_cache")
+        if cache is None:
+            return super()._find_aliases(email_list)
+        emails = [e for e in email_list if e and "@" in e]
+        unknown = list(dict.fromkeys(e for e in emails if e not in cache))
+        if unknown:
+            found = set(super()._find_aliases(unknown))
+            cache.update((e, e in found) for e in unknown)
+        return [e for e in emails if cache[e]]

@@ -1,0 +1,43 @@
+# Run by scripts/run.sh inside `odoo shell`: a demo mailbox on the local Dovecot,
+# seeded with sample mail over IMAP the first time, then one fetch.
+# ruff: noqa: F821  (env is provided by odoo shell)
+import imaplib
+import os
+import sys
+
+repo = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0] if sys.argv[0].endswith(".py") else "x")))
+repo = os.environ.get("MC_REPO") or repo
+sys.path.insert(0, os.path.join(repo, "bench"))
+from corpus import generate  # noqa: E402
+
+port = int(os.environ.get("MC_DEMO_IMAP_PORT", "14143"))
+client = imaplib.IMAP4("127.0.0.1", port)
+client.login("support", "support")
+client.select("INBOX", readonly=True)
+if not client.search(None, "ALL")[1][0].split():
+    for raw in generate(30, seed=7, to="support@yourcompany.example"):
+        client.append("INBOX", "", None, raw)
+client.logout()
+
+Server = env["fetchmail.server"]
+server = Server.search([("name", "=", "Demo support mailbox")], limit=1)
+if not server:
+    server = Server.create({
+        "name": "Demo support mailbox",
+        "server_type": "imap",
+        "server": "127.0.0.1",
+        "port": port,
+        "user": "support",
+        "password": "support",
+        "use_converter": True,
+        "object_id": env["ir.model"]._get("helpdesk.ticket").id,
+        "check_interval": 5,
+        "folder_ids": [
+            (0, 0, {"path": "INBOX", "direction": "inbound", "after_action": "seen"}),
+        ],
+    })
+server.button_confirm_login()
+env.cr.commit()
+server.fetch_mail()
+env.cr.commit()
+print(f"Demo mailbox: {server.converter_done_count} emails converted, {server.converter_failed_count} failed.")

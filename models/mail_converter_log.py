@@ -81,6 +81,7 @@ class MailConverterLog(models.Model):
         Each email is converted and committed in a transaction of its own, as
         the fetch does, so one failing email does not undo the others.
         """
+        self.check_access("write")  # log readers may look, not convert
         failed = self.filtered(lambda log: log.state == "failed")
         if not failed:
             raise UserError(self.env._("Only failed emails can be retried."))

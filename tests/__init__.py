@@ -2,3 +2,4 @@ from . import test_bad_input
 from . import test_concurrency
 from . import test_fetch
 from . import test_protocols
+from . import test_security

@@ -258,6 +258,8 @@ class FetchmailServer(models.Model):
                 env = self.env(cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={}))
                 for folder in env["fetchmail.server.folder"].browse(self.folder_ids.filtered("active").ids):
                     folder._converter_fetch(mailbox, counts)
+                    if folder._converter_time_is_up():
+                        break
             self.write({"error_date": False, "error_message": False})
         except Exception as exc:  # noqa: BLE001 - shown on the mailbox, never crashes the run
             exception = exc

@@ -1,4 +1,5 @@
 import logging
+import time
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
@@ -116,12 +117,21 @@ class FetchmailServerFolder(models.Model):
             self.write({"last_uid": max(highest, self.last_uid), "last_run": fields.Datetime.now()})
             self.env.cr.commit()
             self._converter_after_action(mailbox, finished)
+            if self._converter_time_is_up():
+                _logger.info("Mail converter: time budget of the scheduler used; %s continues next run.",
+                             self.display_name)
+                return
         vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen_retries)
         if vanished:
             vanished.write({"attempts": server.max_attempts,
                             "error": self.env._("The message is no longer on the mail server; "
                                                 "retry it from the log (its original is stored).")})
             self.env.cr.commit()
+
+    def _converter_time_is_up(self):
+        """Whether the scheduler's time budget for this run is spent (never outside the scheduler)."""
+        end = self.env.context.get("cron_end_time")
+        return bool(end) and time.monotonic() >= end
 
     def _converter_source_defaults(self):
         """What the pipeline needs to know about this folder, read once per run."""

@@ -1,3 +1,4 @@
+import time
 from unittest.mock import patch
 
 from odoo import fields
@@ -188,6 +189,20 @@ class TestFetch(MailConverterDovecotCase):
         self.assertFalse(self.tickets("Not yet"))
         self.fetch()  # 'Fetch now' ignores the interval
         self.assertEqual(len(self.tickets("Not yet")), 1)
+
+    def test_scheduler_time_budget_respected(self):
+        self.server.batch_size = 2
+        for i in range(5):
+            self.append(make_email(subject=f"Budget {i}"))
+        # A budget already spent: one batch is converted, the rest waits for the next run.
+        with self.enter_registry_test_mode(), self.registry.cursor() as cr:
+            server = self.server.with_env(self.server.env(cr=cr)).with_context(cron_end_time=time.monotonic())
+            server._converter_fetch()
+        self.env.invalidate_all()
+        self.assertEqual(len(self.logs()), 2)
+        self.fetch()
+        self.assertEqual(len(self.logs()), 5)
+        self.assertEqual(len(self.env["helpdesk.ticket"].search([("name", "like", "Budget %")])), 5)
 
     def test_outbound_own_mail_not_converted_again(self):
         ticket = self.env["helpdesk.ticket"].create({"name": "Sent from Odoo", "description": "x"})

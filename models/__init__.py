@@ -1,3 +1,5 @@
+from . import mail_converter_filed_mixin
+from . import crm_lead
 from . import fetchmail_server
 from . import fetchmail_server_folder
 from . import ir_attachment
@@ -6,3 +8,4 @@ from . import mail_converter
 from . import mail_converter_link
 from . import mail_converter_log
 from . import mail_thread
+from . import res_partner

@@ -16,8 +16,9 @@ import traceback
 import psycopg2.errors
 
 from odoo import Command, api, models, tools
+from odoo.tools import SQL
 
-from ..tools import mime
+from ..tools import addresses, matcher, mime
 
 _logger = logging.getLogger(__name__)
 _expected_sql_error = threading.local()
@@ -200,7 +201,8 @@ class MailConverter(models.AbstractModel):
         msg_dict = MailThread.message_parse(message, save_original=source["save_original"])
         if source["strip_attachments"]:
             msg_dict.pop("attachments", None)
-        reason = self._discard_reason(message, msg_dict, source)
+        matches = self._match(summary, source)
+        reason = self._discard_reason(message, msg_dict, source, matches)
         if reason:
             return {"state": "discarded", "reason": reason}
         routes = self._routes(message, msg_dict, source)
@@ -214,9 +216,9 @@ class MailConverter(models.AbstractModel):
         posted = []
         thread_id = MailThread.with_context(mail_converter_posted=posted)._message_route_process(
             message, msg_dict, routes)
-        result = self._result_values(log, routes[0][0], thread_id, msg_dict, posted)
+        result = self._result_values(log, routes[0][0], thread_id, msg_dict, posted, matches)
         if repairs:
-            result["reason"] = "; ".join(repairs).capitalize()
+            result["reason"] = "; ".join(filter(None, [result["reason"], "; ".join(repairs).capitalize()]))
         return result
 
     @api.model
@@ -232,8 +234,13 @@ class MailConverter(models.AbstractModel):
         return email.message_from_bytes(raw, policy=email.policy.SMTP)
 
     @api.model
-    def _discard_reason(self, message, msg_dict, source):
+    def _discard_reason(self, message, msg_dict, source, matches):
         """Return why this email must not be imported, or ``None`` to import it."""
+        if matches.excluded:
+            excluded = matches.excluded[0]
+            record = self.env[excluded.model].sudo().browse(excluded.res_id)
+            return self.env._("%(record)s (%(email)s) is excluded from email import",
+                              record=record.display_name, email=excluded.email)
         msg_id = msg_dict.get("message_id")
         if msg_id and self.env["mail.message"].sudo().search_count([("message_id", "=", msg_id)], limit=1):
             return self.env._("Already in Odoo (sent or imported by this database)")
@@ -241,13 +248,59 @@ class MailConverter(models.AbstractModel):
             return self.env._("Reply to a bounce notification (mail loop)")
         return None
 
+    # -- matching -----------------------------------------------------
+    @api.model
+    def _match(self, summary, source):
+        """Find every record the email's addresses belong to (one query)."""
+        found = addresses.collect(summary.address_headers)
+        candidates, companies = self._match_candidates([a.email for a in found])
+        return matcher.match(found, candidates, companies)
+
+    @api.model
+    def _match_candidates(self, emails):
+        """Contacts, leads and internal users holding ``emails``, with each contact's company.
+
+        One indexed query whatever the number of addresses; records are read
+        as the system does, the links are what users then see through access rules.
+        """
+        if not emails:
+            return [], {}
+        self.env["res.partner"].flush_model(["email_normalized", "active", "name", "mail_converter_exclude",
+                                             "commercial_partner_id"])
+        self.env["crm.lead"].flush_model(["email_normalized", "active", "mail_converter_exclude"])
+        self.env["res.users"].flush_model(["active", "share", "partner_id"])
+        self.env.cr.execute(SQL("""
+            SELECT 'res.partner', p.id, p.email_normalized, p.name, p.mail_converter_exclude,
+                   c.id, c.name, c.mail_converter_exclude
+              FROM res_partner p
+         LEFT JOIN res_partner c ON c.id = p.commercial_partner_id AND c.id != p.id AND c.active
+             WHERE p.active AND p.email_normalized = ANY(%(emails)s)
+         UNION ALL
+            SELECT 'crm.lead', l.id, l.email_normalized,
+                   COALESCE(NULLIF(l.contact_name, ''), NULLIF(l.partner_name, ''), l.name),
+                   l.mail_converter_exclude, NULL, NULL, NULL
+              FROM crm_lead l
+             WHERE l.active AND l.email_normalized = ANY(%(emails)s)
+         UNION ALL
+            SELECT 'res.users', u.id, p.email_normalized, p.name, FALSE, NULL, NULL, NULL
+              FROM res_users u JOIN res_partner p ON p.id = u.partner_id
+             WHERE u.active AND u.share IS NOT TRUE AND p.email_normalized = ANY(%(emails)s)
+          ORDER BY 1, 2
+        """, emails=list(emails)))
+        candidates, companies = [], {}
+        for model, res_id, email, name, exclude, company_id, company_name, company_exclude in self.env.cr.fetchall():
+            candidates.append(matcher.Candidate(model, res_id, email, name or "", bool(exclude)))
+            if company_id:
+                companies[res_id] = (company_id, company_name, bool(company_exclude))
+        return candidates, companies
+
     @api.model
     def _routes(self, message, msg_dict, source):
         """Where the email goes, as ``mail.thread.message_route`` routes."""
         return self._mail_thread(source).message_route(message, msg_dict, model=source["model"])
 
     @api.model
-    def _result_values(self, log, model, thread_id, msg_dict, posted=()):
+    def _result_values(self, log, model, thread_id, msg_dict, posted=(), matches=None):
         """Log values after a successful conversion, with the records it was filed on."""
         mail_message = next((m for m in posted if m.message_id == msg_dict["message_id"]), None)
         if mail_message is None:
@@ -255,14 +308,24 @@ class MailConverter(models.AbstractModel):
                 [("message_id", "=", msg_dict["message_id"]), ("model", "=", model), ("res_id", "=", thread_id)],
                 limit=1, order="id desc",
             )
+        links = [Command.create({
+            "model": model, "res_id": thread_id, "role": "primary",
+            "reason": self.env._("Created or updated by the email"),
+        })]
+        for link in matches.links if matches else ():
+            if (link.model, link.res_id) != (model, thread_id):
+                links.append(Command.create({
+                    "model": link.model, "res_id": link.res_id, "role": "related", "reason": link.reason,
+                }))
+        reason = False
+        if matches and matches.ambiguous:
+            reason = self.env._("Several contacts share %(emails)s: filed on all of them",
+                                emails=", ".join(matches.ambiguous))
         return {
             "state": "done",
-            "reason": False,
+            "reason": reason,
             "model": model,
             "res_id": thread_id,
             "mail_message_id": mail_message.id,
-            "link_ids": [Command.clear()] * bool(log.link_ids) + [Command.create({
-                "model": model, "res_id": thread_id, "role": "primary",
-                "reason": self.env._("Created or updated by the email"),
-            })],
+            "link_ids": [Command.clear()] * bool(log.link_ids) + links,
         }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 _KEY_HEADERS = ("from", "to", "cc", "date", "subject")
+ADDRESS_HEADERS = ("from", "to", "cc", "delivered-to", "bcc")
 _HEADER_SPLIT_RE = re.compile(rb"\r?\n\r?\n")
 _PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
@@ -29,7 +30,8 @@ class MailSummary:
     email_from: str = ""
     subject: str = ""
     date: str = ""
-    headers: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)  # first value of each header, decoded
+    address_headers: dict = field(default_factory=dict)  # every value of From/To/Cc/Delivered-To/Bcc
 
 
 def decode_header_value(value):
@@ -95,13 +97,15 @@ def summarize(raw):
         raw = raw.encode("utf-8", "surrogateescape")
     try:
         msg = _PARSER.parsebytes(raw)
-        headers = {}
+        headers, address_headers = {}, {}
         for name, value in msg.items():
             lname = name.lower()
             if lname not in headers:
                 headers[lname] = decode_header_value(value)
+            if lname in ADDRESS_HEADERS:
+                address_headers.setdefault(lname, []).append(str(value))
     except Exception:  # noqa: BLE001 - a broken header block is still a message to keep
-        headers = {}
+        headers, address_headers = {}, {}
     message_id = normalize_message_id(headers.get("message-id"))
     return MailSummary(
         key=message_key(message_id, headers, raw),
@@ -110,6 +114,7 @@ def summarize(raw):
         subject=headers.get("subject", "")[:512],
         date=headers.get("date", ""),
         headers=headers,
+        address_headers=address_headers,
     )
 
 

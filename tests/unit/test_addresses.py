@@ -1,0 +1,64 @@
+"""Unit tests of tools/addresses.py: no Odoo, no database."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from tools import addresses  # noqa: E402
+
+
+class TestAddresses(unittest.TestCase):
+    def test_normalize(self):
+        self.assertEqual(addresses.normalize_email(" <John.Doe@Example.COM> "), "john.doe@example.com")
+        self.assertEqual(addresses.normalize_email("not an address"), "")
+        self.assertEqual(addresses.normalize_email("a@b"), "")
+        self.assertEqual(addresses.normalize_email(None), "")
+
+    def test_parse_header_decodes_and_deduplicates(self):
+        header = ('"Doe, John" <JOHN@example.com>, =?utf-8?q?Ren=C3=A9e_Dupr=C3=A9?= <renee@example.fr>, '
+                  "john@example.com, broken@, Support Team (ticket desk) <support@company.example>")
+        found = addresses.parse_header(header, "to")
+        self.assertEqual([a.email for a in found],
+                         ["john@example.com", "renee@example.fr", "support@company.example"])
+        self.assertEqual(found[0].name, "Doe, John")
+        self.assertEqual(found[1].name, "Ren\u00e9e Dupr\u00e9")
+        self.assertEqual(found[2].name, "Support Team")
+        self.assertEqual({a.role for a in found}, {"to"})
+
+    def test_collect_keeps_first_role(self):
+        found = addresses.collect({
+            "from": "Alice <alice@x.example>",
+            "to": ["bob@y.example, alice@x.example", "carol@z.example"],
+            "cc": "dave@w.example",
+            "delivered-to": "support@company.example",
+            "bcc": "",
+        })
+        self.assertEqual([(a.role, a.email) for a in found], [
+            ("from", "alice@x.example"), ("to", "bob@y.example"), ("to", "carol@z.example"),
+            ("cc", "dave@w.example"), ("delivered-to", "support@company.example"),
+        ])
+        self.assertEqual(found[0].domain, "x.example")
+
+    def test_split_name(self):
+        cases = {
+            ("John Smith", ""): ("John", "Smith"),
+            ("Smith, John", ""): ("John", "Smith"),
+            ('"Smith, John"', ""): ("John", "Smith"),
+            ("Jean-Pierre de la Fontaine", ""): ("Jean-Pierre de la", "Fontaine"),
+            ("John Smith (Sales)", ""): ("John", "Smith"),
+            ("Madonna", ""): ("Madonna", ""),
+            ("", "john.smith@example.com"): ("John", "Smith"),
+            ("", "jsmith42@example.com"): ("Jsmith", ""),
+            ("john@example.com", "john@example.com"): ("John", ""),
+            ("", ""): ("", ""),
+        }
+        for (name, email), expected in cases.items():
+            self.assertEqual(addresses.split_name(name, email), expected, (name, email))
+        self.assertEqual(addresses.full_name("Smith, John"), "John Smith")
+        self.assertEqual(addresses.full_name("", "x@y.example"), "X")
+
+    def test_freemail(self):
+        self.assertTrue(addresses.is_freemail("gmail.com"))
+        self.assertTrue(addresses.is_freemail("GMX.DE"))
+        self.assertFalse(addresses.is_freemail("acme.example"))
+        self.assertTrue(addresses.is_freemail("mycorp-mail.example", extra={"mycorp-mail.example"}))

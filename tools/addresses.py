@@ -1,0 +1,122 @@
+"""Email addresses and display names, without Odoo.
+
+Normalisation matches Odoo's ``email_normalized`` columns (lower case, no
+display name), so a normalised address can be looked up there directly.
+"""
+
+import re
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+from .mime import decode_header_value
+
+# Roles in the order they are collected; earlier roles win for an address seen twice.
+ROLES = ("from", "to", "cc", "delivered-to", "bcc")
+_EMAIL_RE = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+_COMMENT_RE = re.compile(r"\([^()]*\)")
+_SPACES_RE = re.compile(r"\s+")
+
+# Addresses anyone can get: their domain never identifies a company.
+FREEMAIL_DOMAINS = frozenset("""
+aol.com bluewin.ch btinternet.com comcast.net free.fr freenet.de gmail.com gmx.at gmx.ch gmx.com gmx.de
+gmx.net googlemail.com hey.com hotmail.be hotmail.co.uk hotmail.com hotmail.de hotmail.es hotmail.fr
+hotmail.it icloud.com inbox.ru laposte.net libero.it live.be live.co.uk live.com live.de live.fr live.it
+live.nl mac.com mail.com mail.ru me.com msn.com naver.com orange.fr outlook.be outlook.com outlook.de
+outlook.es outlook.fr outlook.it pm.me proton.me protonmail.ch protonmail.com qq.com rambler.ru
+rediffmail.com sfr.fr seznam.cz t-online.de tiscali.it tutanota.com ukr.net virgilio.it wanadoo.fr
+web.de yahoo.co.in yahoo.co.jp yahoo.co.uk yahoo.com yahoo.de yahoo.es yahoo.fr yahoo.it yandex.com
+yandex.ru ymail.com zoho.com 163.com 126.com
+""".split())
+
+
+@dataclass(frozen=True)
+class Address:
+    """One address of an email: where it was found, its display name, its normalised form."""
+
+    role: str
+    name: str
+    email: str
+
+    @property
+    def domain(self):
+        return email_domain(self.email)
+
+
+def normalize_email(value):
+    """Lower-case bare address, or ``""`` when ``value`` is not an address."""
+    if not value:
+        return ""
+    value = value.strip().strip("<>").strip().lower()
+    return value if _EMAIL_RE.match(value) else ""
+
+
+def email_domain(email):
+    return email.rpartition("@")[2] if "@" in email else ""
+
+
+def is_freemail(domain, extra=()):
+    domain = (domain or "").lower()
+    return domain in FREEMAIL_DOMAINS or domain in extra
+
+
+def parse_header(value, role="to"):
+    """All valid addresses of one header value, decoded, in order, without repeats."""
+    text = decode_header_value(value)
+    if not text:
+        return []
+    result, seen = [], set()
+    for name, raw_email in getaddresses([text]):
+        email = normalize_email(raw_email)
+        if email and email not in seen:
+            seen.add(email)
+            result.append(Address(role, clean_name(name), email))
+    return result
+
+
+def collect(headers):
+    """Addresses of an email by role; ``headers`` maps lower-case names to a value or list of values."""
+    result, seen = [], set()
+    for role in ROLES:
+        values = headers.get(role) or []
+        for value in values if isinstance(values, list | tuple) else [values]:
+            for address in parse_header(value, role):
+                if address.email not in seen:
+                    seen.add(address.email)
+                    result.append(address)
+    return result
+
+
+def clean_name(name):
+    """Display name without quotes, comments or surrounding noise."""
+    name = _COMMENT_RE.sub(" ", name or "")
+    name = name.replace('"', " ").replace("'", "'").strip(" \t'<>")
+    name = _SPACES_RE.sub(" ", name).strip()
+    return "" if "@" in name and normalize_email(name) else name
+
+
+def split_name(display_name, email=""):
+    """Return ``(first, last)`` from a display name, or from the local part of ``email``.
+
+    Understands "First Last", "Last, First", quoted names and comments.
+    """
+    name = clean_name(display_name)
+    if not name and email:
+        local = email.partition("@")[0]
+        local = re.sub(r"[0-9]+$", "", local)
+        parts = [p for p in re.split(r"[._\-+]+", local) if p]
+        name = " ".join(p.capitalize() for p in parts)
+    if not name:
+        return "", ""
+    if "," in name:
+        last, _comma, first = name.partition(",")
+        return first.strip(), last.strip()
+    words = name.split()
+    if len(words) == 1:
+        return words[0], ""
+    return " ".join(words[:-1]), words[-1]
+
+
+def full_name(display_name, email=""):
+    """The name a new contact should get: "First Last", or the address as a last resort."""
+    first, last = split_name(display_name, email)
+    return " ".join(p for p in (first, last) if p) or email

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Benchmark mail_converter against stock Odoo fetchmail on the same corpus.
-# Usage: bash bench/run.sh [number of messages, default 500]
+# Usage: bash bench/run.sh [messages, default 500] [extra contacts in both databases, default 0]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 mc_ensure_all
 TEMPLATE=${MC_BENCH_DB:-mc_bench}
-mc_say "Preparing template database $TEMPLATE (mail_converter installed)"
-mc_dropdb "$TEMPLATE"
-python3 -m odoo $(mc_odoo_db_args) --addons-path="$MC_ADDONS_PATH" -d "$TEMPLATE" -i mail_converter \
-    --stop-after-init --without-demo=True --log-level=warn >/dev/null 2>&1 || mc_die "install failed"
+# Stock runs on a database without mail_converter: plain Odoo with the same apps.
+for spec in "${TEMPLATE}_stock:helpdesk_mgmt,crm,contacts" "${TEMPLATE}_converter:mail_converter"; do
+    db=${spec%%:*}_tpl; modules=${spec#*:}
+    mc_say "Preparing template database $db ($modules)"
+    mc_dropdb "$db"
+    python3 -m odoo $(mc_odoo_db_args) --addons-path="$MC_ADDONS_PATH" -d "$db" -i "$modules" \
+        --stop-after-init --without-demo=True --log-level=warn >/dev/null 2>&1 || mc_die "install of $modules failed"
+done
 ODOO_ARGS=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' $(mc_odoo_db_args) \
     --addons-path="$MC_ADDONS_PATH" --log-level=warn)
-python3 "$MC_REPO/bench/run_bench.py" --template "$TEMPLATE" --messages "${1:-500}" \
+python3 "$MC_REPO/bench/run_bench.py" --template "$TEMPLATE" --messages "${1:-500}" --partners "${2:-0}" \
     --pg-port "$MC_PG_PORT" --odoo-args "$ODOO_ARGS"

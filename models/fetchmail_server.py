@@ -1,10 +1,12 @@
 import logging
+import re
 from collections import Counter
 from datetime import timedelta
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools.addresses import normalize_email
 from ..tools.connection import MailboxError, connect
 
 _logger = logging.getLogger(__name__)
@@ -14,6 +16,11 @@ SENT_FOLDER_NAMES = {
     "sent", "sent items", "sent mail", "sent messages", "gesendet", "gesendete elemente",
     "envoyés", "elementi inviati", "posta inviata", "enviados", "elementos enviados", "verzonden items",
 }
+
+
+def _address_set(text):
+    """Normalised addresses of a free-text list (commas, semicolons, spaces or new lines)."""
+    return frozenset(filter(None, (normalize_email(part) for part in re.split(r"[\s,;]+", text or ""))))
 
 
 class FetchmailServer(models.Model):
@@ -47,6 +54,33 @@ class FetchmailServer(models.Model):
     )
     batch_size = fields.Integer(
         default=50, help="Messages downloaded per IMAP round trip.",
+    )
+    only_linked = fields.Boolean(
+        "Only import linked emails",
+        help="Only import emails that can be linked to records (contacts, companies, leads or an existing "
+             "conversation); users do not count. Others are logged as discarded.",
+    )
+    contact_creation_addresses = fields.Text(
+        "Create contacts for mail to",
+        help="Addresses such as info@ or sales@, separated by commas or new lines: an unknown sender "
+             "writing to one of them becomes a contact.",
+    )
+    create_outbound_contacts = fields.Boolean(
+        "Create contacts for recipients",
+        help="In outbound folders, recipients unknown to Odoo become contacts.",
+    )
+    link_company_by_domain = fields.Boolean(
+        "Link new contacts to companies", default=True,
+        help="A new contact joins the company whose website has the same domain as its email. "
+             "Free-mail domains (gmail.com, outlook.com, ...) never match.",
+    )
+    excluded_addresses = fields.Text(
+        "Never import mail of",
+        help="Staff addresses, separated by commas or new lines: emails from or to them are not imported.",
+    )
+    default_user_id = fields.Many2one(
+        "res.users", "Default responsible", domain=[("share", "=", False)],
+        help="Responsible of new records when no user is found among the recipients.",
     )
     converter_log_ids = fields.One2many("mail.converter.log", "server_id", "Log")
     converter_done_count = fields.Integer(compute="_compute_converter_counts")
@@ -121,6 +155,12 @@ class FetchmailServer(models.Model):
             "save_original": self.original,
             "strip_attachments": not self.attach,
             "company_id": self.company_id.id,
+            "only_linked": self.only_linked,
+            "contact_creation_addresses": _address_set(self.contact_creation_addresses),
+            "create_outbound_contacts": self.create_outbound_contacts,
+            "link_company_by_domain": self.link_company_by_domain,
+            "excluded_addresses": _address_set(self.excluded_addresses),
+            "default_user_id": self.default_user_id.id,
         }
 
     # -- connection ----------------------------------------------------

@@ -205,13 +205,23 @@ class MailConverter(models.AbstractModel):
         reason = self._discard_reason(message, msg_dict, source, matches)
         if reason:
             return {"state": "discarded", "reason": reason}
+        to_create = self._contacts_to_create(summary, source, matches)
         routes = self._routes(message, msg_dict, source)
+        if source["only_linked"] and not (to_create or any(route[1] for route in routes)
+                                          or self._linked_beyond_users(matches)):
+            return {"state": "discarded", "reason": self.env._("Not linked to any contact, company or lead")}
+        self._create_contacts(to_create, source, matches)
+        routes = routes or self._fallback_routes(msg_dict, source, matches)
         if not routes:
             if msg_dict.get("is_bounce"):
                 return {"state": "bounce", "reason": self.env._("Delivery failure report")}
             return {"state": "discarded", "reason": self.env._("No destination record was found")}
+        routes = self._assign(routes, source, matches)
         if MailThread._detect_loop_sender(message, msg_dict, routes):
             return {"state": "discarded", "reason": self.env._("Mail loop detected (too many emails from this sender)")}
+        if not msg_dict.get("author_id") and matches.author():
+            # Odoo takes the oldest contact with the address; the display name told us which one.
+            msg_dict["author_id"] = matches.author()
         msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
         posted = []
         thread_id = MailThread.with_context(mail_converter_posted=posted)._message_route_process(
@@ -236,6 +246,9 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _discard_reason(self, message, msg_dict, source, matches):
         """Return why this email must not be imported, or ``None`` to import it."""
+        staff = {a.email for a in matches.addresses} & source["excluded_addresses"]
+        if staff:
+            return self.env._("%(email)s is on the mailbox's never-import list", email=sorted(staff)[0])
         if matches.excluded:
             excluded = matches.excluded[0]
             record = self.env[excluded.model].sudo().browse(excluded.res_id)
@@ -254,7 +267,9 @@ class MailConverter(models.AbstractModel):
         """Find every record the email's addresses belong to (one query)."""
         found = addresses.collect(summary.address_headers)
         candidates, companies = self._match_candidates([a.email for a in found])
-        return matcher.match(found, candidates, companies)
+        result = matcher.match(found, candidates, companies)
+        result.addresses = found
+        return result
 
     @api.model
     def _match_candidates(self, emails):
@@ -296,8 +311,116 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _routes(self, message, msg_dict, source):
-        """Where the email goes, as ``mail.thread.message_route`` routes."""
-        return self._mail_thread(source).message_route(message, msg_dict, model=source["model"])
+        """Where the email goes by itself, as ``mail.thread.message_route`` routes.
+
+        Inbound mail falls back to a new record of the mailbox's model. Outbound
+        mail only follows its reply headers: sent mail never opens a ticket.
+        """
+        MailThread = self._mail_thread(source)
+        if source["direction"] == "outbound":
+            try:
+                return MailThread.message_route(message, msg_dict, model=None)
+            except ValueError:  # no conversation of ours: filed on its recipients instead
+                return []
+        return MailThread.message_route(message, msg_dict, model=source["model"])
+
+    @api.model
+    def _linked_beyond_users(self, matches):
+        """Whether the email concerns a record other than internal users (or their own contacts)."""
+        staff = {link.email for link in matches.links if link.model == "res.users"}
+        return any(link.model != "res.users" and link.email not in staff for link in matches.links)
+
+    @api.model
+    def _fallback_routes(self, msg_dict, source, matches):
+        """Routes for mail that starts nothing by itself: outbound mail goes to its first known recipient."""
+        if source["direction"] != "outbound":
+            return []
+        for link in matches.links:
+            if link.model == "res.partner" and link.role in ("to", "cc"):
+                return [("res.partner", link.res_id, {}, self.env.uid, False)]
+        return []
+
+    @api.model
+    def _assignee(self, source, matches):
+        """The user new records are assigned to: the sender of outbound mail, else the first user
+        among the To addresses, else the mailbox's default responsible."""
+        wanted = ("from",) if source["direction"] == "outbound" else ("to",)
+        for link in matches.links:
+            if link.model == "res.users" and link.role in wanted:
+                return link.res_id
+        return source["default_user_id"] or False
+
+    @api.model
+    def _assign(self, routes, source, matches):
+        """Give new records of routes a responsible user when their model has one."""
+        user_id = self._assignee(source, matches)
+        if not user_id:
+            return routes
+        result = []
+        for model, thread_id, custom_values, route_user_id, alias in routes:
+            if not thread_id and "user_id" in self.env[model]._fields:
+                custom_values = dict(custom_values or {})
+                custom_values.setdefault("user_id", user_id)
+            result.append((model, thread_id, custom_values, route_user_id, alias))
+        return result
+
+    # -- contacts -------------------------------------------------------
+    @api.model
+    def _contacts_to_create(self, summary, source, matches):
+        """Addresses that should become contacts, by the mailbox's options."""
+        known = {link.email for link in matches.links if link.model in ("res.partner", "res.users")}
+        found = matches.addresses
+        if source["direction"] == "outbound":
+            if not source["create_outbound_contacts"]:
+                return []
+            wanted = [a for a in found if a.role in ("to", "cc")]
+        else:
+            recipients = {a.email for a in found if a.role != "from"}
+            if not recipients & source["contact_creation_addresses"]:
+                return []
+            wanted = [a for a in found if a.role == "from"]
+        wanted = [a for a in wanted if a.email not in known and a.email not in source["contact_creation_addresses"]]
+        aliases = set(self.env["mail.alias.domain"].sudo()._find_aliases([a.email for a in wanted]))
+        return [a for a in wanted if a.email not in aliases]
+
+    @api.model
+    def _create_contacts(self, to_create, source, matches):
+        """Create the contacts and file the email on them (and on their company)."""
+        Partner = self.env["res.partner"].sudo()
+        for address in to_create:
+            values = self._contact_values(address, source)
+            partner = Partner.create(values)
+            matches.links.append(matcher.Link(
+                "res.partner", partner.id, address.email, address.role,
+                self.env._("New contact for %(email)s", email=address.email)))
+            if partner.parent_id:
+                matches.links.append(matcher.Link(
+                    "res.partner", partner.parent_id.id, address.email, address.role,
+                    self.env._("Company of %(name)s (same domain)", name=partner.name), via_company=True))
+
+    @api.model
+    def _contact_values(self, address, source):
+        """Values of a contact created from an address; override to add tags, language, ..."""
+        values = {
+            "name": addresses.full_name(address.name, address.email),
+            "email": address.email,
+            "mail_converter_created": True,
+            "company_id": False,
+        }
+        if source["link_company_by_domain"]:
+            company = self._company_for_domain(address.domain)
+            if company:
+                values["parent_id"] = company.id
+        return values
+
+    @api.model
+    def _company_for_domain(self, domain):
+        """The company whose website is on ``domain``; free-mail domains never match."""
+        if not domain or addresses.is_freemail(domain):
+            return self.env["res.partner"]
+        companies = self.env["res.partner"].sudo().search(
+            [("is_company", "=", True), ("website", "ilike", domain)], limit=20, order="id")
+        return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
 
     @api.model
     def _result_values(self, log, model, thread_id, msg_dict, posted=(), matches=None):
@@ -317,6 +440,14 @@ class MailConverter(models.AbstractModel):
                 links.append(Command.create({
                     "model": link.model, "res_id": link.res_id, "role": "related", "reason": link.reason,
                 }))
+        record = self.env[model].sudo().browse(thread_id)
+        partner = record.partner_id if model != "res.partner" and "partner_id" in record._fields else None
+        linked = {(link.model, link.res_id) for link in matches.links} if matches else set()
+        if partner and ("res.partner", partner.id) not in linked:
+            links.append(Command.create({
+                "model": "res.partner", "res_id": partner.id, "role": "related",
+                "reason": self.env._("Contact of %(record)s", record=record.display_name),
+            }))
         reason = False
         if matches and matches.ambiguous:
             reason = self.env._("Several contacts share %(emails)s: filed on all of them",

@@ -76,6 +76,7 @@ class TestMatching(MailConverterDovecotCase):
         partners = from_jane.link_ids.filtered(lambda link: link.model == "res.partner").mapped("res_id")
         self.assertEqual(partners, [jane.id])
         self.assertFalse(from_jane.reason)
+        self.assertEqual(self.env["helpdesk.ticket"].browse(from_jane.res_id).partner_id, jane)
         from_them = self.logs(subject="From them")
         partners = from_them.link_ids.filtered(lambda link: link.model == "res.partner").mapped("res_id")
         self.assertEqual(sorted(partners), sorted([john.id, jane.id]))

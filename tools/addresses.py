@@ -54,6 +54,13 @@ def email_domain(email):
     return email.rpartition("@")[2] if "@" in email else ""
 
 
+def website_domain(url):
+    """``acme.example`` from ``https://www.Acme.example/contact``; ``""`` without a website."""
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", (url or "").strip().lower())
+    host = host.split("/", 1)[0].split(":", 1)[0]
+    return host[4:] if host.startswith("www.") else host
+
+
 def is_freemail(domain, extra=()):
     domain = (domain or "").lower()
     return domain in FREEMAIL_DOMAINS or domain in extra

@@ -29,11 +29,13 @@ class Link:
     role: str
     reason: str
     exclude: bool = False
+    via_company: bool = False  # linked as the company of a matched contact
 
 
 @dataclass
 class MatchResult:
     links: list = field(default_factory=list)
+    addresses: list = field(default_factory=list)  # every address of the email
     ambiguous: list = field(default_factory=list)  # addresses shared by several contacts
 
     @property
@@ -42,6 +44,12 @@ class MatchResult:
 
     def records(self, model):
         return [link.res_id for link in self.links if link.model == model]
+
+    def author(self):
+        """The one contact the From address designates, or ``None`` when it is unknown or ambiguous."""
+        found = [link.res_id for link in self.links
+                 if link.model == "res.partner" and link.role == "from" and not link.via_company]
+        return found[0] if len(found) == 1 else None
 
 
 def _name_key(name):
@@ -74,10 +82,10 @@ def match(addresses, candidates, companies=None):
     companies = companies or {}
     result, seen = MatchResult(), set()
 
-    def add(model, res_id, email, role, reason, exclude):
+    def add(model, res_id, email, role, reason, exclude, via_company=False):
         if (model, res_id) not in seen:
             seen.add((model, res_id))
-            result.links.append(Link(model, res_id, email, role, reason, exclude))
+            result.links.append(Link(model, res_id, email, role, reason, exclude, via_company))
 
     for address in addresses:
         found = by_email.get(address.email, [])
@@ -98,5 +106,5 @@ def match(addresses, candidates, companies=None):
             if company:
                 company_id, company_name, company_exclude = company
                 add("res.partner", company_id, address.email, address.role,
-                    f"Company of {candidate.name or address.email}", company_exclude)
+                    f"Company of {candidate.name or address.email}", company_exclude, via_company=True)
     return result

@@ -57,6 +57,12 @@ class TestAddresses(unittest.TestCase):
         self.assertEqual(addresses.full_name("Smith, John"), "John Smith")
         self.assertEqual(addresses.full_name("", "x@y.example"), "X")
 
+    def test_website_domain(self):
+        self.assertEqual(addresses.website_domain("https://www.Acme.example/contact"), "acme.example")
+        self.assertEqual(addresses.website_domain("acme.example"), "acme.example")
+        self.assertEqual(addresses.website_domain("http://shop.acme.example:8080"), "shop.acme.example")
+        self.assertEqual(addresses.website_domain(False), "")
+
     def test_freemail(self):
         self.assertTrue(addresses.is_freemail("gmail.com"))
         self.assertTrue(addresses.is_freemail("GMX.DE"))

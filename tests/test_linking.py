@@ -1,0 +1,106 @@
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import MailConverterDovecotCase, make_email
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestLinkingOptions(MailConverterDovecotCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Partner = cls.env["res.partner"]
+        cls.newco = Partner.create({"name": "NewCo", "is_company": True, "website": "https://www.newco.example"})
+        Partner.create({"name": "Gmail Inc", "is_company": True, "website": "https://gmail.com"})
+        cls.alice = Partner.create({"name": "Alice Martin", "email": "alice@acme.example"})
+        cls.agent = cls.env["res.users"].create({"name": "Agent Smith", "login": "agent@company.example",
+                                                 "email": "agent@company.example"})
+        cls.lead_owner = cls.env["res.users"].create({"name": "Default Owner", "login": "owner@company.example",
+                                                      "email": "owner@company.example"})
+
+    def _ticket(self, subject):
+        return self.env["helpdesk.ticket"].browse(self.logs(subject=subject).res_id)
+
+    def test_contact_created_for_mail_to_info(self):
+        self.server.contact_creation_addresses = "info@company.example, sales@company.example"
+        self.append(make_email(subject="Interested", email_from='"Doe, John" <John.Doe@newco.example>',
+                               to="info@company.example"))
+        self.append(make_email(subject="Free mail", email_from="Jane Roe <jane.roe@gmail.com>",
+                               to="Sales <sales@company.example>"))
+        self.append(make_email(subject="Not to info", email_from="Max Muster <max@newco.example>",
+                               to="support@company.example"))
+        self.fetch()
+        john = self.env["res.partner"].search([("email", "=", "john.doe@newco.example")])
+        self.assertRecordValues(john, [{"name": "John Doe", "mail_converter_created": True,
+                                        "parent_id": self.newco.id}])
+        ticket = self._ticket("Interested")
+        self.assertEqual(ticket.partner_id, john)
+        filed = {(link.model, link.res_id): link.reason for link in self.logs(subject="Interested").link_ids}
+        self.assertIn("New contact", filed[("res.partner", john.id)])
+        self.assertIn("same domain", filed[("res.partner", self.newco.id)])
+        jane = self.env["res.partner"].search([("email", "=", "jane.roe@gmail.com")])
+        self.assertRecordValues(jane, [{"name": "Jane Roe", "parent_id": False, "mail_converter_created": True}])
+        self.assertFalse(self.env["res.partner"].search([("email", "=", "max@newco.example")]))
+
+    def test_only_linked(self):
+        self.server.only_linked = True
+        self.append(make_email(subject="Stranger", email_from="stranger@nowhere.example"))
+        self.append(make_email(subject="Known customer", email_from="Alice <alice@acme.example>"))
+        self.append(make_email(subject="Only staff", email_from="agent@company.example",
+                               to="owner@company.example"))
+        self.fetch()
+        self.assertEqual(self.logs(subject="Stranger").state, "discarded")
+        self.assertIn("Not linked", self.logs(subject="Stranger").reason)
+        self.assertEqual(self.logs(subject="Only staff").state, "discarded", "users do not count as links")
+        self.assertEqual(self.logs(subject="Known customer").state, "done")
+        # A reply to an existing conversation is linked, even from an unknown address.
+        ticket = self._ticket("Known customer")
+        self.append(make_email(subject="Re: Known customer", email_from="colleague@nowhere.example",
+                               headers={"In-Reply-To": ticket.message_ids[-1].message_id}))
+        self.fetch()
+        self.assertEqual(self.logs(subject="Re: Known customer").res_id, ticket.id)
+
+    def test_never_import_list(self):
+        self.server.excluded_addresses = "ceo@company.example\nhr@company.example"
+        self.append(make_email(subject="Salary talk", cc="CEO <CEO@company.example>"))
+        self.fetch()
+        log = self.logs()
+        self.assertEqual(log.state, "discarded")
+        self.assertIn("ceo@company.example", log.reason)
+        self.assertFalse(self.tickets("Salary talk"))
+
+    def test_assignment(self):
+        self.server.default_user_id = self.lead_owner
+        self.append(make_email(subject="For the agent", to="Agent <agent@company.example>, support@company.example"))
+        self.append(make_email(subject="For nobody", to="support@company.example"))
+        self.fetch()
+        self.assertEqual(self._ticket("For the agent").user_id, self.agent)
+        self.assertEqual(self._ticket("For nobody").user_id, self.lead_owner)
+
+    def test_outbound_mail_filed_on_recipients(self):
+        self.server.folder_ids = [fields.Command.create({"path": "Sent", "direction": "outbound"})]
+        self.server.create_outbound_contacts = True
+        self.append(make_email(subject="Your visit", email_from="Agent Smith <agent@company.example>",
+                               to="Alice <alice@acme.example>", message_id="<visit@company.example>"),
+                    folder="Sent")
+        self.append(make_email(subject="Our offer", email_from="Agent Smith <agent@company.example>",
+                               to="Nina New <nina@newco.example>"), folder="Sent")
+        self.fetch()
+        self.assertFalse(self.tickets("Your visit"), "sent mail never opens a ticket")
+        visit = self.logs(subject="Your visit")
+        self.assertRecordValues(visit, [{"state": "done", "direction": "outbound",
+                                         "model": "res.partner", "res_id": self.alice.id}])
+        self.assertIn("<visit@company.example>", self.alice.message_ids.mapped("message_id"))
+        self.assertEqual(visit.mail_message_id.author_id, self.agent.partner_id)
+        nina = self.env["res.partner"].search([("email", "=", "nina@newco.example")])
+        self.assertTrue(nina.mail_converter_created)
+        self.assertEqual(nina.parent_id, self.newco)
+        self.assertEqual(self.logs(subject="Our offer").res_id, nina.id)
+
+    def test_mail_from_another_odoo_is_converted(self):
+        self.append(make_email(subject="From their Odoo", email_from="support@other.example",
+                               message_id="<398412.1712-openerp-42-helpdesk.ticket@other.example>",
+                               headers={"References": "<111.222-openerp-7-crm.lead@other.example>"}))
+        self.fetch()
+        self.assertEqual(self.logs().state, "done")
+        self.assertEqual(len(self.tickets("From their Odoo")), 1)

@@ -12,7 +12,9 @@
     "data": [
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
+        "data/mail_converter_tag_data.xml",
         "views/fetchmail_server_folder_views.xml",
+        "views/mail_converter_tag_views.xml",
         "views/mail_converter_log_views.xml",
         "views/fetchmail_server_views.xml",
         "views/mail_message_views.xml",

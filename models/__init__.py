@@ -7,5 +7,6 @@ from . import mail_alias_domain
 from . import mail_converter
 from . import mail_converter_link
 from . import mail_converter_log
+from . import mail_converter_tag
 from . import mail_thread
 from . import res_partner

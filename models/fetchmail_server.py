@@ -161,6 +161,7 @@ class FetchmailServer(models.Model):
             "link_company_by_domain": self.link_company_by_domain,
             "excluded_addresses": _address_set(self.excluded_addresses),
             "default_user_id": self.default_user_id.id,
+            "tag_patterns": self.env["mail.converter.tag"]._converter_patterns(),
         }
 
     # -- connection ----------------------------------------------------

@@ -207,6 +207,7 @@ class MailConverter(models.AbstractModel):
             return {"state": "discarded", "reason": reason}
         to_create = self._contacts_to_create(summary, source, matches)
         routes = self._routes(message, msg_dict, source)
+        routes = self._tag_routes(msg_dict, source, matches, routes)
         if source["only_linked"] and not (to_create or any(route[1] for route in routes)
                                           or self._linked_beyond_users(matches)):
             return {"state": "discarded", "reason": self.env._("Not linked to any contact, company or lead")}
@@ -325,6 +326,21 @@ class MailConverter(models.AbstractModel):
         return MailThread.message_route(message, msg_dict, model=source["model"])
 
     @api.model
+    def _tag_routes(self, msg_dict, source, matches, routes):
+        """File the email on records named by ID tags; the first one receives it unless a reply
+        header already chose its conversation."""
+        tagged = self.env["mail.converter.tag"]._find_records(
+            source["tag_patterns"], msg_dict.get("subject"), str(msg_dict.get("body") or ""))
+        for name, record in tagged:
+            matches.links.append(matcher.Link(record._name, record.id, "", "tag",
+                                              self.env._("Tag %(tag)s: %(record)s", tag=name,
+                                                         record=record.display_name)))
+        if tagged and not any(route[1] for route in routes):
+            record = tagged[0][1]
+            return [(record._name, record.id, {}, self.env.uid, False)]
+        return routes
+
+    @api.model
     def _linked_beyond_users(self, matches):
         """Whether the email concerns a record other than internal users (or their own contacts)."""
         staff = {link.email for link in matches.links if link.model == "res.users"}
@@ -431,9 +447,11 @@ class MailConverter(models.AbstractModel):
                 [("message_id", "=", msg_dict["message_id"]), ("model", "=", model), ("res_id", "=", thread_id)],
                 limit=1, order="id desc",
             )
+        why = next((link.reason for link in matches.links if (link.model, link.res_id) == (model, thread_id)),
+                   None) if matches else None
         links = [Command.create({
             "model": model, "res_id": thread_id, "role": "primary",
-            "reason": self.env._("Created or updated by the email"),
+            "reason": why or self.env._("Created or updated by the email"),
         })]
         for link in matches.links if matches else ():
             if (link.model, link.res_id) != (model, thread_id):

@@ -1,4 +1,5 @@
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import MailConverterDovecotCase, make_email
@@ -104,3 +105,37 @@ class TestLinkingOptions(MailConverterDovecotCase):
         self.fetch()
         self.assertEqual(self.logs().state, "done")
         self.assertEqual(len(self.tickets("From their Odoo")), 1)
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestIdTags(MailConverterDovecotCase):
+    def test_ticket_number_in_subject_files_on_ticket(self):
+        ticket = self.env["helpdesk.ticket"].create({"name": "Printer", "description": "x"})
+        self.assertTrue(ticket.number.startswith("HT"))
+        self.append(make_email(subject=f"Update on [{ticket.number}] please", email_from="new@person.example",
+                               message_id="<tagged@person.example>"))
+        self.append(make_email(subject="Unrelated [HT99999]", message_id="<unknown-tag@person.example>"))
+        self.fetch()
+        log = self.logs(message_id="<tagged@person.example>")
+        self.assertRecordValues(log, [{"state": "done", "model": "helpdesk.ticket", "res_id": ticket.id}])
+        self.assertIn("<tagged@person.example>", ticket.message_ids.mapped("message_id"))
+        self.assertFalse(self.tickets(f"Update on [{ticket.number}] please"))
+        self.assertTrue(any("Tag Helpdesk ticket number" in link.reason for link in log.link_ids))
+        # A tag naming no record opens a new ticket as usual.
+        self.assertEqual(len(self.tickets("Unrelated [HT99999]")), 1)
+
+    def test_custom_tag_and_unsafe_pattern_refused(self):
+        Tag = self.env["mail.converter.tag"]
+        with self.assertRaisesRegex(ValidationError, "forever"), self.env.cr.savepoint():
+            Tag.create({"name": "Bad", "regex": r"(\w+\s?)+$", "model_id": self.ticket_model.id,
+                        "field_id": self.env.ref("helpdesk_mgmt.field_helpdesk_ticket__number").id})
+        with self.assertRaisesRegex(ValidationError, "Invalid regular expression"), self.env.cr.savepoint():
+            Tag.create({"name": "Broken", "regex": r"[HT", "model_id": self.ticket_model.id,
+                        "field_id": self.env.ref("helpdesk_mgmt.field_helpdesk_ticket__number").id})
+        # A case tag on leads, by id: "[LC42]" files on lead 42.
+        lead = self.env["crm.lead"].create({"name": "Big deal", "email_from": "buyer@corp.example"})
+        Tag.create({"name": "Lead case", "regex": r"\[LC(\d+)\]", "model_id": self.env["ir.model"]._get("crm.lead").id,
+                    "field_id": self.env["ir.model.fields"]._get("crm.lead", "id").id})
+        self.append(make_email(subject=f"Contract [LC{lead.id}]", email_from="someone@else.example"))
+        self.fetch()
+        self.assertRecordValues(self.logs(), [{"model": "crm.lead", "res_id": lead.id}])

@@ -1,0 +1,74 @@
+import logging
+import re
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..tools import regex_guard
+
+_logger = logging.getLogger(__name__)
+SEARCHED_BODY_CHARS = 20_000  # tags sit in subjects and quoted headers, not deep in long bodies
+
+
+class MailConverterTag(models.Model):
+    _name = "mail.converter.tag"
+    _description = "ID tag linking an email to a record"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    regex = fields.Char(
+        "Pattern", required=True,
+        help="Regular expression found in the subject or body; its first group is the value looked up, "
+             r"e.g. \[(HT\d+)\] finds the ticket number in [HT00042].",
+    )
+    model_id = fields.Many2one("ir.model", "Record type", required=True, ondelete="cascade",
+                               domain=[("is_mail_thread", "=", True)])
+    model = fields.Char(related="model_id.model")
+    field_id = fields.Many2one(
+        "ir.model.fields", "Field", required=True, ondelete="cascade",
+        domain="[('model_id', '=', model_id), ('ttype', 'in', ('char', 'integer')), ('store', '=', True)]",
+        help="Field holding the value the pattern captures.",
+    )
+    search_body = fields.Boolean("Also search the body", default=True)
+
+    @api.constrains("regex")
+    def _check_regex(self):
+        for tag in self:
+            error = regex_guard.check(tag.regex)
+            if error:
+                raise ValidationError(self.env._("Tag %(name)s: %(error)s", name=tag.name, error=error))
+
+    @api.model
+    def _converter_patterns(self):
+        """Active tags as plain tuples, read once per fetch run; unsafe ones are skipped, not fatal."""
+        patterns = []
+        for tag in self.sudo().search([]):
+            error = regex_guard.check(tag.regex)
+            if error:
+                _logger.warning("Mail converter: ID tag %s ignored: %s", tag.name, error)
+                continue
+            patterns.append((tag.id, tag.name, re.compile(tag.regex, re.IGNORECASE), tag.model_id.model,
+                             tag.field_id.name, tag.field_id.ttype, tag.search_body))
+        return patterns
+
+    @api.model
+    def _find_records(self, patterns, subject, body):
+        """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``."""
+        found = []
+        for _tag_id, name, regex, model, field_name, ttype, search_body in patterns:
+            texts = [subject or ""] + ([(body or "")[:SEARCHED_BODY_CHARS]] if search_body else [])
+            values = []
+            for text in texts:
+                for match in regex.finditer(text):
+                    value = match.group(1) if regex.groups else match.group(0)
+                    if value and value not in values:
+                        values.append(value)
+            if ttype == "integer":
+                values = [int(v) for v in values if str(v).isdigit()]
+            if not values or model not in self.env:
+                continue
+            records = self.env[model].sudo().search([(field_name, "in", values)], limit=len(values))
+            found.extend((name, record) for record in records)
+        return found

@@ -227,7 +227,8 @@ class MailConverter(models.AbstractModel):
         posted = []
         thread_id = MailThread.with_context(mail_converter_posted=posted)._message_route_process(
             message, msg_dict, routes)
-        result = self._result_values(log, routes[0][0], thread_id, msg_dict, posted, matches)
+        result = self._result_values(log, routes[0][0], thread_id, msg_dict, posted, matches,
+                                     updated=bool(routes[0][1]))
         if repairs:
             result["reason"] = "; ".join(filter(None, [result["reason"], "; ".join(repairs).capitalize()]))
         return result
@@ -439,7 +440,7 @@ class MailConverter(models.AbstractModel):
         return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
 
     @api.model
-    def _result_values(self, log, model, thread_id, msg_dict, posted=(), matches=None):
+    def _result_values(self, log, model, thread_id, msg_dict, posted=(), matches=None, updated=False):
         """Log values after a successful conversion, with the records it was filed on."""
         mail_message = next((m for m in posted if m.message_id == msg_dict["message_id"]), None)
         if mail_message is None:
@@ -451,7 +452,8 @@ class MailConverter(models.AbstractModel):
                    None) if matches else None
         links = [Command.create({
             "model": model, "res_id": thread_id, "role": "primary",
-            "reason": why or self.env._("Created or updated by the email"),
+            "reason": why or (self.env._("Continues its conversation") if updated
+                              else self.env._("Created from the email")),
         })]
         for link in matches.links if matches else ():
             if (link.model, link.res_id) != (model, thread_id):

@@ -8,7 +8,7 @@ import sys
 repo = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0] if sys.argv[0].endswith(".py") else "x")))
 repo = os.environ.get("MC_REPO") or repo
 sys.path.insert(0, os.path.join(repo, "bench"))
-from corpus import generate  # noqa: E402
+from corpus import COMPANIES, generate  # noqa: E402
 
 port = int(os.environ.get("MC_DEMO_IMAP_PORT", "14143"))
 client = imaplib.IMAP4("127.0.0.1", port)
@@ -18,6 +18,12 @@ if not client.search(None, "ALL")[1][0].split():
     for raw in generate(30, seed=7, to="support@yourcompany.example"):
         client.append("INBOX", "", None, raw)
 client.logout()
+
+# Customer companies known to the CRM: new contacts join them by their email domain.
+Partner = env["res.partner"]
+for name, domain in COMPANIES:
+    if not Partner.search_count([("name", "=", name), ("is_company", "=", True)]):
+        Partner.create({"name": name, "is_company": True, "website": f"https://www.{domain}"})
 
 Server = env["fetchmail.server"]
 server = Server.search([("name", "=", "Demo support mailbox")], limit=1)
@@ -32,6 +38,7 @@ if not server:
         "use_converter": True,
         "object_id": env["ir.model"]._get("helpdesk.ticket").id,
         "check_interval": 5,
+        "contact_creation_addresses": "support@yourcompany.example",
         "folder_ids": [
             (0, 0, {"path": "INBOX", "direction": "inbound", "after_action": "seen"}),
         ],

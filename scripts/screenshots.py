@@ -3,6 +3,7 @@
     python3 scripts/screenshots.py [base_url]
 
 Logs in as admin/admin and saves PNGs into static/description/screenshots/.
+MC_SHOTS is a JSON list of [path after /odoo/, file name, optional CSS selector to click first].
 """
 
 import base64
@@ -53,9 +54,12 @@ class Page:
             if message.get("id") == self.next_id:
                 return message.get("result", {})
 
-    def shot(self, url, name, wait=6.0):
+    def shot(self, url, name, wait=6.0, click=None):
         self.send("Page.navigate", url=url)
         time.sleep(wait)
+        if click:
+            self.send("Runtime.evaluate", expression=f"document.querySelector({json.dumps(click)}).click()")
+            time.sleep(3)
         data = self.send("Page.captureScreenshot", format="png")["data"]
         with open(os.path.join(OUT, name), "wb") as fh:
             fh.write(base64.b64decode(data))
@@ -77,8 +81,8 @@ def main():
         page.send("Network.setCookie", name="session_id", value=sid, domain="127.0.0.1", path="/")
         page.shot(f"{BASE}/odoo", "warmup.png", wait=25)
         os.unlink(os.path.join(OUT, "warmup.png"))
-        for url, name in [(f"{BASE}/odoo/action-{a}", n) for a, n in json.loads(os.environ.get("MC_SHOTS", "[]"))]:
-            page.shot(url, name)
+        for path, name, *click in json.loads(os.environ.get("MC_SHOTS", "[]")):
+            page.shot(f"{BASE}/odoo/{path}", name, click=click[0] if click else None)
     finally:
         ws.close()
         proc.terminate()

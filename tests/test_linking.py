@@ -139,3 +139,23 @@ class TestIdTags(MailConverterDovecotCase):
         self.append(make_email(subject=f"Contract [LC{lead.id}]", email_from="someone@else.example"))
         self.fetch()
         self.assertRecordValues(self.logs(), [{"model": "crm.lead", "res_id": lead.id}])
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestReplyHeaders(MailConverterDovecotCase):
+    def test_reply_to_mail_sent_from_a_lead_lands_on_lead_and_customer(self):
+        customer = self.env["res.partner"].create({"name": "Carla Customer", "email": "carla@corp.example"})
+        lead = self.env["crm.lead"].create({"name": "Fleet renewal", "partner_id": customer.id})
+        sent = lead.message_post(body="Here is our offer", message_type="email", partner_ids=customer.ids)
+        self.append(make_email(subject="Re: Fleet renewal", email_from="Assistant <assistant@corp.example>",
+                               message_id="<reply-offer@corp.example>",
+                               headers={"In-Reply-To": sent.message_id, "References": sent.message_id}))
+        self.fetch()
+        log = self.logs()
+        self.assertRecordValues(log, [{"state": "done", "model": "crm.lead", "res_id": lead.id}])
+        self.assertIn("<reply-offer@corp.example>", lead.message_ids.mapped("message_id"))
+        self.assertFalse(self.tickets("Re: Fleet renewal"))
+        filed = {(link.model, link.res_id): link.reason for link in log.link_ids}
+        self.assertIn("Contact of", filed[("res.partner", customer.id)])
+        customer.invalidate_recordset()
+        self.assertEqual(customer.mail_converter_email_count, 1)

@@ -7,7 +7,7 @@ _UNBOUNDED = re.compile(r"[+*]|\{\d*,\d*\}")
 
 
 def _risky_groups(pattern):
-    """Yield groups repeated without bound that contain a quantifier or an alternation.
+    r"""Yield groups repeated without bound that contain a quantifier or an alternation.
 
     Such groups, like (a+)+, (\w*\s?)* or (a|aa)+, are the classic shapes of
     catastrophic backtracking.

@@ -20,6 +20,7 @@
         "views/mail_message_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
+        "views/res_users_views.xml",
         "wizards/mail_converter_folder_wizard_views.xml",
         "views/mail_converter_menus.xml",
     ],

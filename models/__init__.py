@@ -10,3 +10,4 @@ from . import mail_converter_log
 from . import mail_converter_tag
 from . import mail_thread
 from . import res_partner
+from . import res_users

@@ -2,15 +2,11 @@ from odoo import fields, models
 
 
 class MailConverterFiledMixin(models.AbstractModel):
-    """Records emails are filed on: the exclusion flag and the "Emails" smart button."""
+    """Records emails are filed on: the "Emails" smart button."""
 
     _name = "mail.converter.filed.mixin"
     _description = "Record that imported emails are filed on"
 
-    mail_converter_exclude = fields.Boolean(
-        "Exclude from email import",
-        help="An email that concerns this record is not imported at all, even if it concerns others too.",
-    )
     mail_converter_email_count = fields.Integer("Emails", compute="_compute_mail_converter_email_count")
 
     def _compute_mail_converter_email_count(self):

@@ -47,6 +47,11 @@ class TestMatching(MailConverterDovecotCase):
             messages = self.env["mail.message"].search(action["domain"])
             self.assertEqual(messages, log.mail_message_id)
         self.assertEqual(log.mail_message_id.attachment_ids.mapped("name"), ["order.pdf"])
+        # ... and the agent sees it on their user too.
+        self.agent.invalidate_recordset()
+        self.assertEqual(self.agent.mail_converter_email_count, 1)
+        self.assertEqual(self.env["mail.message"].search(self.agent.action_mail_converter_emails()["domain"]),
+                         log.mail_message_id)
         # The message itself is stored once, in the ticket's chatter.
         self.assertEqual(self.env["mail.message"].search_count(
             [("message_id", "=", "<order-q@acme.example>")]), 1)

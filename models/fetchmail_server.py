@@ -183,18 +183,23 @@ class FetchmailServer(models.Model):
             security=self._converter_security(), verify_tls=self.verify_tls,
         )
 
+    def _converter_list_folders(self, failure):
+        """Log in and list the server's folders; any failure becomes a UserError starting with ``failure``."""
+        self.ensure_one()
+        try:
+            mailbox = self.sudo()._converter_connect()
+            names = mailbox.list_folders()
+            mailbox.disconnect()
+        except (MailboxError, OSError, UnicodeError) as exc:
+            raise UserError(f"{failure}: {tools.exception_to_unicode(exc)}") from exc
+        return names
+
     def button_confirm_login(self):
         stock = self.filtered(lambda s: not s.use_converter)
         if stock:
             super(FetchmailServer, stock).button_confirm_login()
         for server in self - stock:
-            try:
-                mailbox = server.sudo()._converter_connect()
-                folders = mailbox.list_folders()
-                mailbox.disconnect()
-            except (MailboxError, OSError, UnicodeError) as exc:
-                raise UserError(self.env._("Connection test failed: %(error)s",
-                                           error=tools.exception_to_unicode(exc))) from exc
+            folders = server._converter_list_folders(self.env._("Connection test failed"))
             server.write({"state": "done", "error_date": False, "error_message": False})
             missing = [f.path for f in server.folder_ids if f.active and f.path not in folders
                        and server.server_type == "imap"]
@@ -218,13 +223,7 @@ class FetchmailServer(models.Model):
     def action_list_folders(self):
         """Read the folder list from the server into a wizard, never from a compute."""
         self.ensure_one()
-        try:
-            mailbox = self.sudo()._converter_connect()
-            names = mailbox.list_folders()
-            mailbox.disconnect()
-        except (MailboxError, OSError, UnicodeError) as exc:
-            raise UserError(self.env._("Could not list folders: %(error)s",
-                                       error=tools.exception_to_unicode(exc))) from exc
+        names = self._converter_list_folders(self.env._("Could not list folders"))
         wizard = self.env["mail.converter.folder.wizard"].create({
             "server_id": self.id,
             "line_ids": [

@@ -15,6 +15,7 @@
         "data/mail_converter_tag_data.xml",
         "views/fetchmail_server_folder_views.xml",
         "views/mail_converter_tag_views.xml",
+        "views/mail_converter_rule_views.xml",
         "views/mail_converter_log_views.xml",
         "views/fetchmail_server_views.xml",
         "views/mail_message_views.xml",

@@ -7,7 +7,10 @@ from . import mail_alias_domain
 from . import mail_converter
 from . import mail_converter_link
 from . import mail_converter_log
+from . import mail_converter_rule
+from . import mail_converter_rule_condition
 from . import mail_converter_tag
+from . import mail_message
 from . import mail_thread
 from . import res_partner
 from . import res_users

@@ -162,6 +162,8 @@ class FetchmailServer(models.Model):
             "excluded_addresses": _address_set(self.excluded_addresses),
             "default_user_id": self.default_user_id.id,
             "tag_patterns": self.env["mail.converter.tag"]._converter_patterns(),
+            "rules": [r for r in self.env["mail.converter.rule"]._converter_rules()
+                      if not r.server_ids or self.id in r.server_ids],
         }
 
     # -- connection ----------------------------------------------------

@@ -10,6 +10,7 @@ import contextlib
 import email
 import email.policy
 import logging
+import re
 import threading
 import traceback
 
@@ -19,6 +20,7 @@ from odoo import Command, api, models, tools
 from odoo.tools import SQL
 
 from ..tools import addresses, matcher, mime
+from ..tools import rules as rules_engine
 
 _logger = logging.getLogger(__name__)
 _expected_sql_error = threading.local()
@@ -208,11 +210,17 @@ class MailConverter(models.AbstractModel):
         to_create = self._contacts_to_create(summary, source, matches)
         routes = self._routes(message, msg_dict, source)
         routes = self._tag_routes(msg_dict, source, matches, routes)
+        rule, trace = self._decide(summary, msg_dict, source, matches)
+        decided = {"rule_id": rule.id if rule else False, "rule_trace": trace or False}
+        if rule and rule.action == "discard":
+            return dict(decided, state="discarded", reason=self.env._("Rule %(rule)s", rule=rule.name))
+        if source["rules"]:
+            routes = self._rule_routes(rule, routes, msg_dict, source, matches)
         if source["only_linked"] and not (to_create or any(route[1] for route in routes)
                                           or self._linked_beyond_users(matches)):
             return {"state": "discarded", "reason": self.env._("Not linked to any contact, company or lead")}
         self._create_contacts(to_create, source, matches)
-        routes = routes or self._fallback_routes(msg_dict, source, matches)
+        routes = routes or self._fallback_routes(msg_dict, source, matches, link_only=bool(source["rules"]))
         if not routes:
             if msg_dict.get("is_bounce"):
                 return {"state": "bounce", "reason": self.env._("Delivery failure report")}
@@ -231,7 +239,9 @@ class MailConverter(models.AbstractModel):
                                      updated=bool(routes[0][1]))
         if repairs:
             result["reason"] = "; ".join(filter(None, [result["reason"], "; ".join(repairs).capitalize()]))
-        return result
+        if rule:
+            self._apply_rule_after(rule, result, msg_dict, source, matches)
+        return dict(result, **decided)
 
     @api.model
     def _mail_thread(self, source):
@@ -348,14 +358,93 @@ class MailConverter(models.AbstractModel):
         return any(link.model != "res.users" and link.email not in staff for link in matches.links)
 
     @api.model
-    def _fallback_routes(self, msg_dict, source, matches):
-        """Routes for mail that starts nothing by itself: outbound mail goes to its first known recipient."""
-        if source["direction"] != "outbound":
+    def _fallback_routes(self, msg_dict, source, matches, link_only=False):
+        """Routes for mail that starts nothing by itself: it is kept on the first record it concerns
+        (for outbound mail, its first known recipient)."""
+        if source["direction"] != "outbound" and not link_only:
             return []
+        roles = ("to", "cc") if source["direction"] == "outbound" else ("from", "to", "cc", "delivered-to", "bcc")
+        staff = {link.email for link in matches.links if link.model == "res.users"}
         for link in matches.links:
-            if link.model == "res.partner" and link.role in ("to", "cc"):
-                return [("res.partner", link.res_id, {}, self.env.uid, False)]
+            if link.model in ("res.partner", "crm.lead") and link.role in roles and link.email not in staff:
+                return [(link.model, link.res_id, {}, self.env.uid, False)]
         return []
+
+    # -- rules ----------------------------------------------------------
+    @api.model
+    def _rule_email(self, summary, msg_dict, matches):
+        """The email as rule conditions see it."""
+        headers = {}
+        for name, values in summary.address_headers.items():
+            headers[name] = [mime.decode_header_value(v) for v in values]
+        for name, value in summary.headers.items():
+            headers.setdefault(name, [value])
+        by_role = {}
+        for address in matches.addresses:
+            by_role.setdefault(address.role, []).append(address.email)
+        body = tools.html2plaintext(msg_dict.get("body") or "") if msg_dict.get("body") else ""
+        return rules_engine.Email(headers=headers, addresses=by_role, body=body)
+
+    @api.model
+    def _decide(self, summary, msg_dict, source, matches):
+        """The rule that decides what the email becomes (or None) and the verdict of every rule."""
+        if not source["rules"]:
+            return None, ""
+        matched, verdicts = rules_engine.evaluate(
+            source["rules"], self._rule_email(summary, msg_dict, matches), source["server"].id, source["direction"])
+        trace = "\n".join(self._verdict_line(v) for v in verdicts)
+        rule = self.env["mail.converter.rule"].sudo().browse(matched[0].id) if matched else None
+        return rule, trace
+
+    @api.model
+    def _verdict_line(self, verdict):
+        if verdict.status == "skipped":
+            return f"- {verdict.rule.name}: skipped ({verdict.reason})"
+        checks = ", ".join(f"{c.describe()} {'yes' if ok else 'no'}" for c, ok in verdict.conditions)
+        head = "MATCHED" if verdict.status == "matched" else "no match"
+        return f"- {verdict.rule.name}: {head}" + (f" [{checks}]" if checks else " [no conditions]")
+
+    @api.model
+    def _rule_routes(self, rule, routes, msg_dict, source, matches):
+        """Routes decided by ``rule``; a reply to an existing conversation always stays in it."""
+        if any(route[1] for route in routes):
+            return routes
+        uid = self.env.uid
+        if rule is None or rule.action == "link":
+            return []
+        if rule.action == "ticket_update":
+            ticket = self._ticket_by_tag(rule, msg_dict)
+            if ticket:
+                return [("helpdesk.ticket", ticket.id, {}, uid, False)]
+        if rule.action in ("ticket", "ticket_update"):
+            return [("helpdesk.ticket", False, rule._ticket_values(), uid, False)]
+        if rule.action == "activity" and matches.author():
+            return [("res.partner", matches.author(), {}, uid, False)]
+        return [("crm.lead", False, rule._lead_values(), uid, False)]
+
+    @api.model
+    def _ticket_by_tag(self, rule, msg_dict):
+        """The ticket whose number the rule's tag pattern captures in the subject."""
+        found = re.search(rule.tag_regex or "", msg_dict.get("subject") or "", re.IGNORECASE)
+        if not found:
+            return self.env["helpdesk.ticket"]
+        number = found.group(1) if found.groups() else found.group(0)
+        return self.env["helpdesk.ticket"].sudo().search([("number", "=ilike", number)], limit=1)
+
+    @api.model
+    def _apply_rule_after(self, rule, result, msg_dict, source, matches):
+        """What a rule does once the email is stored: privacy, activities."""
+        message = self.env["mail.message"].sudo().browse(result.get("mail_message_id"))
+        if rule.private and message:
+            message.mail_converter_private = True
+        if rule.action == "activity" and result.get("model") == "res.partner":
+            partner = self.env["res.partner"].sudo().browse(result["res_id"])
+            partner.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=msg_dict.get("subject") or self.env._("Email to follow up"),
+                user_id=rule.lead_user_id.id or partner.user_id.id or self._assignee(source, matches)
+                or self.env.ref("base.user_admin").id,
+            )
 
     @api.model
     def _assignee(self, source, matches):

@@ -39,6 +39,8 @@ class MailConverterLog(models.Model):
     reason = fields.Char(readonly=True, help="Why the message was discarded, rejected or marked duplicate.")
     error = fields.Text(readonly=True)
     attempts = fields.Integer(readonly=True, default=0)
+    rule_id = fields.Many2one("mail.converter.rule", "Rule", readonly=True, ondelete="set null", index="btree_not_null")
+    rule_trace = fields.Text("Rule verdicts", readonly=True)
     duplicate_of_id = fields.Many2one("mail.converter.log", readonly=True, ondelete="set null")
     model = fields.Char("Primary model", readonly=True)
     res_id = fields.Many2oneReference("Primary record", model_field="model", readonly=True)

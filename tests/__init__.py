@@ -4,4 +4,5 @@ from . import test_fetch
 from . import test_linking
 from . import test_matching
 from . import test_protocols
+from . import test_rules
 from . import test_security

@@ -1,0 +1,104 @@
+from odoo import fields
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from .common import MailConverterDovecotCase, make_email
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestRules(MailConverterDovecotCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["mail.converter.rule"].search([]).action_archive()
+        cls.vip_team = cls.env["helpdesk.ticket.team"].create({"name": "VIP team"})
+        cls.source = cls.env["utm.source"].create({"name": "Email quotes"})
+        cls.customer = cls.env["res.partner"].create({"name": "Karl Customer", "email": "karl@customer.example"})
+        Rule = cls.env["mail.converter.rule"]
+
+        def rule(name, action, conditions, **values):
+            return Rule.create(dict(name=name, action=action, condition_ids=[
+                fields.Command.create(dict(zip(("field", "operator", "value"), c))) for c in conditions
+            ], **values))
+
+        cls.rule_ooo = rule("Out of office", "discard", [("subject", "contains", "out of office")], sequence=1)
+        cls.rule_update = rule("Ticket replies", "ticket_update", [("subject", "regex", r"\[HT\d+\]")], sequence=2)
+        cls.rule_vip = rule("VIP", "ticket", [("from", "ends_with", "@vip.example")], sequence=3,
+                            team_id=cls.vip_team.id, priority="3", private=True)
+        cls.rule_quote = rule("Quotes", "lead", [("subject", "contains", "quote"), ("body", "contains", "quote")],
+                              sequence=4, match="any", lead_source_id=cls.source.id, lead_type="opportunity")
+        cls.rule_followup = rule("Customer follow-up", "activity", [("subject", "starts_with", "follow-up")],
+                                 sequence=5)
+        cls.rule_elsewhere = rule("Other mailbox only", "discard", [("subject", "contains", "elsewhere")],
+                                  sequence=6, server_ids=[fields.Command.create({
+                                      "name": "other", "server_type": "imap", "use_converter": True})])
+
+    def _log(self, subject):
+        return self.logs(subject=subject)
+
+    def test_discard_still_finishes_on_server(self):
+        self.server.folder_ids.after_action = "seen"
+        uid = self.append(make_email(subject="Out of Office: back Monday"))
+        self.fetch()
+        log = self._log("Out of Office: back Monday")
+        self.assertRecordValues(log, [{"state": "discarded", "rule_id": self.rule_ooo.id}])
+        self.assertIn("Out of office: MATCHED", log.rule_trace)
+        self.assertFalse(self.tickets("Out of Office: back Monday"))
+        self.assertIn("\\Seen", self.dovecot.messages("support")[uid])
+
+    def test_vip_ticket_private_and_lead_with_defaults(self):
+        self.append(make_email(subject="Help!", email_from="Boss <boss@vip.example>"))
+        self.append(make_email(subject="Price request", body="Could you send a quote for 40 seats?"))
+        self.fetch()
+        ticket = self.tickets("Help!")
+        self.assertRecordValues(ticket, [{"team_id": self.vip_team.id, "priority": "3"}])
+        self.assertEqual(ticket.channel_id, self.env.ref("helpdesk_mgmt.helpdesk_ticket_channel_email"))
+        self.assertTrue(self._log("Help!").mail_message_id.mail_converter_private)
+        lead = self.env["crm.lead"].browse(self._log("Price request").res_id)
+        self.assertEqual(self._log("Price request").model, "crm.lead")
+        self.assertRecordValues(lead, [{"name": "Price request", "source_id": self.source.id,
+                                        "type": "opportunity"}])
+        self.assertFalse(self._log("Price request").mail_message_id.mail_converter_private)
+
+    def test_ticket_update_by_tag(self):
+        ticket = self.env["helpdesk.ticket"].create({"name": "Broken printer", "description": "x"})
+        self.append(make_email(subject=f"Still broken [{ticket.number}]", message_id="<again@customer.example>"))
+        self.append(make_email(subject="Something new [HT99999]"))
+        self.fetch()
+        self.assertRecordValues(self._log(f"Still broken [{ticket.number}]"),
+                                [{"model": "helpdesk.ticket", "res_id": ticket.id, "rule_id": self.rule_update.id}])
+        self.assertIn("<again@customer.example>", ticket.message_ids.mapped("message_id"))
+        self.assertEqual(len(self.tickets("Something new [HT99999]")), 1, "no ticket found: one is created")
+
+    def test_activity_for_customers_else_lead(self):
+        self.append(make_email(subject="Follow-up on our call", email_from="Karl <karl@customer.example>"))
+        self.append(make_email(subject="Follow-up from a stranger", email_from="new@prospect.example"))
+        self.fetch()
+        self.assertRecordValues(self._log("Follow-up on our call"),
+                                [{"model": "res.partner", "res_id": self.customer.id}])
+        activity = self.customer.activity_ids
+        self.assertEqual(activity.summary, "Follow-up on our call")
+        self.assertEqual(self._log("Follow-up from a stranger").model, "crm.lead")
+
+    def test_no_rule_matching_only_links(self):
+        self.append(make_email(subject="Just a note", email_from="Karl <karl@customer.example>"))
+        self.append(make_email(subject="Nobody knows me", email_from="who@nowhere.example"))
+        self.append(make_email(subject="Sent elsewhere", email_from="Karl <karl@customer.example>"))
+        self.fetch()
+        self.assertRecordValues(self._log("Just a note"), [{"state": "done", "model": "res.partner",
+                                                           "res_id": self.customer.id, "rule_id": False}])
+        self.assertFalse(self.tickets("Just a note"))
+        self.assertEqual(self._log("Nobody knows me").state, "discarded")
+        self.assertNotIn("Other mailbox only", self._log("Sent elsewhere").rule_trace)
+        self.assertEqual(self._log("Sent elsewhere").state, "done", "a rule of another mailbox does not apply")
+
+    def test_invalid_regex_refused(self):
+        with self.assertRaisesRegex(ValidationError, "Invalid regular expression"), self.env.cr.savepoint():
+            self.rule_ooo.condition_ids = [fields.Command.create(
+                {"field": "subject", "operator": "regex", "value": "[unclosed"})]
+        with self.assertRaisesRegex(ValidationError, "forever"), self.env.cr.savepoint():
+            self.rule_ooo.condition_ids = [fields.Command.create(
+                {"field": "body", "operator": "regex", "value": r"(\w+\s?)*$"})]
+        with self.assertRaisesRegex(ValidationError, "header"), self.env.cr.savepoint():
+            self.rule_ooo.condition_ids = [fields.Command.create(
+                {"field": "header", "operator": "contains", "value": "x"})]

@@ -23,6 +23,7 @@
         "views/crm_lead_views.xml",
         "views/res_users_views.xml",
         "wizards/mail_converter_folder_wizard_views.xml",
+        "wizards/mail_converter_simulator_views.xml",
         "views/mail_converter_menus.xml",
     ],
     "installable": True,

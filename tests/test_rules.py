@@ -102,3 +102,39 @@ class TestRules(MailConverterDovecotCase):
         with self.assertRaisesRegex(ValidationError, "header"), self.env.cr.savepoint():
             self.rule_ooo.condition_ids = [fields.Command.create(
                 {"field": "header", "operator": "contains", "value": "x"})]
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestSimulator(MailConverterDovecotCase):
+    def test_simulator_predicts_without_writing(self):
+        self.env["mail.converter.rule"].search([]).action_archive()
+        team = self.env["helpdesk.ticket.team"].create({"name": "VIP team"})
+        self.env["mail.converter.rule"].create({
+            "name": "VIP", "action": "ticket", "team_id": team.id,
+            "condition_ids": [fields.Command.create({"field": "from", "operator": "ends_with",
+                                                     "value": "@vip.example"})],
+        })
+        customer = self.env["res.partner"].create({"name": "Vera VIP", "email": "vera@vip.example"})
+        raw = make_email(subject="Simulated", email_from="Vera <vera@vip.example>")
+        counts = (self.env["helpdesk.ticket"].search_count([]), self.env["mail.message"].search_count([]),
+                  self.env["mail.converter.log"].search_count([]))
+        wizard = self.env["mail.converter.simulator"].create({"server_id": self.server.id,
+                                                             "eml_text": raw.decode()})
+        wizard.action_simulate()
+        self.assertEqual(wizard.outcome, "Create a new Helpdesk Ticket (rule VIP)")
+        self.assertIn("VIP: MATCHED", wizard.verdicts_html)
+        self.assertIn("vera@vip.example", wizard.addresses_html)
+        self.assertIn(customer.name, wizard.matches_html)
+        self.assertEqual(counts, (self.env["helpdesk.ticket"].search_count([]),
+                                  self.env["mail.message"].search_count([]),
+                                  self.env["mail.converter.log"].search_count([])))
+        # ... and the pipeline then does what it said.
+        self.append(raw)
+        self.fetch()
+        self.assertRecordValues(self.tickets("Simulated"), [{"team_id": team.id}])
+
+        ticket = self.tickets("Simulated")
+        wizard.eml_text = make_email(subject="Re: Simulated", headers={
+            "In-Reply-To": ticket.message_ids[-1].message_id}).decode()
+        wizard.action_simulate()
+        self.assertIn(f"File on Helpdesk Ticket {ticket.display_name}", wizard.outcome)

@@ -1,2 +1,3 @@
 from . import mail_converter_folder_wizard
 from . import mail_converter_folder_wizard_line
+from . import mail_converter_simulator

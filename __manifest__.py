@@ -26,6 +26,11 @@
         "wizards/mail_converter_simulator_views.xml",
         "views/mail_converter_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "mail_converter/static/tests/tours/**/*",
+        ],
+    },
     "installable": True,
     "application": True,
 }

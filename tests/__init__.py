@@ -6,3 +6,4 @@ from . import test_matching
 from . import test_protocols
 from . import test_rules
 from . import test_security
+from . import test_ui

@@ -386,12 +386,13 @@ class MailConverter(models.AbstractModel):
         return rules_engine.Email(headers=headers, addresses=by_role, body=body)
 
     @api.model
-    def _decide(self, summary, msg_dict, source, matches):
+    def _decide(self, summary, msg_dict, source, matches, explain=False):
         """The rule that decides what the email becomes (or None) and the verdict of every rule."""
         if not source["rules"]:
             return None, ""
         matched, verdicts = rules_engine.evaluate(
-            source["rules"], self._rule_email(summary, msg_dict, matches), source["server"].id, source["direction"])
+            source["rules"], self._rule_email(summary, msg_dict, matches), source["server"].id,
+            source["direction"], explain=explain)
         trace = "\n".join(self._verdict_line(v) for v in verdicts)
         rule = self.env["mail.converter.rule"].sudo().browse(matched[0].id) if matched else None
         return rule, trace
@@ -400,7 +401,8 @@ class MailConverter(models.AbstractModel):
     def _verdict_line(self, verdict):
         if verdict.status == "skipped":
             return f"- {verdict.rule.name}: skipped ({verdict.reason})"
-        checks = ", ".join(f"{c.describe()} {'yes' if ok else 'no'}" for c, ok in verdict.conditions)
+        answers = {True: "yes", False: "no", None: "not needed"}
+        checks = ", ".join(f"{c.describe()} {answers[ok]}" for c, ok in verdict.conditions)
         head = "MATCHED" if verdict.status == "matched" else "no match"
         return f"- {verdict.rule.name}: {head}" + (f" [{checks}]" if checks else " [no conditions]")
 

@@ -6,11 +6,37 @@ a rule without conditions matches every email. The first matching rule with
 ``stop`` ends the evaluation.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 BODY_LIMIT = 100_000  # characters of body a condition looks at
 ADDRESS_FIELDS = ("from", "to", "cc")
+
+
+def _required_literals(pattern):
+    """Case-folded literal strings every match of ``pattern`` contains (top-level runs only)."""
+    try:
+        parsed = re._parser.parse(pattern)  # noqa: SLF001 - the stdlib's own regex parser
+    except (re.error, AttributeError):
+        return ()
+    literal = re._constants.LITERAL  # noqa: SLF001
+    runs, current = [], []
+    for op, arg in parsed:
+        if op is literal:
+            current.append(chr(arg))
+        else:
+            if len(current) >= 3:
+                runs.append("".join(current))
+            current = []
+    if len(current) >= 3:
+        runs.append("".join(current))
+    return tuple(run.casefold() for run in runs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _regex(value, case_sensitive):
+    return re.compile(value, 0 if case_sensitive else re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -20,6 +46,40 @@ class Condition:
     value: str
     header_name: str = ""
     case_sensitive: bool = False
+
+    def __post_init__(self):
+        # Prepared once: a rule is checked against every email of a run.
+        set_ = object.__setattr__
+        regex = self.operator == "regex"
+        # Regexes search the original text (re's own case-insensitivity); other operators the folded one.
+        set_(self, "key", (self.field, self.header_name.strip().lower(), self.case_sensitive or regex))
+        set_(self, "folded_key", (self.field, self.header_name.strip().lower(), False))
+        set_(self, "needle", self.value if self.case_sensitive else self.value.casefold())
+        set_(self, "pattern", _regex(self.value, self.case_sensitive) if regex else None)
+        set_(self, "literals", _required_literals(self.value) if regex else ())
+
+    def test(self, email):
+        """Whether the condition holds for ``email``."""
+        operator, needle = self.operator, self.needle
+        if operator == "regex":
+            # Cheap substring test first: most rules do not match most emails.
+            if self.literals and not any(all(lit in t for lit in self.literals)
+                                         for t in email.texts(self.folded_key)):
+                return False
+            return any(self.pattern.search(t) for t in email.texts(self.key))
+        texts = email.texts(self.key)
+        if operator == "contains":
+            return any(needle in t for t in texts)
+        if operator == "not_contains":
+            return not any(needle in t for t in texts)
+        needle = needle.strip()
+        if operator == "equals":
+            return any(t.strip() == needle for t in texts)
+        if operator == "starts_with":
+            return any(t.strip().startswith(needle) for t in texts)
+        if operator == "ends_with":
+            return any(t.strip().endswith(needle) for t in texts)
+        raise ValueError(f"Unknown operator {operator!r}")
 
     def describe(self):
         where = f"header {self.header_name}" if self.field == "header" else self.field
@@ -45,16 +105,22 @@ class Email:
     headers: dict = field(default_factory=dict)  # lower-case name -> list of decoded values
     addresses: dict = field(default_factory=dict)  # from/to/cc -> list of normalised addresses
     body: str = ""
+    _texts: dict = field(default_factory=dict, repr=False)
 
-    def texts(self, condition):
-        if condition.field == "header":
-            return self.headers.get(condition.header_name.strip().lower(), [])
-        if condition.field == "body":
-            return [self.body[:BODY_LIMIT]]
-        values = list(self.headers.get(condition.field, []))
-        if condition.field in ADDRESS_FIELDS:
-            values += self.addresses.get(condition.field, [])
-        return values
+    def texts(self, key):
+        """Texts for a condition key ``(field, header name, keep case)``, computed once per email."""
+        if key not in self._texts:
+            field_name, header_name, keep_case = key
+            if field_name == "header":
+                values = list(self.headers.get(header_name, []))
+            elif field_name == "body":
+                values = [self.body[:BODY_LIMIT]]
+            else:
+                values = list(self.headers.get(field_name, []))
+                if field_name in ADDRESS_FIELDS:
+                    values += self.addresses.get(field_name, [])
+            self._texts[key] = values if keep_case else [v.casefold() for v in values]
+        return self._texts[key]
 
 
 @dataclass
@@ -65,32 +131,34 @@ class Verdict:
     conditions: list = field(default_factory=list)  # (Condition, bool)
 
 
-def _compare(operator, text, value, case_sensitive):
-    if operator == "regex":
-        return re.search(value, text, 0 if case_sensitive else re.IGNORECASE) is not None
-    if not case_sensitive:
-        text, value = text.casefold(), value.casefold()
-    if operator in ("contains", "not_contains"):
-        return value in text
-    if operator == "equals":
-        return text.strip() == value.strip()
-    if operator == "starts_with":
-        return text.strip().startswith(value)
-    if operator == "ends_with":
-        return text.strip().endswith(value)
-    raise ValueError(f"Unknown operator {operator!r}")
-
-
 def check(condition, email):
     """Whether ``condition`` holds for ``email``."""
-    texts = email.texts(condition)
-    if condition.operator == "not_contains":
-        return not any(_compare("contains", t, condition.value, condition.case_sensitive) for t in texts)
-    return any(_compare(condition.operator, t, condition.value, condition.case_sensitive) for t in texts)
+    return condition.test(email)
 
 
-def evaluate(rules, email, server_id=None, direction="inbound"):
-    """Return ``(matched rules, verdicts)``; verdicts cover every rule, in order."""
+def _match_rule(rule, email, explain):
+    """Whether ``rule`` matches, and each condition's result (``None``: not needed to decide)."""
+    if not rule.conditions:
+        return True, []
+    decisive = rule.match == "any"  # the result that settles the rule early
+    results, ok = [], not decisive
+    for condition in rule.conditions:
+        if ok == decisive and not explain:
+            results.append((condition, None))
+            continue
+        result = check(condition, email)
+        results.append((condition, result))
+        if result == decisive:
+            ok = decisive
+    return ok, results
+
+
+def evaluate(rules, email, server_id=None, direction="inbound", explain=False):
+    """Return ``(matched rules, verdicts)``; verdicts cover every rule, in order.
+
+    Conditions that cannot change a rule's outcome are not checked unless
+    ``explain`` asks for every result (the simulator does).
+    """
     matched, verdicts, stopped = [], [], None
     for rule in rules:
         if stopped:
@@ -102,13 +170,7 @@ def evaluate(rules, email, server_id=None, direction="inbound"):
         if rule.direction != "any" and rule.direction != direction:
             verdicts.append(Verdict(rule, "skipped", f"only for {rule.direction} mail"))
             continue
-        results = [(condition, check(condition, email)) for condition in rule.conditions]
-        if not results:
-            ok = True
-        elif rule.match == "all":
-            ok = all(r for _c, r in results)
-        else:
-            ok = any(r for _c, r in results)
+        ok, results = _match_rule(rule, email, explain)
         verdicts.append(Verdict(rule, "matched" if ok else "not_matched", "", results))
         if ok:
             matched.append(rule)

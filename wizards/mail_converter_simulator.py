@@ -94,7 +94,7 @@ class MailConverterSimulator(models.TransientModel):
             if matched else Markup("<p>No record holds these addresses.</p>"),
         }
         reason = converter._discard_reason(message, msg_dict, source, matches)
-        rule, trace = converter._decide(summary, msg_dict, source, matches)
+        rule, trace = converter._decide(summary, msg_dict, source, matches, explain=True)
         values["verdicts_html"] = Markup("<pre>%s</pre>") % (trace or self.env._("No rule applies to this mailbox."))
         if reason:
             return dict(values, outcome=self.env._("Discarded: %(reason)s", reason=reason))

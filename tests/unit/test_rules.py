@@ -36,6 +36,19 @@ class TestConditions(unittest.TestCase):
             self.assertEqual(check(condition, EMAIL), expected, condition.describe())
 
 
+class TestRegexPrefilter(unittest.TestCase):
+    def test_literals_never_hide_a_match(self):
+        from tools.rules import _required_literals
+
+        self.assertEqual(_required_literals(r"quote\s+for\s+\d+"), ("quote", "for"))
+        self.assertEqual(_required_literals(r"(quote|offer) now"), (" now",))
+        self.assertEqual(_required_literals(r"a?bc"), ())
+        email = Email(headers={"subject": ["Angebot: STRAßE Preis"]}, body="")
+        self.assertTrue(check(Condition("subject", "regex", r"straße"), email))
+        self.assertTrue(check(Condition("subject", "regex", r"ANGEBOT:\s+str"), email))
+        self.assertFalse(check(Condition("subject", "regex", r"ANGEBOT", case_sensitive=True), email))
+
+
 class TestEvaluate(unittest.TestCase):
     def test_any_all_stop_order(self):
         ooo = Rule(1, "Out of office", (Condition("subject", "contains", "out of office"),), action="discard")
@@ -43,11 +56,21 @@ class TestEvaluate(unittest.TestCase):
                    match="all", action="ticket")
         vip_any = Rule(3, "VIP any", vip.conditions, match="any", action="ticket", stop=False)
         catch_all = Rule(4, "Everything", (), action="link")
-        matched, verdicts = evaluate([vip, vip_any, catch_all, ooo], EMAIL, server_id=1)
+        matched, verdicts = evaluate([vip, vip_any, catch_all, ooo], EMAIL, server_id=1, explain=True)
         self.assertEqual([r.id for r in matched], [3, 4])
         self.assertEqual([v.status for v in verdicts], ["not_matched", "matched", "matched", "skipped"])
         self.assertIn("stops further rules", verdicts[3].reason)
         self.assertEqual([ok for _c, ok in verdicts[0].conditions], [True, False])
+
+    def test_conditions_not_needed_are_not_checked(self):
+        first_fails = Rule(1, "all", (Condition("subject", "contains", "nope"), Condition("body", "contains", "quote")),
+                           match="all")
+        first_holds = Rule(2, "any", (Condition("subject", "contains", "office"), Condition("body", "contains", "x")),
+                           match="any")
+        matched, verdicts = evaluate([first_fails, first_holds], EMAIL)
+        self.assertEqual(matched, [first_holds])
+        self.assertEqual([ok for _c, ok in verdicts[0].conditions], [False, None])
+        self.assertEqual([ok for _c, ok in verdicts[1].conditions], [True, None])
 
     def test_mailbox_and_direction_limits(self):
         rule = Rule(1, "Sales box", (), server_ids=frozenset({7}), action="lead")

@@ -51,6 +51,7 @@ def run_phase(args):
         }
         if args.phase == "converter":
             values["use_converter"] = True
+            add_typical_rules(env)
         server = env["fetchmail.server"].create(values)
         server_id = server.id
     rss_before = _rss_kb("VmRSS")
@@ -113,6 +114,26 @@ def run_phase(args):
         "attachments": attachments, "logs": logs, "queries": queries, "rss_before_mb": rss_before / 1024,
         "peak_rss_mb": _rss_kb("VmHWM") / 1024,
     }))
+
+
+def add_typical_rules(env):
+    """The rules a helpdesk typically has; every corpus email still ends as a ticket, as with stock."""
+    Rule = env["mail.converter.rule"]
+
+    def cond(field, operator, value):
+        return (0, 0, {"field": field, "operator": operator, "value": value})
+
+    Rule.create([
+        {"name": "Out of office", "action": "discard", "sequence": 1,
+         "condition_ids": [cond("subject", "contains", "out of office"), cond("subject", "contains", "abwesend")]},
+        {"name": "Newsletters", "action": "discard", "sequence": 2,
+         "condition_ids": [cond("from", "starts_with", "newsletter@"), cond("subject", "regex", r"^\[newsletter\]")]},
+        {"name": "Ticket replies", "action": "ticket_update", "sequence": 3,
+         "condition_ids": [cond("subject", "regex", r"\[HT\d+\]")]},
+        {"name": "VIP", "action": "ticket", "priority": "3", "sequence": 4,
+         "condition_ids": [cond("from", "ends_with", "@vip.example")]},
+        {"name": "Everything else", "action": "ticket", "sequence": 99},
+    ])
 
 
 def rule_evaluation_cost(corpus, count=200):

@@ -237,6 +237,8 @@ class MailConverter(models.AbstractModel):
             message, msg_dict, routes)
         result = self._result_values(log, routes[0][0], thread_id, msg_dict, posted, matches,
                                      updated=bool(routes[0][1]))
+        if routes[0][1] and result.get("mail_message_id"):
+            self._flag_followup(routes[0][0], thread_id, result["mail_message_id"])
         if repairs:
             result["reason"] = "; ".join(filter(None, [result["reason"], "; ".join(repairs).capitalize()]))
         if rule:
@@ -432,6 +434,19 @@ class MailConverter(models.AbstractModel):
             return self.env["helpdesk.ticket"]
         number = found.group(1) if found.groups() else found.group(0)
         return self.env["helpdesk.ticket"].sudo().search([("number", "=ilike", number)], limit=1)
+
+    @api.model
+    def _flag_followup(self, model, res_id, message_id):
+        """A follow-up email is unread for the record's responsible, follower or not."""
+        record = self.env[model].sudo().browse(res_id)
+        user = record.user_id if "user_id" in record._fields and record.user_id._name == "res.users" else None
+        if not user or user.share:
+            return
+        Notification = self.env["mail.notification"].sudo()
+        if not Notification.search_count([("mail_message_id", "=", message_id),
+                                          ("res_partner_id", "=", user.partner_id.id)], limit=1):
+            Notification.create({"mail_message_id": message_id, "res_partner_id": user.partner_id.id,
+                                 "notification_type": "inbox", "is_read": False})
 
     @api.model
     def _apply_rule_after(self, rule, result, msg_dict, source, matches):

@@ -25,6 +25,26 @@ for name, domain in COMPANIES:
     if not Partner.search_count([("name", "=", name), ("is_company", "=", True)]):
         Partner.create({"name": name, "is_company": True, "website": f"https://www.{domain}"})
 
+# A typical rule set: what each email becomes.
+Rule = env["mail.converter.rule"]
+if not Rule.search_count([]):
+    def cond(field, operator, value, **extra):
+        return (0, 0, dict(field=field, operator=operator, value=value, **extra))
+
+    vip_team = env["helpdesk.ticket.team"].create({"name": "VIP team"})
+    Rule.create([
+        {"name": "Out of office", "action": "discard", "sequence": 1,
+         "condition_ids": [cond("subject", "contains", "out of office"),
+                           cond("header", "starts_with", "auto-replied", header_name="Auto-Submitted")]},
+        {"name": "Ticket replies", "action": "ticket_update", "sequence": 2,
+         "condition_ids": [cond("subject", "regex", r"\[HT\d+\]")]},
+        {"name": "VIP customers", "action": "ticket", "sequence": 3, "priority": "3", "team_id": vip_team.id,
+         "condition_ids": [cond("from", "ends_with", "@vip.example")]},
+        {"name": "Quote requests", "action": "lead", "sequence": 4, "lead_type": "opportunity",
+         "condition_ids": [cond("subject", "contains", "quote"), cond("body", "contains", "quote")]},
+        {"name": "Everything else", "action": "ticket", "sequence": 99},
+    ])
+
 Server = env["fetchmail.server"]
 server = Server.search([("name", "=", "Demo support mailbox")], limit=1)
 if not server:

@@ -61,13 +61,20 @@ class TestRules(MailConverterDovecotCase):
         self.assertFalse(self._log("Price request").mail_message_id.mail_converter_private)
 
     def test_ticket_update_by_tag(self):
-        ticket = self.env["helpdesk.ticket"].create({"name": "Broken printer", "description": "x"})
+        agent = self.env["res.users"].create({"name": "Agent", "login": "agent-rules@company.example",
+                                              "email": "agent-rules@company.example"})
+        ticket = self.env["helpdesk.ticket"].create({"name": "Broken printer", "description": "x",
+                                                     "user_id": agent.id})
         self.append(make_email(subject=f"Still broken [{ticket.number}]", message_id="<again@customer.example>"))
         self.append(make_email(subject="Something new [HT99999]"))
         self.fetch()
         self.assertRecordValues(self._log(f"Still broken [{ticket.number}]"),
                                 [{"model": "helpdesk.ticket", "res_id": ticket.id, "rule_id": self.rule_update.id}])
         self.assertIn("<again@customer.example>", ticket.message_ids.mapped("message_id"))
+        # The follow-up is unread for the ticket's assignee (in their Odoo inbox).
+        followup = self._log(f"Still broken [{ticket.number}]").mail_message_id
+        self.assertIn(agent.partner_id, followup.notification_ids.filtered(
+            lambda n: not n.is_read).res_partner_id)
         self.assertEqual(len(self.tickets("Something new [HT99999]")), 1, "no ticket found: one is created")
 
     def test_activity_for_customers_else_lead(self):

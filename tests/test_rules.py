@@ -145,3 +145,28 @@ class TestSimulator(MailConverterDovecotCase):
             "In-Reply-To": ticket.message_ids[-1].message_id}).decode()
         wizard.action_simulate()
         self.assertIn(f"File on Helpdesk Ticket {ticket.display_name}", wizard.outcome)
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestRuleActionsMore(MailConverterDovecotCase):
+    def test_link_action_and_reply_headers_update(self):
+        self.env["mail.converter.rule"].search([]).action_archive()
+        Rule = self.env["mail.converter.rule"]
+        Rule.create({"name": "Updates", "action": "ticket_update", "sequence": 1,
+                     "condition_ids": [fields.Command.create({"field": "subject", "operator": "starts_with",
+                                                              "value": "re:"})]})
+        Rule.create({"name": "Partners only", "action": "link", "sequence": 2,
+                     "condition_ids": [fields.Command.create({"field": "from", "operator": "ends_with",
+                                                              "value": "@partner.example"})]})
+        partner = self.env["res.partner"].create({"name": "Paula Partner", "email": "paula@partner.example"})
+        ticket = self.env["helpdesk.ticket"].create({"name": "Question", "description": "x"})
+        original = ticket.message_post(body="Our answer", message_type="comment")
+        self.append(make_email(subject="Re: Question", headers={"In-Reply-To": original.message_id}))
+        self.append(make_email(subject="Newsletter", email_from="Paula <paula@partner.example>"))
+        self.fetch()
+        self.assertRecordValues(self.logs(subject="Re: Question"),
+                                [{"model": "helpdesk.ticket", "res_id": ticket.id}])
+        newsletter = self.logs(subject="Newsletter")
+        self.assertRecordValues(newsletter, [{"state": "done", "model": "res.partner", "res_id": partner.id}])
+        self.assertFalse(self.tickets("Newsletter"))
+        self.assertIn("Partners only: MATCHED", newsletter.rule_trace)

@@ -209,6 +209,9 @@ class MailConverter(models.AbstractModel):
             return {"state": "discarded", "reason": reason}
         to_create = self._contacts_to_create(summary, source, matches)
         routes = self._routes(message, msg_dict, source)
+        if msg_dict.get("is_bounce") and not routes:
+            # Odoo's gateway has handled it (bounce counters); it is no conversation to file.
+            return {"state": "bounce", "reason": self.env._("Delivery failure report")}
         routes = self._tag_routes(msg_dict, source, matches, routes)
         rule, trace = self._decide(summary, msg_dict, source, matches)
         decided = {"rule_id": rule.id if rule else False, "rule_trace": trace or False}
@@ -218,16 +221,16 @@ class MailConverter(models.AbstractModel):
             routes = self._rule_routes(rule, routes, msg_dict, source, matches)
         if source["only_linked"] and not (to_create or any(route[1] for route in routes)
                                           or self._linked_beyond_users(matches)):
-            return {"state": "discarded", "reason": self.env._("Not linked to any contact, company or lead")}
+            return dict(decided, state="discarded",
+                        reason=self.env._("Not linked to any contact, company or lead"))
         self._create_contacts(to_create, source, matches)
         routes = routes or self._fallback_routes(msg_dict, source, matches, link_only=bool(source["rules"]))
         if not routes:
-            if msg_dict.get("is_bounce"):
-                return {"state": "bounce", "reason": self.env._("Delivery failure report")}
-            return {"state": "discarded", "reason": self.env._("No destination record was found")}
+            return dict(decided, state="discarded", reason=self.env._("No destination record was found"))
         routes = self._assign(routes, source, matches)
         if MailThread._detect_loop_sender(message, msg_dict, routes):
-            return {"state": "discarded", "reason": self.env._("Mail loop detected (too many emails from this sender)")}
+            return dict(decided, state="discarded",
+                        reason=self.env._("Mail loop detected (too many emails from this sender)"))
         if not msg_dict.get("author_id") and matches.author():
             # Odoo takes the oldest contact with the address; the display name told us which one.
             msg_dict["author_id"] = matches.author()

@@ -108,3 +108,26 @@ class TestBadInput(MailConverterDovecotCase):
                                    and log.message_key.startswith("sha256:"))
         self.assertEqual(len(no_headers), 1)
         self.assertEqual(no_headers.state, "done")
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestBounce(MailConverterDovecotCase):
+    def test_delivery_report_logged_as_bounce(self):
+        bounce = (
+            b"From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\n"
+            b"To: support@company.example\r\n"
+            b"Subject: Undelivered Mail Returned to Sender\r\n"
+            b"Message-ID: <bounce-1@mx.customer.example>\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            b"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+            b"--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            b"Reporting-MTA: dns; mx.customer.example\r\n\r\n"
+            b"Final-Recipient: rfc822; gone@customer.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            b"--B--\r\n"
+        )
+        self.append(bounce)
+        self.fetch()
+        log = self.logs()
+        self.assertEqual(log.state, "bounce")
+        self.assertFalse(self.tickets("Undelivered Mail Returned to Sender"))

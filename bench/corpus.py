@@ -8,9 +8,9 @@ so they thread onto the tickets the first messages create.
 import random
 import struct
 import zlib
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from datetime import datetime, timedelta, timezone
 
 FIRST = ["Alice", "Bruno", "Chloé", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Inès", "Jonas",
          "Kasia", "Luca", "Maya", "Nils", "Olga", "Pedro", "Quentin", "Rosa", "Sven", "Tariq"]

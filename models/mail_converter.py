@@ -213,7 +213,7 @@ class MailConverter(models.AbstractModel):
             # Odoo's gateway has handled it (bounce counters); it is no conversation to file.
             return {"state": "bounce", "reason": self.env._("Delivery failure report")}
         routes = self._tag_routes(msg_dict, source, matches, routes)
-        rule, trace = self._decide(summary, msg_dict, source, matches)
+        rule, trace, private = self._decide(summary, msg_dict, source, matches)
         decided = {"rule_id": rule.id if rule else False, "rule_trace": trace or False}
         if rule and rule.action == "discard":
             return dict(decided, state="discarded", reason=self.env._("Rule %(rule)s", rule=rule.name))
@@ -245,7 +245,7 @@ class MailConverter(models.AbstractModel):
         if repairs:
             result["reason"] = "; ".join(filter(None, [result["reason"], "; ".join(repairs).capitalize()]))
         if rule:
-            self._apply_rule_after(rule, result, msg_dict, source, matches)
+            self._apply_rule_after(rule, result, msg_dict, source, matches, private)
         return dict(result, **decided)
 
     @api.model
@@ -320,8 +320,8 @@ class MailConverter(models.AbstractModel):
           ORDER BY 1, 2
         """, emails=list(emails)))
         candidates, companies = [], {}
-        for model, res_id, email, name, exclude, company_id, company_name, company_exclude in self.env.cr.fetchall():
-            candidates.append(matcher.Candidate(model, res_id, email, name or "", bool(exclude)))
+        for model, res_id, address, name, exclude, company_id, company_name, company_exclude in self.env.cr.fetchall():
+            candidates.append(matcher.Candidate(model, res_id, address, name or "", bool(exclude)))
             if company_id:
                 companies[res_id] = (company_id, company_name, bool(company_exclude))
         return candidates, companies
@@ -392,15 +392,23 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _decide(self, summary, msg_dict, source, matches, explain=False):
-        """The rule that decides what the email becomes (or None) and the verdict of every rule."""
+        """Return the rule that decides what the email becomes (or None), the verdict of every
+        rule, and whether a matching rule makes it private.
+
+        The first matching rule that does more than filing decides; rules that only file
+        (action *link*, usually without *stop*) can still mark the email private.
+        """
         if not source["rules"]:
-            return None, ""
+            return None, "", False
         matched, verdicts = rules_engine.evaluate(
             source["rules"], self._rule_email(summary, msg_dict, matches), source["server"].id,
             source["direction"], explain=explain)
         trace = "\n".join(self._verdict_line(v) for v in verdicts)
-        rule = self.env["mail.converter.rule"].sudo().browse(matched[0].id) if matched else None
-        return rule, trace
+        if not matched:
+            return None, trace, False
+        deciding = next((r for r in matched if r.action != "link"), matched[0])
+        records = self.env["mail.converter.rule"].sudo().browse([r.id for r in matched])
+        return records.browse(deciding.id), trace, any(records.mapped("private"))
 
     @api.model
     def _verdict_line(self, verdict):
@@ -452,10 +460,10 @@ class MailConverter(models.AbstractModel):
                                  "notification_type": "inbox", "is_read": False})
 
     @api.model
-    def _apply_rule_after(self, rule, result, msg_dict, source, matches):
-        """What a rule does once the email is stored: privacy, activities."""
+    def _apply_rule_after(self, rule, result, msg_dict, source, matches, private=False):
+        """What rules do once the email is stored: privacy, activities."""
         message = self.env["mail.message"].sudo().browse(result.get("mail_message_id"))
-        if rule.private and message:
+        if private and message:
             message.mail_converter_private = True
         if rule.action == "activity" and result.get("model") == "res.partner":
             partner = self.env["res.partner"].sudo().browse(result["res_id"])

@@ -20,8 +20,9 @@ from .dovecot import Dovecot
 MAILBOX_USERS = ("support", "sales", "archive")
 
 
-def free_port_base(start=int(os.environ.get("MC_TEST_PORT_BASE", 24100))):
+def free_port_base(start=None):
     """First block of 100 ports whose IMAP/POP ports are all free on loopback."""
+    start = start or int(os.environ.get("MC_TEST_PORT_BASE", 24100))
     for base in range(start, start + 5000, 100):
         free = True
         for offset in (10, 43, 93, 95):

@@ -18,7 +18,7 @@ class TestRules(MailConverterDovecotCase):
 
         def rule(name, action, conditions, **values):
             return Rule.create(dict(name=name, action=action, condition_ids=[
-                fields.Command.create(dict(zip(("field", "operator", "value"), c))) for c in conditions
+                fields.Command.create(dict(zip(("field", "operator", "value"), c, strict=True))) for c in conditions
             ], **values))
 
         cls.rule_ooo = rule("Out of office", "discard", [("subject", "contains", "out of office")], sequence=1)
@@ -170,3 +170,19 @@ class TestRuleActionsMore(MailConverterDovecotCase):
         self.assertRecordValues(newsletter, [{"state": "done", "model": "res.partner", "res_id": partner.id}])
         self.assertFalse(self.tickets("Newsletter"))
         self.assertIn("Partners only: MATCHED", newsletter.rule_trace)
+
+    def test_flag_rule_marks_private_and_lets_the_next_rule_decide(self):
+        self.env["mail.converter.rule"].search([]).action_archive()
+        Rule = self.env["mail.converter.rule"]
+        Rule.create({"name": "Confidential", "action": "link", "private": True, "stop": False, "sequence": 1,
+                     "condition_ids": [fields.Command.create({"field": "header", "header_name": "Sensitivity",
+                                                              "operator": "equals", "value": "private"})]})
+        Rule.create({"name": "Tickets", "action": "ticket", "sequence": 2})
+        self.append(make_email(subject="Personal matter", headers={"Sensitivity": "Private"}))
+        self.append(make_email(subject="Normal matter"))
+        self.fetch()
+        secret = self.logs(subject="Personal matter")
+        self.assertEqual(secret.rule_id.name, "Tickets")
+        self.assertEqual(len(self.tickets("Personal matter")), 1)
+        self.assertTrue(secret.mail_message_id.mail_converter_private)
+        self.assertFalse(self.logs(subject="Normal matter").mail_message_id.mail_converter_private)

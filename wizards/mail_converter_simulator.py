@@ -8,8 +8,6 @@ from odoo.exceptions import UserError
 from ..tools import mime
 
 
-
-
 class MailConverterSimulator(models.TransientModel):
     _name = "mail.converter.simulator"
     _description = "Try the rules on an email without importing it"
@@ -94,7 +92,7 @@ class MailConverterSimulator(models.TransientModel):
             if matched else Markup("<p>No record holds these addresses.</p>"),
         }
         reason = converter._discard_reason(message, msg_dict, source, matches)
-        rule, trace = converter._decide(summary, msg_dict, source, matches, explain=True)
+        rule, trace, private = converter._decide(summary, msg_dict, source, matches, explain=True)
         values["verdicts_html"] = Markup("<pre>%s</pre>") % (trace or self.env._("No rule applies to this mailbox."))
         if reason:
             return dict(values, outcome=self.env._("Discarded: %(reason)s", reason=reason))
@@ -108,7 +106,10 @@ class MailConverterSimulator(models.TransientModel):
         if source["rules"]:
             routes = converter._rule_routes(rule, routes, msg_dict, source, matches)
         routes = routes or converter._fallback_routes(msg_dict, source, matches, link_only=bool(source["rules"]))
-        return dict(values, outcome=self._describe_route(routes, rule))
+        outcome = self._describe_route(routes, rule)
+        if private:
+            outcome += self.env._(", marked private")
+        return dict(values, outcome=outcome)
 
     def _describe_route(self, routes, rule):
         if not routes:

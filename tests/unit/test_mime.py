@@ -1,8 +1,7 @@
 """Unit tests of tools/mime.py: no Odoo, no database, milliseconds."""
-import unittest
-
 import os
 import sys
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from tools import mime  # noqa: E402

@@ -164,6 +164,7 @@ class FetchmailServer(models.Model):
             "tag_patterns": self.env["mail.converter.tag"]._converter_patterns(),
             "rules": [r for r in self.env["mail.converter.rule"]._converter_rules()
                       if not r.server_ids or self.id in r.server_ids],
+            "rule_values": self.env["mail.converter.rule"]._converter_rule_values(),
         }
 
     # -- connection ----------------------------------------------------

@@ -392,8 +392,8 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _decide(self, summary, msg_dict, source, matches, explain=False):
-        """Return the rule that decides what the email becomes (or None), the verdict of every
-        rule, and whether a matching rule makes it private.
+        """Return the rule that decides what the email becomes (a :class:`tools.rules.Rule`, or
+        None), the verdict of every rule, and whether a matching rule makes it private.
 
         The first matching rule that does more than filing decides; rules that only file
         (action *link*, usually without *stop*) can still mark the email private.
@@ -407,8 +407,8 @@ class MailConverter(models.AbstractModel):
         if not matched:
             return None, trace, False
         deciding = next((r for r in matched if r.action != "link"), matched[0])
-        records = self.env["mail.converter.rule"].sudo().browse([r.id for r in matched])
-        return records.browse(deciding.id), trace, any(records.mapped("private"))
+        private = any(source["rule_values"][r.id]["private"] for r in matched)
+        return deciding, trace, private
 
     @api.model
     def _verdict_line(self, verdict):
@@ -428,19 +428,20 @@ class MailConverter(models.AbstractModel):
         if rule is None or rule.action == "link":
             return []
         if rule.action == "ticket_update":
-            ticket = self._ticket_by_tag(rule, msg_dict)
+            ticket = self._ticket_by_tag(source["rule_values"][rule.id]["tag_regex"], msg_dict)
             if ticket:
                 return [("helpdesk.ticket", ticket.id, {}, uid, False)]
+        values = source["rule_values"][rule.id]
         if rule.action in ("ticket", "ticket_update"):
-            return [("helpdesk.ticket", False, rule._ticket_values(), uid, False)]
+            return [("helpdesk.ticket", False, dict(values["ticket"]), uid, False)]
         if rule.action == "activity" and matches.author():
             return [("res.partner", matches.author(), {}, uid, False)]
-        return [("crm.lead", False, rule._lead_values(), uid, False)]
+        return [("crm.lead", False, dict(values["lead"]), uid, False)]
 
     @api.model
-    def _ticket_by_tag(self, rule, msg_dict):
-        """The ticket whose number the rule's tag pattern captures in the subject."""
-        found = re.search(rule.tag_regex or "", msg_dict.get("subject") or "", re.IGNORECASE)
+    def _ticket_by_tag(self, tag_regex, msg_dict):
+        """The ticket whose number ``tag_regex`` captures in the subject."""
+        found = re.search(tag_regex, msg_dict.get("subject") or "", re.IGNORECASE) if tag_regex else None
         if not found:
             return self.env["helpdesk.ticket"]
         number = found.group(1) if found.groups() else found.group(0)
@@ -470,7 +471,8 @@ class MailConverter(models.AbstractModel):
             partner.activity_schedule(
                 "mail.mail_activity_data_todo",
                 summary=msg_dict.get("subject") or self.env._("Email to follow up"),
-                user_id=rule.lead_user_id.id or partner.user_id.id or self._assignee(source, matches)
+                user_id=source["rule_values"][rule.id]["activity_user_id"] or partner.user_id.id
+                or self._assignee(source, matches)
                 or self.env.ref("base.user_admin").id,
             )
 

@@ -69,6 +69,20 @@ class MailConverterRule(models.Model):
             for rule in self.sudo().search([])
         ]
 
+    @api.model
+    def _converter_rule_values(self):
+        """What applying each active rule needs, by id, read once per fetch run (not per email)."""
+        return {
+            rule.id: {
+                "private": rule.private,
+                "tag_regex": rule.tag_regex or "",
+                "activity_user_id": rule.lead_user_id.id,
+                "ticket": rule._ticket_values(),
+                "lead": rule._lead_values(),
+            }
+            for rule in self.sudo().search([])
+        }
+
     def _ticket_values(self):
         """Values of a ticket this rule creates; override to add fields."""
         self.ensure_one()

@@ -5,9 +5,7 @@ import imaplib
 import os
 import sys
 
-repo = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0] if sys.argv[0].endswith(".py") else "x")))
-repo = os.environ.get("MC_REPO") or repo
-sys.path.insert(0, os.path.join(repo, "bench"))
+sys.path.insert(0, os.path.join(os.environ["MC_REPO"], "bench"))  # set by scripts/run.sh
 from corpus import COMPANIES, generate  # noqa: E402
 
 port = int(os.environ.get("MC_DEMO_IMAP_PORT", "14143"))

@@ -10,10 +10,10 @@ for spec in "${TEMPLATE}_stock:helpdesk_mgmt,crm,contacts" "${TEMPLATE}_converte
     db=${spec%%:*}_tpl; modules=${spec#*:}
     mc_say "Preparing template database $db ($modules)"
     mc_dropdb "$db"
-    python3 -m odoo $(mc_odoo_db_args) --addons-path="$MC_ADDONS_PATH" -d "$db" -i "$modules" \
+    "$MC_PY" -m odoo $(mc_odoo_db_args) --addons-path="$MC_ADDONS_PATH" -d "$db" -i "$modules" \
         --stop-after-init --without-demo=True --log-level=warn >/dev/null 2>&1 || mc_die "install of $modules failed"
 done
-ODOO_ARGS=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' $(mc_odoo_db_args) \
+ODOO_ARGS=$("$MC_PY" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' $(mc_odoo_db_args) \
     --addons-path="$MC_ADDONS_PATH" --log-level=warn)
-python3 "$MC_REPO/bench/run_bench.py" --template "$TEMPLATE" --messages "${1:-500}" --partners "${2:-0}" \
+"$MC_PY" "$MC_REPO/bench/run_bench.py" --template "$TEMPLATE" --messages "${1:-500}" --partners "${2:-0}" \
     --pg-port "$MC_PG_PORT" --odoo-args "$ODOO_ARGS"

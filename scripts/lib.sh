@@ -14,8 +14,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 mc_say() { printf '\033[1m[mail_converter]\033[0m %s\n' "$*" >&2; }
 mc_die() { printf '[mail_converter] ERROR: %s\n' "$*" >&2; exit 1; }
 
-mc_python() { command -v python3 >/dev/null || mc_die "python3 (3.10 to 3.12) is required."; }
-
 # Debian packages: only those that are missing are installed.
 mc_apt() {
     local missing=()
@@ -31,18 +29,38 @@ mc_apt() {
         || mc_die "apt-get install ${missing[*]} failed"
 }
 
+# Every Python package goes into a virtual environment outside the repository,
+# never into the machine's python3: Odoo pins old werkzeug, cryptography, ...
+# A fresh clone on the same machine finds and reuses it.
+MC_VENV=${MC_VENV:-/opt/mail_converter/venv}
+MC_PY="$MC_VENV/bin/python"
+
+mc_ensure_venv() {
+    [ -x "$MC_PY" ] && return 0
+    command -v python3 >/dev/null || mc_die "python3 (3.10 to 3.12) is required."
+    mc_say "Creating the virtual environment $MC_VENV"
+    mkdir -p "$(dirname "$MC_VENV")"
+    python3 -m venv "$MC_VENV" 2>/dev/null || { mc_apt python3-venv; python3 -m venv "$MC_VENV"; } \
+        || mc_die "python3 -m venv $MC_VENV failed"
+}
+
+mc_pip() { PIP_CONSTRAINT="$MC_STATE/pip-constraints.txt" "$MC_PY" -m pip install -q "$@"; }
+
 mc_odoo_ok() {
-    python3 - <<'PY' 2>/dev/null
+    "$MC_PY" - <<'PY' 2>/dev/null
 import odoo.release, odoo.api
 raise SystemExit(0 if odoo.release.version_info[:2] == (19, 0) else 1)
 PY
 }
 
-# Odoo 19 into the machine's python3: a path entry (.pth) on a source tree.
-# A path entry, not an editable install, so OCA addon wheels (which ship an
-# odoo/addons namespace in site-packages) cannot hide it.
+# Odoo 19 into the venv: a path entry (.pth) on a source tree, not an
+# editable install, so OCA addon wheels (which ship an odoo/addons namespace
+# in site-packages) cannot hide it.
 mc_ensure_odoo() {
-    mc_python
+    mc_ensure_venv
+    mkdir -p "$MC_STATE"
+    # Odoo's old pins only build with an older setuptools.
+    echo 'setuptools<81' > "$MC_STATE/pip-constraints.txt"
     if ! mc_odoo_ok; then
         if [ ! -f "$ODOO_DIR/odoo/release.py" ]; then
             mc_say "Odoo 19.0 not found; cloning the 19.0 branch into $ODOO_DIR"
@@ -52,35 +70,38 @@ mc_ensure_odoo() {
 Provide an Odoo 19.0 Community source tree (with odoo/, setup.py, requirements.txt, addons/)
 at $ODOO_DIR, or point ODOO_DIR=/path/to/odoo-19.0 at one, and run this command again."
         fi
-        mc_say "Installing Odoo's Python requirements from $ODOO_DIR"
+        mc_say "Installing Odoo's Python requirements from $ODOO_DIR into $MC_VENV"
         mc_apt build-essential libpq-dev libldap2-dev libsasl2-dev
-        local cons="$MC_STATE/pip-constraints.txt" req="$MC_STATE/odoo-requirements.txt"
-        mkdir -p "$MC_STATE"
-        # Odoo's old pins only build with an older setuptools.
-        echo 'setuptools<81' > "$cons"
+        local req="$MC_STATE/odoo-requirements.txt"
         # Keep Odoo's own pins; drop lines a downstream tree added for non-Odoo modules.
         grep -viE 'used by (flutter|ohrms)' "$ODOO_DIR/requirements.txt" > "$req"
-        PIP_CONSTRAINT="$cons" python3 -m pip install -q -r "$req" zope.interface zope.event \
+        mc_pip 'setuptools<81' wheel || mc_die "pip could not install setuptools"
+        mc_pip -r "$req" zope.interface zope.event \
             || mc_die "pip could not install Odoo's requirements (see above)."
         local site
-        site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        site=$("$MC_PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
         echo "$ODOO_DIR" > "$site/odoo19-path.pth"
-        mc_odoo_ok || mc_die "python3 still cannot import Odoo 19 from $ODOO_DIR."
+        mc_odoo_ok || mc_die "$MC_PY still cannot import Odoo 19 from $ODOO_DIR."
     fi
-    ODOO_DIR=$(python3 -c 'import odoo.release, os; print(os.path.dirname(os.path.dirname(odoo.release.__file__)))')
+    ODOO_DIR=$("$MC_PY" -c 'import odoo.release, os; print(os.path.dirname(os.path.dirname(odoo.release.__file__)))')
 }
 
-# Python packages the module and its tests need (OCA helpdesk_mgmt from PyPI).
+# Python packages the module, its tests and lint need. Reinstalled only when
+# one of the requirement files changed (a stamp in the venv remembers them).
 mc_ensure_python_deps() {
-    local site
-    site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    if [ ! -f "$site/odoo/addons/helpdesk_mgmt/__manifest__.py" ] && [ ! -f "$ODOO_DIR/addons/helpdesk_mgmt/__manifest__.py" ]; then
-        mc_say "Installing OCA helpdesk_mgmt 19.0"
-        # --no-deps: its only Python requirement is the odoo distribution, which we provide by path.
-        python3 -m pip install -q --no-deps -r "$MC_REPO/requirements-addons.txt" \
+    local site stamp want
+    site=$("$MC_PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    stamp="$MC_VENV/.mail_converter-requirements"
+    want=$(cat "$MC_REPO"/requirements*.txt | sha1sum | cut -c1-40)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        mc_say "Installing mail_converter's Python requirements into $MC_VENV"
+        # --no-deps: helpdesk_mgmt's only requirement is the odoo distribution, which we provide by path.
+        mc_pip --no-deps -r "$MC_REPO/requirements-addons.txt" \
             || mc_die "pip could not install odoo-addon-helpdesk_mgmt==19.0.*"
+        mc_pip -r "$MC_REPO/requirements.txt" -r "$MC_REPO/requirements-test.txt" \
+            || mc_die "pip could not install the requirements (see above)."
+        echo "$want" > "$stamp"
     fi
-    python3 -c "import pytest, websocket" 2>/dev/null || python3 -m pip install -q -r "$MC_REPO/requirements-test.txt"
     MC_OCA_ADDONS="$site/odoo/addons"
 }
 

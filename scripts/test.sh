@@ -15,7 +15,7 @@ mkdir -p "$MC_STATE"
 mc_say "Unit tests (pure Python, no database)"
 set +e
 # unittest, not pytest: pytest imports the addon's __init__ (the repo root is a package).
-python3 -m unittest discover -s "$MC_REPO/tests/unit" -t "$MC_REPO/tests/unit" 2>&1 | tee "$MC_STATE/test-unit.log"
+"$MC_PY" -m unittest discover -s "$MC_REPO/tests/unit" -t "$MC_REPO/tests/unit" 2>&1 | tee "$MC_STATE/test-unit.log"
 unit_rc=${PIPESTATUS[0]}
 set -e
 unit_total=$(awk '/^Ran [0-9]+ test/ {n = $2} END {print n + 0}' "$MC_STATE/test-unit.log")
@@ -28,7 +28,7 @@ mc_say "Odoo tests ($TAGS) on a fresh database $DB"
 install="-i"
 if [ "${MC_TEST_REUSE_DB:-0}" = 1 ]; then install="-u"; else mc_dropdb "$DB"; fi
 set +e
-python3 -m odoo $(mc_odoo_db_args) --addons-path="$MC_ADDONS_PATH" -d "$DB" \
+"$MC_PY" -m odoo $(mc_odoo_db_args) --addons-path="$MC_ADDONS_PATH" -d "$DB" \
     $install mail_converter --test-enable --test-tags "$TAGS" --stop-after-init \
     --http-interface=127.0.0.1 --http-port="${MC_TEST_HTTP_PORT:-18069}" \
     --log-level=test --without-demo=True 2>&1 | tee "$LOG"

@@ -13,7 +13,7 @@
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
         "data/mail_converter_tag_data.xml",
-        "views/fetchmail_server_folder_views.xml",
+        "views/mail_converter_folder_views.xml",
         "views/mail_converter_tag_views.xml",
         "views/mail_converter_rule_views.xml",
         "views/mail_converter_log_views.xml",

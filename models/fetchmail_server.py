@@ -8,6 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..tools.addresses import normalize_email
 from ..tools.connection import MailboxError, connect
+from ..tools.source import MailboxSource
 
 _logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class FetchmailServer(models.Model):
     verify_tls = fields.Boolean(
         "Verify certificate", help="Refuse servers whose TLS certificate is not trusted by this machine.",
     )
-    folder_ids = fields.One2many("fetchmail.server.folder", "server_id", "Folders", copy=True)
+    converter_folder_ids = fields.One2many("mail.converter.folder", "server_id", "Folders", copy=True)
     check_interval = fields.Integer(
         "Check every (minutes)", default=0,
         help="Minimum time between two scheduled fetches of this mailbox. 0 checks it every time "
@@ -120,15 +121,15 @@ class FetchmailServer(models.Model):
     def _onchange_use_converter(self):
         if self.use_converter and not self.object_id:
             self.object_id = self.env["ir.model"]._get("helpdesk.ticket")
-        if self.use_converter and not self.folder_ids:
-            self.folder_ids = [fields.Command.create({"path": "INBOX"})]
+        if self.use_converter and not self.converter_folder_ids:
+            self.converter_folder_ids = [fields.Command.create({"path": "INBOX"})]
 
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
             if vals.get("use_converter"):
                 vals.setdefault("activation_date", fields.Datetime.now())
-                vals.setdefault("folder_ids", [fields.Command.create({"path": "INBOX"})])
+                vals.setdefault("converter_folder_ids", [fields.Command.create({"path": "INBOX"})])
         return super().create(vals_list)
 
     def write(self, vals):
@@ -137,35 +138,39 @@ class FetchmailServer(models.Model):
                 server.activation_date = fields.Datetime.now()
         res = super().write(vals)
         if vals.get("use_converter"):
-            self.filtered(lambda s: not s.folder_ids).write(
-                {"folder_ids": [fields.Command.create({"path": "INBOX"})]}
+            self.filtered(lambda s: not s.converter_folder_ids).write(
+                {"converter_folder_ids": [fields.Command.create({"path": "INBOX"})]}
             )
         return res
 
-    def _converter_settings(self):
-        """Plain values the pipeline reads for every email, read once per run.
+    def _converter_source(self):
+        """This mailbox's settings, rules and tag patterns as one plain value, read once per run.
 
-        Each email's commit empties the ORM cache; reading these from the record
+        Each batch commit empties the ORM cache; reading these from the record
         again for every email would cost queries on the hot path.
         """
         self.ensure_one()
-        return {
-            "server": self,
-            "model": self.object_id.model or None,
-            "save_original": self.original,
-            "strip_attachments": not self.attach,
-            "company_id": self.company_id.id,
-            "only_linked": self.only_linked,
-            "contact_creation_addresses": _address_set(self.contact_creation_addresses),
-            "create_outbound_contacts": self.create_outbound_contacts,
-            "link_company_by_domain": self.link_company_by_domain,
-            "excluded_addresses": _address_set(self.excluded_addresses),
-            "default_user_id": self.default_user_id.id,
-            "tag_patterns": self.env["mail.converter.tag"]._converter_patterns(),
-            "rules": [r for r in self.env["mail.converter.rule"]._converter_rules()
-                      if not r.server_ids or self.id in r.server_ids],
-            "rule_values": self.env["mail.converter.rule"]._converter_rule_values(),
-        }
+        own = {normalize_email(self.user)} if self.user and "@" in self.user else set()
+        return MailboxSource(
+            server_id=self.id,
+            name=self.name,
+            company_id=self.company_id.id,
+            model=self.object_id.model or None,
+            save_original=self.original,
+            strip_attachments=not self.attach,
+            max_attempts=self.max_attempts,
+            only_linked=self.only_linked,
+            contact_creation_addresses=_address_set(self.contact_creation_addresses),
+            create_outbound_contacts=self.create_outbound_contacts,
+            link_company_by_domain=self.link_company_by_domain,
+            excluded_addresses=_address_set(self.excluded_addresses),
+            default_user_id=self.default_user_id.id,
+            activation_date=self.activation_date,
+            own_addresses=frozenset(filter(None, own)),
+            tag_patterns=self.env["mail.converter.tag"]._converter_patterns(),
+            rules=tuple(r for r in self.env["mail.converter.rule"]._converter_rules()
+                        if not r.server_ids or self.id in r.server_ids),
+        )
 
     # -- connection ----------------------------------------------------
     def _converter_security(self):
@@ -204,7 +209,7 @@ class FetchmailServer(models.Model):
         for server in self - stock:
             folders = server._converter_list_folders(self.env._("Connection test failed"))
             server.write({"state": "done", "error_date": False, "error_message": False})
-            missing = [f.path for f in server.folder_ids if f.active and f.path not in folders
+            missing = [f.path for f in server.converter_folder_ids if f.active and f.path not in folders
                        and server.server_type == "imap"]
             if missing:
                 raise UserError(self.env._(
@@ -232,7 +237,7 @@ class FetchmailServer(models.Model):
             "line_ids": [
                 fields.Command.create({
                     "path": name,
-                    "selected": name in self.folder_ids.mapped("path"),
+                    "selected": name in self.converter_folder_ids.mapped("path"),
                     "direction": self._converter_guess_direction(name),
                 })
                 for name in names
@@ -285,7 +290,11 @@ class FetchmailServer(models.Model):
         return result_exception
 
     def _converter_fetch(self):
-        """Fetch every active folder of this mailbox; return the exception that stopped it, if any."""
+        """Fetch every active folder of this mailbox; return the exception that stopped it, if any.
+
+        This transaction holds the mailbox's lock; the emails are converted and
+        committed batch by batch in a cursor of their own, as stock fetchmail does.
+        """
         self.ensure_one()
         # Not toggling the shared fetchmail cron on every write avoids workers colliding on it.
         self = self.with_context(fetchmail_cron_running=True)
@@ -299,8 +308,10 @@ class FetchmailServer(models.Model):
             mailbox = self._converter_connect()
             with self.env.registry.cursor() as message_cr:
                 env = self.env(cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={}))
-                for folder in env["fetchmail.server.folder"].browse(self.folder_ids.filtered("active").ids):
-                    folder._converter_fetch(mailbox, counts)
+                server = self.with_env(env)
+                source = server._converter_source()
+                for folder in server.converter_folder_ids.filtered("active"):
+                    folder._converter_fetch(mailbox, source, counts)
                     if folder._converter_time_is_up():
                         break
             self.write({"error_date": False, "error_message": False})
@@ -318,7 +329,6 @@ class FetchmailServer(models.Model):
         _logger.info("Mail converter: %s fetched; %s", self.name,
                      ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new")
         self.write({"date": fields.Datetime.now()})
-        self.env["ir.cron"]._commit_progress(1)
         return exception
 
     def _converter_record_error(self, exc):

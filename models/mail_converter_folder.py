@@ -6,12 +6,13 @@ from odoo.exceptions import ValidationError
 from odoo.tools import split_every
 
 from ..tools.connection import MailboxError
+from ..tools.source import Origin
 
 _logger = logging.getLogger(__name__)
 
 
-class FetchmailServerFolder(models.Model):
-    _name = "fetchmail.server.folder"
+class MailConverterFolder(models.Model):
+    _name = "mail.converter.folder"
     _description = "Mailbox folder read by the mail converter"
     _order = "server_id, sequence, id"
 
@@ -66,11 +67,21 @@ class FetchmailServerFolder(models.Model):
         self.write({"last_uid": 0, "uidvalidity": 0})
         return True
 
-    # -- fetching (runs in the mailbox's message cursor, which it commits) --
-    def _converter_fetch(self, mailbox, counts):
-        """Convert the new messages of this folder and apply the after-action to them."""
+    # -- fetching (runs in the mailbox's message cursor, committed batch by batch) --
+    def _converter_origin(self):
+        """Where this folder's messages come from, for the pipeline (completed per message)."""
         self.ensure_one()
-        server = self.server_id
+        return Origin(folder_id=self.id, direction=self.direction, after_action=self.after_action)
+
+    def _converter_fetch(self, mailbox, source, counts):
+        """Convert the new messages of this folder and apply the after-action to them.
+
+        Each fetched batch is one transaction, committed through the scheduler's
+        progress API; each email inside it is isolated by a savepoint. The server's
+        flags change only after the batch is committed.
+        """
+        self.ensure_one()
+        Cron = self.env["ir.cron"]
         pop = mailbox.protocol == "pop"
         unread_only = self.fetch_mode == "unread"
         state = mailbox.open_folder(self.path, after_uid=self.last_uid, unread_only=unread_only)
@@ -81,76 +92,65 @@ class FetchmailServerFolder(models.Model):
                                 self.display_name, self.uidvalidity, state.uidvalidity)
                 state = mailbox.open_folder(self.path, after_uid=0, unread_only=unread_only)
             self.write({"uidvalidity": state.uidvalidity, "last_uid": 0})
-            self.env.cr.commit()
         Log = self.env["mail.converter.log"].sudo()
         if pop:
             on_server = Log.search([("folder_id", "=", self.id), ("uidl", "in", state.uids)])
             known = {log.uidl: log for log in on_server}
-            retry = on_server.filtered(lambda log: log._converter_should_retry())
+            retry = on_server.filtered(lambda log: log.state == "failed" and log.attempts < source.max_attempts)
             todo = [u for u in state.uids if u not in known] + retry.mapped("uidl")
             # Every finished message still on the server is due for its after-action.
             pending = on_server.filtered(lambda log: log.state != "failed")
         else:
             base = [("folder_id", "=", self.id), ("uidvalidity", "=", state.uidvalidity)]
             pending = Log.search(base + [("action_pending", "=", True)])
-            retry = Log.search(base + [("state", "=", "failed"), ("attempts", "<", server.max_attempts),
+            retry = Log.search(base + [("state", "=", "failed"), ("attempts", "<", source.max_attempts),
                                        ("uid", "<=", self.last_uid)])
             todo = retry.mapped("uid") + state.uids
         self._converter_after_action(mailbox, pending)
-        defaults = self._converter_source_defaults()
+        origin = self._converter_origin()
         seen_retries = set()
-        for batch in split_every(max(server.batch_size, 1), todo, list):
-            finished = self.env["mail.converter.log"]
+        batches = list(split_every(max(self.server_id.batch_size, 1), todo, list))
+        for index, batch in enumerate(batches):
+            finished = []
             for uid, raw in mailbox.retrieve(batch):
                 seen_retries.add(uid)
-                source = dict(defaults, uid=0 if pop else uid, uidl=uid if pop else False,
-                              uidvalidity=state.uidvalidity)
-                log = self._converter_process_one(raw, source)
-                log_state = log.state if log else None  # read before the commit empties the cache
-                self.env.cr.commit()
+                log = self._converter_process_one(raw, source, origin.copy(
+                    uid=0 if pop else uid, uidl=uid if pop else "", uidvalidity=state.uidvalidity))
                 if log:
-                    counts[log_state] += 1
-                    if log_state != "failed":
-                        finished |= log
+                    counts[log.state] += 1
+                    if log.state != "failed":
+                        finished.append(log.id)
             # Once per batch: after a crash the log, not last_uid, keeps messages exactly-once.
             highest = max((u for u in batch if not pop), default=0)
             self.write({"last_uid": max(highest, self.last_uid), "last_run": fields.Datetime.now()})
-            self.env.cr.commit()
-            self._converter_after_action(mailbox, finished)
+            left = sum(len(b) for b in batches[index + 1:])
+            Cron._commit_progress(len(batch), remaining=left)
+            self._converter_after_action(mailbox, Log.browse(finished))
             if self._converter_time_is_up():
                 _logger.info("Mail converter: time budget of the scheduler used; %s continues next run.",
                              self.display_name)
+                Cron._commit_progress()
                 return
         vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen_retries)
         if vanished:
-            vanished.write({"attempts": server.max_attempts,
+            vanished.write({"attempts": source.max_attempts,
                             "error": self.env._("The message is no longer on the mail server; "
                                                 "retry it from the log (its original is stored).")})
-            self.env.cr.commit()
+        Cron._commit_progress()
 
     def _converter_time_is_up(self):
         """Whether the scheduler's time budget for this run is spent (never outside the scheduler)."""
         end = self.env.context.get("cron_end_time")
         return bool(end) and time.monotonic() >= end
 
-    def _converter_source_defaults(self):
-        """What the pipeline needs to know about this folder, read once per run."""
-        self.ensure_one()
-        return dict(
-            self.server_id._converter_settings(),
-            folder=self,
-            direction=self.direction,
-            after_action=self.after_action,
-        )
-
-    def _converter_process_one(self, raw, source):
-        """Run the pipeline on one message; an unexpected error rolls back this message only."""
+    def _converter_process_one(self, raw, source, origin):
+        """Run the pipeline on one message; an error even before it is logged skips this message only."""
         try:
-            return self.env["mail.converter"]._process(raw, source)
+            with self.env.cr.savepoint():
+                return self.env["mail.converter"]._process(raw, source, origin)
         except Exception:  # noqa: BLE001 - one message never stops the others
-            self.env.cr.rollback()
             _logger.exception("Mail converter: message %s of %s could not be logged",
-                              source["uid"] or source["uidl"], self.display_name)
+                              origin.uid or origin.uidl, self.display_name)
             return None
 
     def _converter_after_action(self, mailbox, logs):
@@ -167,4 +167,3 @@ class FetchmailServerFolder(models.Model):
             raise MailboxError(self.env._("%(action)s on %(folder)s failed: %(error)s",
                                           action=action, folder=self.path, error=exc)) from exc
         logs.filtered("action_pending").write({"action_pending": False})
-        self.env.cr.commit()

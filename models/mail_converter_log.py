@@ -3,6 +3,8 @@ import base64
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.source import Origin
+
 STATES = [
     ("done", "Converted"),
     ("discarded", "Discarded"),
@@ -27,7 +29,7 @@ class MailConverterLog(models.Model):
     )
     message_id = fields.Char("Message-ID", readonly=True, index="btree_not_null")
     server_id = fields.Many2one("fetchmail.server", "Mailbox", index=True, ondelete="set null", readonly=True)
-    folder_id = fields.Many2one("fetchmail.server.folder", "Folder", index=True, ondelete="set null", readonly=True)
+    folder_id = fields.Many2one("mail.converter.folder", "Folder", index=True, ondelete="set null", readonly=True)
     uid = fields.Integer("UID", readonly=True, help="IMAP UID of the message in its folder.")
     uidl = fields.Char("POP3 UIDL", readonly=True)
     uidvalidity = fields.Integer(readonly=True)
@@ -80,8 +82,8 @@ class MailConverterLog(models.Model):
     def action_retry(self):
         """Convert failed emails again from their stored original, whatever the attempt count.
 
-        Each email is converted and committed in a transaction of its own, as
-        the fetch does, so one failing email does not undo the others.
+        Each email is converted in a savepoint of its own, as the fetch does, so
+        one failing email does not undo the others.
         """
         self.check_access("write")  # log readers may look, not convert
         failed = self.filtered(lambda log: log.state == "failed")
@@ -90,26 +92,21 @@ class MailConverterLog(models.Model):
         missing = failed.filtered(lambda log: not log.raw_attachment_id)
         if missing:
             raise UserError(self.env._("No original is stored for %(log)s.", log=missing[0].display_name))
-        for log_id in failed.ids:
-            with self.env.registry.cursor() as cr:
-                log = self.with_env(self.env(cr=cr)).sudo().browse(log_id)
-                raw = base64.b64decode(log.raw_attachment_id.datas)
-                self.env["mail.converter"].with_env(log.env)._process(raw, log._converter_source(), retry_log=log)
-        self.env.invalidate_all()
+        Converter = self.env["mail.converter"]
+        for log in failed.sudo():
+            source, origin = log._converter_source()
+            Converter._process(log._converter_raw(), source, origin, retry_log=log)
         return True
 
-    def _converter_should_retry(self):
-        """Whether the scheduler may try this failed email again by itself."""
+    def _converter_raw(self):
+        """The original email of this row, as bytes."""
         self.ensure_one()
-        return self.state == "failed" and self.attempts < (self.server_id.max_attempts or 1)
+        return base64.b64decode(self.raw_attachment_id.datas or b"")
 
     def _converter_source(self):
-        """The origin of this logged copy, as the pipeline expects it."""
+        """The mailbox settings and the origin of this logged copy, as the pipeline expects them."""
         self.ensure_one()
-        if self.folder_id:
-            source = self.folder_id._converter_source_defaults()
-        else:
-            source = dict(self.server_id._converter_settings(), folder=self.folder_id,
-                          direction=self.direction or "inbound", after_action="keep")
-        source.update(uid=self.uid, uidl=self.uidl, uidvalidity=self.uidvalidity)
-        return source
+        source = self.server_id._converter_source()
+        origin = self.folder_id._converter_origin() if self.folder_id else Origin(
+            direction=self.direction or "inbound", backlog=True)
+        return source, origin.copy(uid=self.uid, uidl=self.uidl or "", uidvalidity=self.uidvalidity)

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..tools import regex_guard
+from ..tools import safe_regex
 from ..tools.rules import Rule
 
 ACTIONS = [
@@ -56,32 +56,27 @@ class MailConverterRule(models.Model):
     @api.constrains("tag_regex", "action")
     def _check_tag_regex(self):
         for rule in self.filtered(lambda r: r.action == "ticket_update"):
-            error = regex_guard.check(rule.tag_regex)
+            error = safe_regex.check(rule.tag_regex)
             if error:
                 raise ValidationError(self.env._("Rule %(rule)s: %(error)s", rule=rule.name, error=error))
 
     @api.model
     def _converter_rules(self):
-        """Active rules for the evaluator, read once per fetch run."""
-        return [
-            Rule(rule.id, rule.name, tuple(c._to_condition() for c in rule.condition_ids), rule.match,
-                 frozenset(rule.server_ids.ids), rule.direction, rule.stop, rule.action)
-            for rule in self.sudo().search([])
-        ]
+        """Active rules for the evaluator, with what their actions need, read once per fetch run."""
+        return tuple(rule._converter_rule() for rule in self.sudo().search([]))
 
-    @api.model
-    def _converter_rule_values(self):
-        """What applying each active rule needs, by id, read once per fetch run (not per email)."""
-        return {
-            rule.id: {
-                "private": rule.private,
-                "tag_regex": rule.tag_regex or "",
-                "activity_user_id": rule.lead_user_id.id,
-                "ticket": rule._ticket_values(),
-                "lead": rule._lead_values(),
-            }
-            for rule in self.sudo().search([])
-        }
+    def _converter_rule(self):
+        """This rule as a plain :class:`tools.rules.Rule`; override to carry more settings."""
+        self.ensure_one()
+        return Rule(
+            self.id, self.name, tuple(c._to_condition() for c in self.condition_ids), self.match,
+            frozenset(self.server_ids.ids), self.direction, self.stop, self.action,
+            private=self.private,
+            tag_regex=self.tag_regex or "",
+            user_id=(self.lead_user_id if self.action == "activity" else self.user_id).id,
+            ticket_values=self._ticket_values(),
+            lead_values=self._lead_values(),
+        )
 
     def _ticket_values(self):
         """Values of a ticket this rule creates; override to add fields."""

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..tools import regex_guard
+from ..tools import safe_regex
 from ..tools.rules import Condition
 
 
@@ -32,7 +32,7 @@ class MailConverterRuleCondition(models.Model):
             if condition.field == "header" and not (condition.header_name or "").strip():
                 raise ValidationError(self.env._("Name the header the condition looks at."))
             if condition.operator == "regex":
-                error = regex_guard.check(condition.value)
+                error = safe_regex.check(condition.value)
                 if error:
                     raise ValidationError(self.env._("Rule %(rule)s: %(error)s",
                                                      rule=condition.rule_id.name, error=error))

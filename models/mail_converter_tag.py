@@ -1,10 +1,10 @@
 import logging
-import re
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..tools import regex_guard
+from ..tools import safe_regex
+from ..tools.source import TagPattern
 
 _logger = logging.getLogger(__name__)
 SEARCHED_BODY_CHARS = 20_000  # tags sit in subjects and quoted headers, not deep in long bodies
@@ -36,39 +36,41 @@ class MailConverterTag(models.Model):
     @api.constrains("regex")
     def _check_regex(self):
         for tag in self:
-            error = regex_guard.check(tag.regex)
+            error = safe_regex.check(tag.regex)
             if error:
                 raise ValidationError(self.env._("Tag %(name)s: %(error)s", name=tag.name, error=error))
 
     @api.model
     def _converter_patterns(self):
-        """Active tags as plain tuples, read once per fetch run; unsafe ones are skipped, not fatal."""
+        """Active tags as plain values, read once per fetch run; unusable ones are skipped, not fatal."""
         patterns = []
         for tag in self.sudo().search([]):
-            error = regex_guard.check(tag.regex)
-            if error:
-                _logger.warning("Mail converter: ID tag %s ignored: %s", tag.name, error)
+            try:
+                regex = safe_regex.compile(tag.regex)
+            except safe_regex.UnsafePattern as exc:
+                _logger.warning("Mail converter: ID tag %s ignored: %s", tag.name, exc)
                 continue
-            patterns.append((tag.id, tag.name, re.compile(tag.regex, re.IGNORECASE), tag.model_id.model,
-                             tag.field_id.name, tag.field_id.ttype, tag.search_body))
-        return patterns
+            patterns.append(TagPattern(tag.id, tag.name, regex, tag.model_id.model, tag.field_id.name,
+                                       tag.field_id.ttype, tag.search_body))
+        return tuple(patterns)
 
     @api.model
     def _find_records(self, patterns, subject, body):
         """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``."""
         found = []
-        for _tag_id, name, regex, model, field_name, ttype, search_body in patterns:
-            texts = [subject or ""] + ([(body or "")[:SEARCHED_BODY_CHARS]] if search_body else [])
+        for pattern in patterns:
+            texts = [subject or ""] + ([(body or "")[:SEARCHED_BODY_CHARS]] if pattern.search_body else [])
             values = []
             for text in texts:
-                for match in regex.finditer(text):
-                    value = match.group(1) if regex.groups else match.group(0)
+                for match in pattern.regex.finditer(text):
+                    value = match.group(1) if pattern.regex.groups else match.group(0)
                     if value and value not in values:
                         values.append(value)
-            if ttype == "integer":
+            if pattern.field_type == "integer":
                 values = [int(v) for v in values if str(v).isdigit()]
-            if not values or model not in self.env:
+            if not values or pattern.model not in self.env:
                 continue
-            records = self.env[model].sudo().search([(field_name, "in", values)], limit=len(values))
-            found.extend((name, record) for record in records)
+            records = self.env[pattern.model].sudo().search([(pattern.field_name, "in", values)],
+                                                            limit=len(values))
+            found.extend((pattern.name, record) for record in records)
         return found

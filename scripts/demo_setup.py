@@ -57,7 +57,7 @@ if not server:
         "object_id": env["ir.model"]._get("helpdesk.ticket").id,
         "check_interval": 5,
         "contact_creation_addresses": "support@yourcompany.example",
-        "folder_ids": [
+        "converter_folder_ids": [
             (0, 0, {"path": "INBOX", "direction": "inbound", "after_action": "seen"}),
         ],
     })

@@ -1,7 +1,7 @@
-"""Shared test helpers: a real Dovecot on loopback and RFC 822 message builders.
+"""Shared test helpers: an in-memory mail server, a real Dovecot on loopback, RFC 822 builders.
 
-Extending modules can reuse :class:`MailConverterDovecotCase` to test their own
-hooks against a real mailbox.
+Extending modules can reuse :class:`MailConverterCase` (in memory, fast) or
+:class:`MailConverterDovecotCase` (a real IMAP/POP3 server) to test their own hooks.
 """
 
 import contextlib
@@ -12,9 +12,13 @@ import tempfile
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from unittest.mock import patch
+
 from odoo import fields
 from odoo.tests import TransactionCase
 
+from ..tools.connection import MailboxError
+from ..tools.memory_mailbox import MemoryAccount, MemoryMailbox
 from .dovecot import Dovecot
 
 MAILBOX_USERS = ("support", "sales", "archive")
@@ -70,40 +74,53 @@ def make_email(
     return msg.as_bytes()
 
 
-class MailConverterDovecotCase(TransactionCase):
-    """TransactionCase with a private Dovecot and a converter mailbox on it."""
+class MailConverterCase(TransactionCase):
+    """TransactionCase with a converter mailbox on an in-memory mail server.
+
+    For the pipeline, rules and matching, which do not depend on the protocol.
+    Extending modules can reuse it to test their own hooks cheaply.
+    """
+
+    MAILBOX_USERS = MAILBOX_USERS
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, mail_create_nolog=True, mail_notrack=True,
                                        tracking_disable=True))
-        cls._dovecot_dir = tempfile.mkdtemp(prefix="mc-dovecot-")
-        cls.dovecot = Dovecot(cls._dovecot_dir, free_port_base(), MAILBOX_USERS).start()
-        cls.addClassCleanup(shutil.rmtree, cls._dovecot_dir, ignore_errors=True)
-        cls.addClassCleanup(cls.dovecot.stop)
+        cls._setup_mail_server()
         cls.ticket_model = cls.env["ir.model"]._get("helpdesk.ticket")
         # Other mailboxes in the database must not interfere with the cron tests.
         cls.env["fetchmail.server"].search([]).action_archive()
         cls.server = cls.make_server()
 
+    @classmethod
+    def _setup_mail_server(cls):
+        cls.accounts = {}
+        accounts = cls.accounts
+
+        def connect(server):
+            account = accounts.get(server.user)
+            if account is None:
+                raise MailboxError(f"LOGIN as {server.user} failed: unknown user")
+            return MemoryMailbox(account, server.user, server.password).login()
+
+        cls.startClassPatcher(patch.object(type(cls.env["fetchmail.server"]), "_converter_connect", connect))
+
     def setUp(self):
         super().setUp()
-        for user in MAILBOX_USERS:
-            self.dovecot.reset_user(user)
+        for user in self.MAILBOX_USERS:
+            self.accounts[user] = MemoryAccount(user, user)
+
+    @classmethod
+    def _server_location(cls, protocol, security):
+        return {"server": "memory.invalid", "port": 993}
 
     @classmethod
     def make_server(cls, user="support", protocol="imap", security="none", folders=None, **values):
-        ports = {
-            ("imap", "none"): cls.dovecot.imap_port, ("imap", "starttls"): cls.dovecot.imap_port,
-            ("imap", "ssl"): cls.dovecot.imaps_port, ("pop", "none"): cls.dovecot.pop3_port,
-            ("pop", "starttls"): cls.dovecot.pop3_port, ("pop", "ssl"): cls.dovecot.pop3s_port,
-        }
         vals = {
             "name": f"{user} {protocol} {security}",
             "server_type": protocol,
-            "server": "127.0.0.1",
-            "port": ports[protocol, security],
             "is_ssl": security == "ssl",
             "starttls": security == "starttls",
             "user": user,
@@ -111,9 +128,10 @@ class MailConverterDovecotCase(TransactionCase):
             "use_converter": True,
             "object_id": cls.ticket_model.id,
             "state": "done",
+            **cls._server_location(protocol, security),
         }
         if folders is not None:
-            vals["folder_ids"] = [fields.Command.create(f) for f in folders]
+            vals["converter_folder_ids"] = [fields.Command.create(f) for f in folders]
         vals.update(values)
         return cls.env["fetchmail.server"].create(vals)
 
@@ -126,11 +144,13 @@ class MailConverterDovecotCase(TransactionCase):
         self.env.invalidate_all()
         return exception
 
-    def append(self, raw, folder="INBOX", user="support", flags=""):
-        if folder != "INBOX":
-            with contextlib.suppress(Exception):
-                self.dovecot.create_folder(user, folder)
-        return self.dovecot.append(user, raw, folder, flags)
+    def append(self, raw, folder="INBOX", user="support", flags=()):
+        """Deliver ``raw`` into a folder of the mail server; return its UID."""
+        return self.accounts[user].append(raw, folder, flags)
+
+    def server_flags(self, user="support", folder="INBOX"):
+        """``{uid: flags}`` of a folder on the mail server."""
+        return self.accounts[user].flags(folder)
 
     def logs(self, server=None, **domain):
         dom = [("server_id", "=", (server or self.server).id)]
@@ -139,3 +159,37 @@ class MailConverterDovecotCase(TransactionCase):
 
     def tickets(self, subject):
         return self.env["helpdesk.ticket"].search([("name", "=", subject)])
+
+
+class MailConverterDovecotCase(MailConverterCase):
+    """The same, on a private Dovecot on loopback: for the protocol layer and end-to-end stories."""
+
+    @classmethod
+    def _setup_mail_server(cls):
+        cls._dovecot_dir = tempfile.mkdtemp(prefix="mc-dovecot-")
+        cls.dovecot = Dovecot(cls._dovecot_dir, free_port_base(), MAILBOX_USERS).start()
+        cls.addClassCleanup(shutil.rmtree, cls._dovecot_dir, ignore_errors=True)
+        cls.addClassCleanup(cls.dovecot.stop)
+
+    def setUp(self):
+        TransactionCase.setUp(self)
+        for user in MAILBOX_USERS:
+            self.dovecot.reset_user(user)
+
+    @classmethod
+    def _server_location(cls, protocol, security):
+        ports = {
+            ("imap", "none"): cls.dovecot.imap_port, ("imap", "starttls"): cls.dovecot.imap_port,
+            ("imap", "ssl"): cls.dovecot.imaps_port, ("pop", "none"): cls.dovecot.pop3_port,
+            ("pop", "starttls"): cls.dovecot.pop3_port, ("pop", "ssl"): cls.dovecot.pop3s_port,
+        }
+        return {"server": "127.0.0.1", "port": ports[protocol, security]}
+
+    def append(self, raw, folder="INBOX", user="support", flags=""):
+        if folder != "INBOX":
+            with contextlib.suppress(Exception):
+                self.dovecot.create_folder(user, folder)
+        return self.dovecot.append(user, raw, folder, flags)
+
+    def server_flags(self, user="support", folder="INBOX"):
+        return self.dovecot.messages(user, folder)

@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from .common import MailConverterDovecotCase, make_email
+from .common import MailConverterCase, MailConverterDovecotCase, make_email
 
 NO_HEADERS = b"this message has no header block at all\r\njust text\r\n"
 
@@ -111,7 +111,7 @@ class TestBadInput(MailConverterDovecotCase):
 
 
 @tagged("post_install", "-at_install", "mail_converter")
-class TestBounce(MailConverterDovecotCase):
+class TestBounce(MailConverterCase):
     def test_delivery_report_logged_as_bounce(self):
         bounce = (
             b"From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\n"

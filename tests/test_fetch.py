@@ -23,7 +23,7 @@ class TestFetch(MailConverterDovecotCase):
         }])
         self.assertEqual(log.link_ids.mapped("res_id"), [ticket.id])
         self.assertEqual(log.mail_message_id.res_id, ticket.id)
-        self.assertEqual(self.server.folder_ids.last_uid, uid)
+        self.assertEqual(self.server.converter_folder_ids.last_uid, uid)
         # Fetching never sets \Seen; the default after-action is 'keep'.
         self.assertNotIn("\\Seen", self.dovecot.messages("support")[uid])
         # A second run finds nothing new.
@@ -46,8 +46,8 @@ class TestFetch(MailConverterDovecotCase):
 
     def test_same_message_in_two_folders_and_two_mailboxes(self):
         raw = make_email(subject="Twice", message_id="<twice@customer.example>")
-        self.server.folder_ids.unlink()
-        self.server.folder_ids = [fields.Command.create({"path": "INBOX"}),
+        self.server.converter_folder_ids.unlink()
+        self.server.converter_folder_ids = [fields.Command.create({"path": "INBOX"}),
                                   fields.Command.create({"path": "Other"})]
         self.append(raw)
         self.append(raw, folder="Other")
@@ -78,10 +78,10 @@ class TestFetch(MailConverterDovecotCase):
         self.assertTrue(logs[0].message_key.startswith("sha256:"))
 
     def test_uidvalidity_reset(self):
-        self.server.folder_ids.path = "Box"
+        self.server.converter_folder_ids.path = "Box"
         self.append(make_email(subject="Before reset", message_id="<reset-1@customer.example>"), folder="Box")
         self.fetch()
-        folder = self.server.folder_ids
+        folder = self.server.converter_folder_ids
         old_validity = folder.uidvalidity
         # A folder deleted and recreated gets a new UIDVALIDITY and numbers messages from 1 again.
         self.dovecot.delete_folder("support", "Box")
@@ -101,16 +101,16 @@ class TestFetch(MailConverterDovecotCase):
         ])
 
     def test_failure_stays_unread_and_is_retried(self):
-        self.server.folder_ids.after_action = "seen"
+        self.server.converter_folder_ids.after_action = "seen"
         bad = self.append(make_email(subject="Explodes", message_id="<boom@customer.example>"))
         good = self.append(make_email(subject="Fine", message_id="<fine@customer.example>"))
         original = type(self.env["mail.converter"])._convert
 
-        def convert(model, raw, summary, source, log):
+        def convert(model, raw, summary, source, origin, log):
             if summary.subject == "Explodes":
                 model.env["helpdesk.ticket"].create({"name": "half-done", "description": "x"})
                 raise RuntimeError("database on fire")
-            return original(model, raw, summary, source, log)
+            return original(model, raw, summary, source, origin, log)
 
         with patch.object(type(self.env["mail.converter"]), "_convert", convert):
             self.fetch()
@@ -146,11 +146,11 @@ class TestFetch(MailConverterDovecotCase):
 
     def test_after_actions_on_server(self):
         folders = {"Keep": "keep", "Seen": "seen", "Move": "move", "Delete": "delete"}
-        self.server.folder_ids.unlink()
+        self.server.converter_folder_ids.unlink()
         self.dovecot.create_folder("support", "Done")
         uids = {}
         for path, action in folders.items():
-            self.server.folder_ids = [fields.Command.create(
+            self.server.converter_folder_ids = [fields.Command.create(
                 {"path": path, "after_action": action, "move_to_path": "Done" if action == "move" else False})]
             uids[path] = self.append(make_email(subject=f"After {action}"), folder=path)
         self.fetch()
@@ -164,7 +164,7 @@ class TestFetch(MailConverterDovecotCase):
         self.assertFalse(self.logs(action_pending=True))
 
     def test_unread_only_mode(self):
-        self.server.folder_ids.fetch_mode = "unread"
+        self.server.converter_folder_ids.fetch_mode = "unread"
         self.append(make_email(subject="Already read"), flags="(\\Seen)")
         self.append(make_email(subject="Unread one"))
         self.fetch()
@@ -207,7 +207,7 @@ class TestFetch(MailConverterDovecotCase):
     def test_outbound_own_mail_not_converted_again(self):
         ticket = self.env["helpdesk.ticket"].create({"name": "Sent from Odoo", "description": "x"})
         message = ticket.message_post(body="Our answer", message_type="comment")
-        self.server.folder_ids = [fields.Command.create({"path": "Sent", "direction": "outbound"})]
+        self.server.converter_folder_ids = [fields.Command.create({"path": "Sent", "direction": "outbound"})]
         self.append(make_email(subject="Our answer", message_id=message.message_id,
                                email_from="support@company.example", to="alice@customer.example"),
                     folder="Sent")

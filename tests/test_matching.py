@@ -1,10 +1,10 @@
 from odoo.tests import tagged
 
-from .common import MailConverterDovecotCase, make_email
+from .common import MailConverterCase, make_email
 
 
 @tagged("post_install", "-at_install", "mail_converter")
-class TestMatching(MailConverterDovecotCase):
+class TestMatching(MailConverterCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -40,15 +40,15 @@ class TestProtocols(MailConverterDovecotCase):
 
     def test_pop3_ssl_delete_after_commit_only(self):
         server = self.make_server(protocol="pop", security="ssl")
-        server.folder_ids.after_action = "delete"
+        server.converter_folder_ids.after_action = "delete"
         self.append(make_email(subject="Pop delete"))
         self.append(make_email(subject="Pop failing", message_id="<pop-fail@customer.example>"))
         original = type(self.env["mail.converter"])._convert
 
-        def convert(model, raw, summary, source, log):
+        def convert(model, raw, summary, source, origin, log):
             if summary.subject == "Pop failing":
                 raise ValueError("cannot convert yet")
-            return original(model, raw, summary, source, log)
+            return original(model, raw, summary, source, origin, log)
 
         from unittest.mock import patch
         with patch.object(type(self.env["mail.converter"]), "_convert", convert):
@@ -72,8 +72,8 @@ class TestProtocols(MailConverterDovecotCase):
         self.assertEqual(wizard.line_ids.filtered(lambda line: line.path == "Sent").direction, "outbound")
         wizard.line_ids.filtered(lambda line: line.path in ("Sent", "Support/Urgent")).selected = True
         wizard.action_apply()
-        self.assertEqual(set(server.folder_ids.mapped("path")), {"INBOX", "Sent", "Support/Urgent"})
-        self.assertEqual(server.folder_ids.filtered(lambda f: f.path == "Sent").direction, "outbound")
+        self.assertEqual(set(server.converter_folder_ids.mapped("path")), {"INBOX", "Sent", "Support/Urgent"})
+        self.assertEqual(server.converter_folder_ids.filtered(lambda f: f.path == "Sent").direction, "outbound")
 
         wrong = self.make_server(password="wrong", state="draft")
         with self.assertRaisesRegex(UserError, "LOGIN as support failed"):
@@ -84,7 +84,7 @@ class TestProtocols(MailConverterDovecotCase):
 
     def test_stock_mailbox_keeps_stock_behaviour(self):
         stock = self.make_server(use_converter=False, name="stock")
-        self.assertFalse(stock.folder_ids)
+        self.assertFalse(stock.converter_folder_ids)
         uid = self.append(make_email(subject="Stock path"))
         self.fetch(stock)
         self.assertEqual(len(self.tickets("Stock path")), 1)
@@ -101,5 +101,5 @@ class TestProtocols(MailConverterDovecotCase):
         self.assertFalse(server.activation_date)
         server.use_converter = True
         self.assertTrue(server.activation_date)
-        self.assertEqual(server.folder_ids.mapped("path"), ["INBOX"])
+        self.assertEqual(server.converter_folder_ids.mapped("path"), ["INBOX"])
         self.assertLessEqual(server.activation_date, fields.Datetime.now())

@@ -1,11 +1,11 @@
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from .common import MailConverterDovecotCase, make_email
+from .common import MailConverterCase, make_email
 
 
 @tagged("post_install", "-at_install", "mail_converter")
-class TestSecurity(MailConverterDovecotCase):
+class TestSecurity(MailConverterCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -35,7 +35,7 @@ class TestSecurity(MailConverterDovecotCase):
         with self.assertRaises(AccessError):
             log.with_user(self.reader).unlink()
         with self.assertRaises(AccessError):
-            self.server.folder_ids.with_user(self.reader).write({"after_action": "delete"})
+            self.server.converter_folder_ids.with_user(self.reader).write({"after_action": "delete"})
         # Settings administrators manage the converter without extra configuration.
         self.assertTrue(self.admin.has_group("mail_converter.group_mail_converter_manager"))
         with self.enter_registry_test_mode():

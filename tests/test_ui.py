@@ -11,6 +11,7 @@ class TestUi(HttpCase):
             "user": "support", "password": "support", "use_converter": True,
             "object_id": self.env["ir.model"]._get("helpdesk.ticket").id,
         })
+        counts = self._counts()
         self.start_tour("/odoo/action-mail_converter.action_mail_converter_rule",
                         "mail_converter_rule_simulator", login="admin")
         rule = self.env["mail.converter.rule"].search([("name", "=", "Tour urgent mail")])
@@ -18,4 +19,13 @@ class TestUi(HttpCase):
         self.assertRecordValues(rule.condition_ids, [{"field": "subject", "operator": "contains", "value": "urgent"}])
         self.assertFalse(self.env["helpdesk.ticket"].search([("name", "ilike", "printer on fire")]),
                          "the simulator created nothing")
-        self.assertTrue(server.exists())
+        counts["mail.converter.rule"] += 1  # the rule the tour wrote; nothing else changed
+        self.assertEqual(self._counts(), counts)
+        self.assertFalse(server.converter_log_ids, "a simulation is not logged")
+
+    def _counts(self):
+        counts = {model: self.env[model].search_count([]) for model in (
+            "helpdesk.ticket", "crm.lead", "res.partner", "mail.converter.log", "mail.converter.rule")}
+        # OdooBot greets a user's first login in Discuss: not the simulator's doing.
+        counts["mail.message"] = self.env["mail.message"].search_count([("model", "!=", "discuss.channel")])
+        return counts

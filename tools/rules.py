@@ -6,37 +6,12 @@ a rule without conditions matches every email. The first matching rule with
 ``stop`` ends the evaluation.
 """
 
-import functools
-import re
 from dataclasses import dataclass, field
+
+from . import safe_regex
 
 BODY_LIMIT = 100_000  # characters of body a condition looks at
 ADDRESS_FIELDS = ("from", "to", "cc")
-
-
-def _required_literals(pattern):
-    """Case-folded literal strings every match of ``pattern`` contains (top-level runs only)."""
-    try:
-        parsed = re._parser.parse(pattern)  # noqa: SLF001 - the stdlib's own regex parser
-    except (re.error, AttributeError):
-        return ()
-    literal = re._constants.LITERAL  # noqa: SLF001
-    runs, current = [], []
-    for op, arg in parsed:
-        if op is literal:
-            current.append(chr(arg))
-        else:
-            if len(current) >= 3:
-                runs.append("".join(current))
-            current = []
-    if len(current) >= 3:
-        runs.append("".join(current))
-    return tuple(run.casefold() for run in runs)
-
-
-@functools.lru_cache(maxsize=4096)
-def _regex(value, case_sensitive):
-    return re.compile(value, 0 if case_sensitive else re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -51,21 +26,16 @@ class Condition:
         # Prepared once: a rule is checked against every email of a run.
         set_ = object.__setattr__
         regex = self.operator == "regex"
-        # Regexes search the original text (re's own case-insensitivity); other operators the folded one.
+        # Regexes search the original text (RE2's own case-insensitivity); other operators the folded one.
         set_(self, "key", (self.field, self.header_name.strip().lower(), self.case_sensitive or regex))
-        set_(self, "folded_key", (self.field, self.header_name.strip().lower(), False))
         set_(self, "needle", self.value if self.case_sensitive else self.value.casefold())
-        set_(self, "pattern", _regex(self.value, self.case_sensitive) if regex else None)
-        set_(self, "literals", _required_literals(self.value) if regex else ())
+        # RE2: linear time whatever the email; refused patterns never get this far (checked on save).
+        set_(self, "pattern", safe_regex.compile(self.value, self.case_sensitive) if regex else None)
 
     def test(self, email):
         """Whether the condition holds for ``email``."""
         operator, needle = self.operator, self.needle
         if operator == "regex":
-            # Cheap substring test first: most rules do not match most emails.
-            if self.literals and not any(all(lit in t for lit in self.literals)
-                                         for t in email.texts(self.folded_key)):
-                return False
             return any(self.pattern.search(t) for t in email.texts(self.key))
         texts = email.texts(self.key)
         if operator == "contains":
@@ -96,6 +66,12 @@ class Rule:
     direction: str = "any"  # inbound, outbound, any
     stop: bool = True
     action: str = "link"
+    private: bool = False
+    # What the action needs (read once per run); not part of the rule's identity.
+    tag_regex: str = ""
+    user_id: int = 0
+    ticket_values: dict = field(default_factory=dict, compare=False, hash=False)
+    lead_values: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass

@@ -11,7 +11,7 @@ class MailConverterFolderWizard(models.TransientModel):
     def action_apply(self):
         """Read the ticked folders; stop reading the others (their history is kept)."""
         self.ensure_one()
-        Folder = self.env["fetchmail.server.folder"].with_context(active_test=False)
+        Folder = self.env["mail.converter.folder"].with_context(active_test=False)
         existing = {f.path: f for f in Folder.search([("server_id", "=", self.server_id.id)])}
         for line in self.line_ids:
             folder = existing.get(line.path)

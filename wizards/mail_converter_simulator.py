@@ -5,7 +5,8 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..tools import mime
+from ..models.mail_converter_log import STATES
+from ..tools.source import Origin
 
 
 class MailConverterSimulator(models.TransientModel):
@@ -28,6 +29,10 @@ class MailConverterSimulator(models.TransientModel):
     addresses_html = fields.Html("Addresses and headers", readonly=True, sanitize=True)
     matches_html = fields.Html("Matched records", readonly=True, sanitize=True)
     verdicts_html = fields.Html("Rules", readonly=True, sanitize=True)
+    stages_html = fields.Html("How it was decided", readonly=True, sanitize=True)
+    plan_state = fields.Selection(STATES, "Resulting state", readonly=True)
+    plan_route = fields.Char("Resulting record", readonly=True,
+                             help="model,id of the record the email is posted on; 'new' when it creates one.")
 
     def _raw(self):
         """The email to simulate, as bytes."""
@@ -44,6 +49,7 @@ class MailConverterSimulator(models.TransientModel):
         """Show what the converter would do with the email; nothing is written (all is rolled back)."""
         self.ensure_one()
         raw = self._raw()
+        # The planner writes nothing; the savepoint guards against overrides that would.
         with self.env.cr.savepoint() as savepoint:
             values = self._simulate(raw)
             savepoint.rollback()
@@ -66,58 +72,38 @@ class MailConverterSimulator(models.TransientModel):
                       "<tbody>%s</tbody></table>") % (head, body)
 
     def _simulate(self, raw):
-        """Run the decision stages of the pipeline on ``raw`` and describe the result."""
-        converter = self.env["mail.converter"]
-        summary = mime.summarize(raw)
-        folder = self.server_id.folder_ids.filtered(lambda f: f.direction == self.direction)[:1]
-        source = dict(self.server_id._converter_settings(), folder=folder, direction=self.direction,
-                      after_action="keep", uid=0, uidl=False, uidvalidity=0)
-        message = converter._parse_message(raw)
-        mime.repair_charsets(message)
-        MailThread = converter._mail_thread(source)
-        msg_dict = MailThread.message_parse(message)
-        matches = converter._match(summary, source)
+        """Build the pipeline's own plan for ``raw`` and describe it; nothing is written."""
+        Planner = self.env["mail.converter.planner"]
+        source = self.server_id._converter_source()
+        folder = self.server_id.converter_folder_ids.filtered(lambda f: f.direction == self.direction)[:1]
+        origin = folder._converter_origin() if folder else Origin(direction=self.direction)
+        mail = Planner._converter_read(raw, source, origin)
+        plan = Planner._converter_plan(mail, source)
+        return self._simulation_values(mail, plan)
 
-        headers = [(a.role, a.name, a.email) for a in matches.addresses]
-        headers += [(name, "", value) for name, value in summary.headers.items()
+    def _simulation_values(self, mail, plan):
+        """What the wizard shows of ``plan``; override to show more."""
+        headers = [(a.role, a.name, a.email) for a in mail.matches.addresses]
+        headers += [(name, "", value) for name, value in mail.summary.headers.items()
                     if name in ("subject", "date", "message-id", "in-reply-to", "sensitivity", "list-id",
                                 "auto-submitted", "precedence")]
-        matched = []
-        for link in matches.links:
-            record = self.env[link.model].sudo().browse(link.res_id)
-            matched.append((link.model, record.display_name, link.reason))
-        values = {
+        filed = []
+        for link in plan.links:
+            name = self.env[link.model].sudo().browse(link.res_id).display_name if link.res_id else \
+                self.env._("(new) %(email)s", email=link.email)
+            filed.append((link.model, name, link.reason))
+        steps = [(stage.removeprefix("_plan_").replace("_", " "), what) for stage, what in plan.stages]
+        outcome = self.env["mail.converter.planner"]._converter_describe(plan)
+        if plan.notes:
+            outcome += " (" + "; ".join(plan.notes) + ")"
+        return {
+            "outcome": outcome,
+            "plan_state": plan.state,
+            "plan_route": ",".join(map(str, plan.route.key())) if plan.route else False,
             "addresses_html": self._html_table(["Header", "Name", "Value"], headers),
-            "matches_html": self._html_table(["Type", "Record", "Why"], matched)
-            if matched else Markup("<p>No record holds these addresses.</p>"),
+            "matches_html": self._html_table(["Type", "Record", "Why"], filed)
+            if filed else Markup("<p>No record holds these addresses.</p>"),
+            "verdicts_html": Markup("<pre>%s</pre>") % (
+                "\n".join(plan.verdicts) or self.env._("No rule applies to this mailbox.")),
+            "stages_html": self._html_table(["Stage", "Decided"], steps) if steps else False,
         }
-        reason = converter._discard_reason(message, msg_dict, source, matches)
-        rule, trace, private = converter._decide(summary, msg_dict, source, matches, explain=True)
-        values["verdicts_html"] = Markup("<pre>%s</pre>") % (trace or self.env._("No rule applies to this mailbox."))
-        if reason:
-            return dict(values, outcome=self.env._("Discarded: %(reason)s", reason=reason))
-        if rule and rule.action == "discard":
-            return dict(values, outcome=self.env._("Discarded by rule %(rule)s", rule=rule.name))
-        try:
-            routes = converter._routes(message, msg_dict, source)
-        except ValueError:
-            routes = []
-        routes = converter._tag_routes(msg_dict, source, matches, routes)
-        if source["rules"]:
-            routes = converter._rule_routes(rule, routes, msg_dict, source, matches)
-        routes = routes or converter._fallback_routes(msg_dict, source, matches, link_only=bool(source["rules"]))
-        outcome = self._describe_route(routes, rule)
-        if private:
-            outcome += self.env._(", marked private")
-        return dict(values, outcome=outcome)
-
-    def _describe_route(self, routes, rule):
-        if not routes:
-            return self.env._("Discarded: no destination record")
-        model, thread_id = routes[0][0], routes[0][1]
-        by = self.env._(" (rule %(rule)s)", rule=rule.name) if rule else ""
-        if thread_id:
-            record = self.env[model].sudo().browse(thread_id)
-            return self.env._("File on %(type)s %(record)s%(by)s",
-                              type=self.env["ir.model"]._get(model).name, record=record.display_name, by=by)
-        return self.env._("Create a new %(type)s%(by)s", type=self.env["ir.model"]._get(model).name, by=by)

@@ -1,0 +1,458 @@
+"""Decide what an email becomes, without writing anything: the plan.
+
+The pipeline (``mail.converter``) applies the plan this model builds, and the
+simulator shows the same plan, so the two cannot disagree. A plan is built by
+stages, run in the order of :meth:`_converter_plan_stages`; each stage is a
+small method a consultant can override, or a new one can be inserted::
+
+    def _converter_plan_stages(self):
+        stages = super()._converter_plan_stages()
+        stages.insert(stages.index("_plan_rules"), "_plan_vip_customers")
+        return stages
+
+Stages read the database (matching, reply headers, tags) but never write.
+"""
+
+import email
+import email.policy
+
+from odoo import api, models, tools
+from odoo.tools import SQL
+from odoo.tools.mail import unfold_references
+
+from ..tools import addresses, matcher, mime, safe_regex
+from ..tools import rules as rules_engine
+from ..tools.plan import Mail, NewContact, Plan, Route
+
+
+class MailConverterPlanner(models.AbstractModel):
+    _name = "mail.converter.planner"
+    _description = "Mail converter: decides what each email becomes"
+
+    # -- reading ----------------------------------------------------------
+    @api.model
+    def _converter_read(self, raw, source, origin, summary=None):
+        """Parse ``raw`` (bytes) and match its addresses: the :class:`Mail` every stage reads."""
+        summary = summary or mime.summarize(raw)
+        message = self._converter_parse_message(raw)
+        repairs = mime.repair_charsets(message)
+        msg_dict = self._converter_mail_thread(source).message_parse(message, save_original=source.save_original)
+        if source.strip_attachments:
+            msg_dict.pop("attachments", None)
+        return Mail(raw=raw, summary=summary, message=message, msg_dict=msg_dict,
+                    matches=self._converter_match(summary, source), origin=origin, repairs=repairs)
+
+    @api.model
+    def _converter_parse_message(self, raw):
+        """Build an :class:`email.message.EmailMessage` as Odoo's gateway does."""
+        return email.message_from_bytes(raw, policy=email.policy.SMTP)
+
+    @api.model
+    def _converter_mail_thread(self, source):
+        """The ``mail.thread`` environment used for parsing and posting."""
+        return self.env["mail.thread"].with_context(
+            default_fetchmail_server_id=source.server_id, mail_converter_importing=True,
+        )
+
+    @api.model
+    def _converter_match(self, summary, source):
+        """Find every record the email's addresses belong to (one query)."""
+        found = addresses.collect(summary.address_headers)
+        candidates, companies = self._converter_match_candidates([a.email for a in found], source)
+        result = matcher.match(found, candidates, companies)
+        result.addresses = found
+        return result
+
+    @api.model
+    def _converter_match_candidates(self, emails, source):
+        """Contacts, leads and internal users holding ``emails``, with each contact's company.
+
+        One indexed query whatever the number of addresses; records are read
+        as the system does, the links are what users then see through access rules.
+        """
+        if not emails:
+            return [], {}
+        self.env["res.partner"].flush_model(["email_normalized", "active", "name", "mail_converter_exclude",
+                                             "commercial_partner_id"])
+        self.env["crm.lead"].flush_model(["email_normalized", "active", "mail_converter_exclude"])
+        self.env["res.users"].flush_model(["active", "share", "partner_id"])
+        self.env.cr.execute(SQL("""
+            SELECT 'res.partner', p.id, p.email_normalized, p.name, p.mail_converter_exclude,
+                   c.id, c.name, c.mail_converter_exclude
+              FROM res_partner p
+         LEFT JOIN res_partner c ON c.id = p.commercial_partner_id AND c.id != p.id AND c.active
+             WHERE p.active AND p.email_normalized = ANY(%(emails)s)
+         UNION ALL
+            SELECT 'crm.lead', l.id, l.email_normalized,
+                   COALESCE(NULLIF(l.contact_name, ''), NULLIF(l.partner_name, ''), l.name),
+                   l.mail_converter_exclude, NULL, NULL, NULL
+              FROM crm_lead l
+             WHERE l.active AND l.email_normalized = ANY(%(emails)s)
+         UNION ALL
+            SELECT 'res.users', u.id, p.email_normalized, p.name, FALSE, NULL, NULL, NULL
+              FROM res_users u JOIN res_partner p ON p.id = u.partner_id
+             WHERE u.active AND u.share IS NOT TRUE AND p.email_normalized = ANY(%(emails)s)
+          ORDER BY 1, 2
+        """, emails=list(emails)))
+        candidates, companies = [], {}
+        for model, res_id, address, name, exclude, company_id, company_name, company_exclude in self.env.cr.fetchall():
+            candidates.append(matcher.Candidate(model, res_id, address, name or "", bool(exclude)))
+            if company_id:
+                companies[res_id] = (company_id, company_name, bool(company_exclude))
+        return candidates, companies
+
+    # -- the plan -----------------------------------------------------------
+    @api.model
+    def _converter_plan_stages(self):
+        """Names of the stage methods, in order; override to insert, remove or reorder stages."""
+        return [
+            "_plan_kind",
+            "_plan_exclusions",
+            "_plan_rules",
+            "_plan_reply",
+            "_plan_tags",
+            "_plan_rule_route",
+            "_plan_default_route",
+            "_plan_contacts",
+            "_plan_only_linked",
+            "_plan_fallback",
+            "_plan_author",
+            "_plan_assignee",
+            "_plan_loop",
+            "_plan_privacy",
+        ]
+
+    @api.model
+    def _converter_plan(self, mail, source):
+        """Build the :class:`Plan` for ``mail``; nothing is written."""
+        plan = Plan()
+        plan.links = list(mail.matches.links)
+        for stage in self._converter_plan_stages():
+            before = (plan.state, plan.route and plan.route.key())
+            getattr(self, stage)(mail, source, plan)
+            if (plan.state, plan.route and plan.route.key()) != before:
+                plan.stages.append((stage, self._converter_describe(plan)))
+            if plan.final:
+                break
+        if plan.state == "done" and not plan.route:
+            plan.finish("discarded", self.env._("No destination record was found"))
+        if mail.repairs:
+            plan.note("; ".join(mail.repairs).capitalize())
+        if mail.matches.ambiguous:
+            plan.note(self.env._("Several contacts share %(emails)s: filed on all of them",
+                                 emails=", ".join(mail.matches.ambiguous)))
+        return plan
+
+    @api.model
+    def _plan_kind(self, mail, source, plan):
+        """Recognise mail that is not a conversation (delivery reports, ...) and give it its own plan."""
+        if mail.msg_dict.get("is_bounce"):
+            plan.kind = "bounce"
+            plan.finish("bounce", self.env._("Delivery failure report"))
+
+    @api.model
+    def _plan_exclusions(self, mail, source, plan):
+        """Mail that must not be imported at all: staff on the never-import list, excluded
+        records, mail already in Odoo, replies to our own bounce notices."""
+        reason = self._converter_exclusion_reason(mail, source)
+        if reason:
+            plan.finish("discarded", reason)
+
+    @api.model
+    def _converter_exclusion_reason(self, mail, source):
+        """Why this email must not be imported, or ``None`` to import it."""
+        matches, msg_dict = mail.matches, mail.msg_dict
+        staff = {a.email for a in matches.addresses} & source.excluded_addresses
+        if staff:
+            return self.env._("%(email)s is on the mailbox's never-import list", email=sorted(staff)[0])
+        if matches.excluded:
+            excluded = matches.excluded[0]
+            record = self.env[excluded.model].sudo().browse(excluded.res_id)
+            return self.env._("%(record)s (%(email)s) is excluded from email import",
+                              record=record.display_name, email=excluded.email)
+        msg_id = msg_dict.get("message_id")
+        if msg_id and self.env["mail.message"].sudo().search_count([("message_id", "=", msg_id)], limit=1):
+            return self.env._("Already in Odoo (sent or imported by this database)")
+        if self.env["mail.thread"]._detect_loop_headers(msg_dict):
+            return self.env._("Reply to a bounce notification (mail loop)")
+        return None
+
+    @api.model
+    def _plan_rules(self, mail, source, plan):
+        """Evaluate the rules: the deciding rule, every verdict, privacy; a *discard* rule ends the plan.
+
+        The first matching rule that does more than filing decides; rules that only file
+        (action *link*, usually without *stop*) can still mark the email private.
+        """
+        if not source.rules:
+            return
+        matched, verdicts = rules_engine.evaluate(
+            source.rules, self._converter_rule_email(mail), source.server_id, mail.origin.direction,
+            explain=True)
+        plan.verdicts = [self._converter_verdict_line(v) for v in verdicts]
+        if not matched:
+            return
+        plan.rule = next((r for r in matched if r.action != "link"), matched[0])
+        for rule in matched:
+            if rule.private:
+                plan.private = True
+                plan.private_reasons.append(self.env._("Rule %(rule)s", rule=rule.name))
+        if plan.rule.action == "discard":
+            plan.finish("discarded", self.env._("Rule %(rule)s", rule=plan.rule.name))
+
+    @api.model
+    def _converter_rule_email(self, mail):
+        """The email as rule conditions see it."""
+        headers = {}
+        for name, values in mail.summary.address_headers.items():
+            headers[name] = [mime.decode_header_value(v) for v in values]
+        for name, value in mail.summary.headers.items():
+            headers.setdefault(name, [value])
+        by_role = {}
+        for address in mail.matches.addresses:
+            by_role.setdefault(address.role, []).append(address.email)
+        body = mail.msg_dict.get("body")
+        return rules_engine.Email(headers=headers, addresses=by_role, body=tools.html2plaintext(body) if body else "")
+
+    @api.model
+    def _converter_verdict_line(self, verdict):
+        if verdict.status == "skipped":
+            return f"- {verdict.rule.name}: skipped ({verdict.reason})"
+        answers = {True: "yes", False: "no", None: "not needed"}
+        checks = ", ".join(f"{c.describe()} {answers[ok]}" for c, ok in verdict.conditions)
+        head = "MATCHED" if verdict.status == "matched" else "no match"
+        return f"- {verdict.rule.name}: {head}" + (f" [{checks}]" if checks else " [no conditions]")
+
+    @api.model
+    def _plan_reply(self, mail, source, plan):
+        """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation."""
+        record = self._converter_replied_record(mail)
+        if record:
+            plan.route = Route(record._name, record.id, why=self.env._("Continues its conversation"))
+            plan.followup = True
+
+    @api.model
+    def _converter_replied_record(self, mail):
+        """The record whose message ``mail`` replies to, as Odoo's own routing finds it."""
+        msg_dict = mail.msg_dict
+        references = unfold_references(msg_dict.get("references") or msg_dict.get("in_reply_to") or "")
+        # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
+        references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
+        if not references:
+            return None
+        replied = self.env["mail.message"].sudo().search(
+            [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
+            limit=1, order="id desc")
+        if not replied or replied.model not in self.env:
+            return None
+        record = self.env[replied.model].sudo().browse(replied.res_id).exists()
+        return record if record and hasattr(record, "message_update") else None
+
+    @api.model
+    def _plan_tags(self, mail, source, plan):
+        """File the email on records named by ID tags; the first receives it unless a reply
+        header already chose its conversation."""
+        tagged = self.env["mail.converter.tag"]._find_records(
+            source.tag_patterns, mail.msg_dict.get("subject"), str(mail.msg_dict.get("body") or ""))
+        for name, record in tagged:
+            plan.links.append(matcher.Link(record._name, record.id, "", "tag", self.env._(
+                "Tag %(tag)s: %(record)s", tag=name, record=record.display_name)))
+        if tagged and not plan.route:
+            record = tagged[0][1]
+            plan.route = Route(record._name, record.id, why=self.env._("Tag %(tag)s", tag=tagged[0][0]))
+            plan.followup = True
+
+    @api.model
+    def _plan_rule_route(self, mail, source, plan):
+        """What the deciding rule creates; a reply to an existing conversation always stays in it."""
+        rule = plan.rule
+        if plan.route or rule is None or rule.action == "link":
+            return
+        why = self.env._("Rule %(rule)s", rule=rule.name)
+        if rule.action == "ticket_update":
+            ticket = self._converter_ticket_by_tag(rule.tag_regex, mail.msg_dict)
+            if ticket:
+                plan.route = Route("helpdesk.ticket", ticket.id, why=why)
+                plan.followup = True
+                return
+        if rule.action in ("ticket", "ticket_update"):
+            plan.route = Route("helpdesk.ticket", values=dict(rule.ticket_values), why=why)
+        elif rule.action == "activity" and mail.matches.author():
+            plan.route = Route("res.partner", mail.matches.author(), why=why)
+            plan.activity = {
+                "user_id": rule.user_id,
+                "summary": mail.msg_dict.get("subject") or self.env._("Email to follow up"),
+            }
+        else:
+            plan.route = Route("crm.lead", values=dict(rule.lead_values), why=why)
+
+    @api.model
+    def _converter_ticket_by_tag(self, tag_regex, msg_dict):
+        """The ticket whose number ``tag_regex`` captures in the subject."""
+        if not tag_regex:
+            return self.env["helpdesk.ticket"]
+        found = safe_regex.compile(tag_regex).search(msg_dict.get("subject") or "")
+        if not found:
+            return self.env["helpdesk.ticket"]
+        number = found.group(1) if found.groups() else found.group(0)
+        return self.env["helpdesk.ticket"].sudo().search([("number", "=ilike", number)], limit=1)
+
+    @api.model
+    def _plan_default_route(self, mail, source, plan):
+        """Without rules, inbound mail opens a record of the mailbox's model ("Create a New Record").
+
+        With rules, the rules decide: mail no rule claims is only filed. Without a
+        model, mail is only filed on the records it concerns. Sent mail never opens
+        a record by itself.
+        """
+        if plan.route or source.rules or not source.model or mail.origin.direction == "outbound":
+            return
+        plan.route = Route(source.model, why=self.env._("The mailbox creates a new record"))
+
+    @api.model
+    def _plan_contacts(self, mail, source, plan):
+        """Contacts to create for unknown addresses, by the mailbox's options; the email is filed on them."""
+        for address in self._converter_addresses_to_create(mail, source):
+            company = self._converter_company_for_domain(address.domain) \
+                if source.link_company_by_domain else self.env["res.partner"]
+            plan.contacts.append(NewContact(address, company.id, company.name or ""))
+            plan.links.append(matcher.Link("res.partner", 0, address.email, address.role,
+                                           self.env._("New contact for %(email)s", email=address.email)))
+            if company:
+                plan.links.append(matcher.Link(
+                    "res.partner", company.id, address.email, address.role,
+                    self.env._("Company of %(email)s (same domain)", email=address.email), via_company=True))
+
+    @api.model
+    def _converter_addresses_to_create(self, mail, source):
+        """Addresses that should become contacts, by the mailbox's options."""
+        matches = mail.matches
+        known = {link.email for link in matches.links if link.model in ("res.partner", "res.users")}
+        found = matches.addresses
+        if mail.origin.direction == "outbound":
+            if not source.create_outbound_contacts:
+                return []
+            wanted = [a for a in found if a.role in ("to", "cc")]
+        else:
+            recipients = {a.email for a in found if a.role != "from"}
+            if not recipients & source.contact_creation_addresses:
+                return []
+            wanted = [a for a in found if a.role == "from"]
+        skip = known | source.contact_creation_addresses | source.own_addresses
+        wanted = [a for a in wanted if a.email not in skip]
+        aliases = set(self.env["mail.alias.domain"].sudo()._find_aliases([a.email for a in wanted]))
+        return [a for a in wanted if a.email not in aliases]
+
+    @api.model
+    def _converter_company_for_domain(self, domain):
+        """The company whose website is on ``domain``; free-mail domains never match."""
+        if not domain or addresses.is_freemail(domain):
+            return self.env["res.partner"]
+        companies = self.env["res.partner"].sudo().search(
+            [("is_company", "=", True), ("website", "ilike", domain)], limit=20, order="id")
+        return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
+
+    @api.model
+    def _plan_only_linked(self, mail, source, plan):
+        """With *Only import linked emails*, mail that concerns no contact, company or lead
+        (users do not count) and continues no conversation is discarded."""
+        if not source.only_linked or (plan.route and plan.route.res_id) or plan.contacts:
+            return
+        if not self._converter_linked_beyond_users(plan):
+            plan.finish("discarded", self.env._("Not linked to any contact, company or lead"))
+
+    @api.model
+    def _converter_linked_beyond_users(self, plan):
+        """Whether the email concerns a record other than internal users (or their own contacts)."""
+        staff = {link.email for link in plan.links if link.model == "res.users"}
+        return any(link.model != "res.users" and link.email not in staff for link in plan.links)
+
+    @api.model
+    def _plan_fallback(self, mail, source, plan):
+        """Mail that starts nothing is kept on the first record it concerns (for sent mail,
+        its first recipient), and shown on the others."""
+        if plan.route:
+            return
+        outbound = mail.origin.direction == "outbound"
+        roles = ("to", "cc") if outbound else ("from", "to", "cc", "delivered-to", "bcc")
+        staff = {link.email for link in plan.links if link.model == "res.users"}
+        for link in plan.links:
+            if link.model in ("res.partner", "crm.lead") and link.role in roles and link.email not in staff:
+                if link.res_id:
+                    plan.route = Route(link.model, link.res_id, why=link.reason)
+                else:
+                    plan.route = Route("res.partner", new_contact=link.email, why=link.reason)
+                return
+
+    @api.model
+    def _plan_author(self, mail, source, plan):
+        """The contact who wrote the email: Odoo's guess, or the one the display name singled out."""
+        plan.author_id = mail.msg_dict.get("author_id") or mail.matches.author() or 0
+        if not plan.author_id:
+            sender = next((c.address.email for c in plan.contacts if c.address.role == "from"), "")
+            plan.author_new_contact = sender
+
+    @api.model
+    def _plan_assignee(self, mail, source, plan):
+        """The responsible of a new record: the rule's user, else the sender of sent mail or the
+        first user among the To addresses, else the mailbox's default responsible."""
+        if not plan.route or not plan.route.creates:
+            return
+        if plan.route.values.get("user_id"):
+            plan.assignee_id = plan.route.values["user_id"]
+            return
+        wanted = ("from",) if mail.origin.direction == "outbound" else ("to",)
+        plan.assignee_id = next((link.res_id for link in plan.links
+                                 if link.model == "res.users" and link.role in wanted),
+                                source.default_user_id) or 0
+
+    @api.model
+    def _plan_loop(self, mail, source, plan):
+        """Odoo's own loop guard: too many emails from one sender in a short time."""
+        if not plan.route:
+            return
+        route = self._converter_odoo_routes(plan)
+        if self._converter_mail_thread(source)._detect_loop_sender(mail.message, mail.msg_dict, route):
+            plan.finish("discarded", self.env._("Mail loop detected (too many emails from this sender)"))
+
+    @api.model
+    def _plan_privacy(self, mail, source, plan):
+        """Whether the imported email is private (rules so far)."""
+        return
+
+    # -- presenting -----------------------------------------------------------
+    @api.model
+    def _converter_odoo_routes(self, plan, new_contacts=None):
+        """The plan's route as ``mail.thread`` routes ``(model, thread_id, values, uid, alias)``."""
+        route = plan.route
+        if not route:
+            return []
+        res_id = route.res_id
+        if route.new_contact:
+            res_id = (new_contacts or {}).get(route.new_contact, self.env["res.partner"]).id or 0
+        values = dict(route.values)
+        if route.creates and plan.assignee_id and "user_id" in self.env[route.model]._fields:
+            values.setdefault("user_id", plan.assignee_id)
+        return [(route.model, res_id or False, values, self.env.uid, False)]
+
+    @api.model
+    def _converter_describe(self, plan):
+        """One line a person reads: what the plan does with the email."""
+        if plan.state != "done":
+            return f"{dict(self.env['mail.converter.log']._fields['state'].selection)[plan.state]}: {plan.reason}"
+        route = plan.route
+        if not route:
+            return self.env._("Nothing to do yet")
+        model_name = self.env["ir.model"]._get(route.model).name
+        by = self.env._(" (rule %(rule)s)", rule=plan.rule.name) if plan.rule else ""
+        if route.new_contact:
+            text = self.env._("File on the new contact %(email)s", email=route.new_contact)
+        elif route.res_id:
+            record = self.env[route.model].sudo().browse(route.res_id)
+            text = self.env._("File on %(type)s %(record)s%(by)s", type=model_name, record=record.display_name,
+                              by=by)
+        else:
+            text = self.env._("Create a new %(type)s%(by)s", type=model_name, by=by)
+        if plan.private:
+            text += self.env._(", marked private")
+        return text

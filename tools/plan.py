@@ -1,0 +1,104 @@
+"""The plan: what the converter will do with one email, decided before anything is written.
+
+The planner (``mail.converter.planner``) fills a :class:`Plan` stage by stage
+without writing; the pipeline (``mail.converter``) applies it; the simulator
+shows the very same plan. So the simulator and the pipeline cannot disagree.
+No Odoo import.
+"""
+
+from dataclasses import dataclass, field
+
+# Final states of a log row; "failed" and "duplicate" are the pipeline's, never a plan's.
+PLAN_STATES = ("done", "discarded", "rejected", "bounce")
+
+
+@dataclass
+class Mail:
+    """One email as the planner reads it: raw bytes, headers, Odoo's parse, addresses and matches."""
+
+    raw: bytes
+    summary: object  # tools.mime.MailSummary
+    message: object  # email.message.EmailMessage
+    msg_dict: dict  # mail.thread.message_parse
+    matches: object  # tools.matcher.MatchResult
+    origin: object  # tools.source.Origin
+    repairs: list = field(default_factory=list)  # charset repairs, reported on the log
+
+
+@dataclass
+class Route:
+    """Where the email is posted: an existing record, or a new one made with ``values``."""
+
+    model: str
+    res_id: int = 0  # 0: a new record
+    values: dict = field(default_factory=dict)  # default values of a new record
+    new_contact: str = ""  # the contact this plan creates for that address (res_id is then 0)
+    why: str = ""
+
+    @property
+    def creates(self):
+        return not self.res_id and not self.new_contact
+
+    def key(self):
+        """``(model, res_id or "new")`` for comparing a plan with its outcome."""
+        return self.model, self.res_id or ("new:" + self.new_contact if self.new_contact else "new")
+
+
+@dataclass
+class NewContact:
+    """A contact the plan creates for an address, joined to a company when its domain names one."""
+
+    address: object  # tools.addresses.Address
+    company_id: int = 0
+    company_name: str = ""
+
+
+@dataclass
+class Decision:
+    """A yes/no decision with its reason (auto-reply, explanation mail, ...)."""
+
+    yes: bool = False
+    reason: str = ""
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    state: str = "done"
+    reason: str = ""
+    kind: str = "mail"  # mail, bounce; later stages add bcc, pec, pec_receipt
+    final: bool = False  # no further stage changes the outcome
+    route: Route | None = None
+    contacts: list = field(default_factory=list)  # NewContact
+    links: list = field(default_factory=list)  # tools.matcher.Link; res_id 0 for a contact to create
+    rule: object = None  # tools.rules.Rule that decides, or None
+    verdicts: list = field(default_factory=list)  # one line per rule
+    private: bool = False
+    private_reasons: list = field(default_factory=list)
+    author_id: int = 0  # the contact who wrote it, when the addresses tell
+    author_new_contact: str = ""  # ...or the contact this plan creates
+    assignee_id: int = 0  # responsible of a new record
+    activity: dict | None = None  # {"user_id", "summary"} for the activity action
+    followup: bool = False  # a follow-up on an existing conversation
+    notes: list = field(default_factory=list)  # shown in the log's reason and the simulator
+    stages: list = field(default_factory=list)  # (stage, what it decided), for the simulator
+    auto_reply: Decision = field(default_factory=Decision)
+    # Room for the special kinds of mail: filled by their own stages.
+    bounce: object = None
+    bcc: object = None
+    pec: object = None
+
+    def finish(self, state, reason):
+        """End the plan with ``state``; later stages see ``final`` and leave it alone."""
+        assert state in PLAN_STATES, state
+        self.state, self.reason, self.final = state, reason, True
+        self.route = None
+        return self
+
+    def note(self, text):
+        if text and text not in self.notes:
+            self.notes.append(text)
+
+    def outcome_key(self):
+        """What the plan promises, comparable with a log row: state, route and privacy."""
+        return (self.state, self.route.key() if self.route else None, self.private)

@@ -1,0 +1,67 @@
+"""Where an email comes from: its mailbox's settings and the copy on the server.
+
+Both are plain frozen values, read from the database once per mailbox run
+(``fetchmail.server._converter_source``), never per email: each batch commit
+empties the ORM cache, and reading settings again would cost queries on the
+hot path. No Odoo import.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class TagPattern:
+    """An ID tag: a compiled (RE2) pattern and the field of the record it names."""
+
+    id: int
+    name: str
+    regex: object  # compiled by tools.safe_regex
+    model: str
+    field_name: str
+    field_type: str  # char or integer
+    search_body: bool = True
+
+
+@dataclass(frozen=True)
+class MailboxSource:
+    """A converter mailbox's settings, rules and tag patterns for one run."""
+
+    server_id: int
+    name: str = ""
+    company_id: int = 0
+    model: str | None = None  # "Create a New Record": None files unclaimed mail on its records
+    save_original: bool = False
+    strip_attachments: bool = False
+    max_attempts: int = 5
+    only_linked: bool = False
+    contact_creation_addresses: frozenset = frozenset()
+    create_outbound_contacts: bool = False
+    link_company_by_domain: bool = True
+    excluded_addresses: frozenset = frozenset()
+    default_user_id: int = 0
+    activation_date: datetime | None = None
+    # The mailbox's own addresses (its login, its reply address): never a customer.
+    own_addresses: frozenset = frozenset()
+    tag_patterns: tuple = ()  # TagPattern
+    rules: tuple = ()  # tools.rules.Rule, already limited to this mailbox
+    # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One copy of an email: the folder it was found in and its number there."""
+
+    folder_id: int = 0
+    direction: str = "inbound"  # inbound, outbound
+    after_action: str = "keep"
+    uid: int = 0  # IMAP
+    uidl: str = ""  # POP3
+    uidvalidity: int = 0
+    received: datetime | None = None  # IMAP INTERNALDATE, when the server gave one
+    backlog: bool = False  # imported from a file: never gets automatic replies
+
+    def copy(self, **changes):
+        """This origin for another message of the same folder."""
+        return replace(self, **changes)

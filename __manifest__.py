@@ -2,13 +2,13 @@
 {
     "name": "Mail Converter",
     "summary": "Turn IMAP/POP3 mailboxes into tickets, leads and contact history, exactly once",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Productivity/Discuss",
     "website": "https://github.com/mail-converter/mail_converter",
     "author": "mail_converter developers",
     "license": "LGPL-3",
     "depends": ["mail", "contacts", "crm", "helpdesk_mgmt"],
-    "external_dependencies": {"python": []},
+    "external_dependencies": {"python": ["google-re2", "flufl.bounce"]},
     "data": [
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",

@@ -12,28 +12,103 @@ from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-FIRST = ["Alice", "Bruno", "Chloé", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Inès", "Jonas",
-         "Kasia", "Luca", "Maya", "Nils", "Olga", "Pedro", "Quentin", "Rosa", "Sven", "Tariq"]
-LAST = ["Martin", "Rossi", "Novak", "Schmidt", "García", "Dubois", "Kowalski", "Jensen", "Tanaka",
-        "O'Brien", "Nguyen", "Silva", "Müller", "Costa", "Larsen"]
-COMPANIES = [("Acme Tools", "acme.example"), ("Blue Harbour", "blueharbour.example"),
-             ("Cobalt Labs", "cobalt.example"), ("Delta Foods", "deltafoods.example"),
-             ("Evergreen GmbH", "evergreen.example"), ("Fjord Shipping", "fjord.example")]
+FIRST = [
+    "Alice",
+    "Bruno",
+    "Chloé",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Inès",
+    "Jonas",
+    "Kasia",
+    "Luca",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Pedro",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tariq",
+]
+LAST = [
+    "Martin",
+    "Rossi",
+    "Novak",
+    "Schmidt",
+    "García",
+    "Dubois",
+    "Kowalski",
+    "Jensen",
+    "Tanaka",
+    "O'Brien",
+    "Nguyen",
+    "Silva",
+    "Müller",
+    "Costa",
+    "Larsen",
+]
+COMPANIES = [
+    ("Acme Tools", "acme.example"),
+    ("Blue Harbour", "blueharbour.example"),
+    ("Cobalt Labs", "cobalt.example"),
+    ("Delta Foods", "deltafoods.example"),
+    ("Evergreen GmbH", "evergreen.example"),
+    ("Fjord Shipping", "fjord.example"),
+]
 FREEMAIL = ["gmail.example", "outlook.example", "yahoo.example"]
 TOPICS = [
-    ("Printer on floor 3 is jammed again", "The printer on the third floor shows error E-203 and jams on every page."),
-    ("Cannot log in to the portal", "Since this morning I get 'invalid credentials' although I reset my password."),
-    ("Invoice {n} looks wrong", "The VAT on invoice {n} is computed at 20% instead of 10%. Could you check?"),
-    ("Request for a quote: 40 licences", "We would like a quote for 40 additional licences, billed yearly."),
-    ("Delivery {n} arrived damaged", "Two of the five boxes of delivery {n} arrived crushed. Photos attached."),
-    ("VPN disconnects every 10 minutes", "The VPN client drops the connection every ten minutes since the update."),
-    ("Urgent: production line stopped", "Line B stopped at 06:40 with a controller fault. We need a technician."),
-    ("Question about our contract renewal", "Our contract ends next month. What are the renewal options?"),
-    ("Password reset link expired", "The reset link in your email says it has expired immediately."),
-    ("Feature request: export to CSV", "It would help us a lot if the report could be exported to CSV."),
+    (
+        "Printer on floor 3 is jammed again",
+        "The printer on the third floor shows error E-203 and jams on every page.",
+    ),
+    (
+        "Cannot log in to the portal",
+        "Since this morning I get 'invalid credentials' although I reset my password.",
+    ),
+    (
+        "Invoice {n} looks wrong",
+        "The VAT on invoice {n} is computed at 20% instead of 10%. Could you check?",
+    ),
+    (
+        "Request for a quote: 40 licences",
+        "We would like a quote for 40 additional licences, billed yearly.",
+    ),
+    (
+        "Delivery {n} arrived damaged",
+        "Two of the five boxes of delivery {n} arrived crushed. Photos attached.",
+    ),
+    (
+        "VPN disconnects every 10 minutes",
+        "The VPN client drops the connection every ten minutes since the update.",
+    ),
+    (
+        "Urgent: production line stopped",
+        "Line B stopped at 06:40 with a controller fault. We need a technician.",
+    ),
+    (
+        "Question about our contract renewal",
+        "Our contract ends next month. What are the renewal options?",
+    ),
+    (
+        "Password reset link expired",
+        "The reset link in your email says it has expired immediately.",
+    ),
+    (
+        "Feature request: export to CSV",
+        "It would help us a lot if the report could be exported to CSV.",
+    ),
 ]
-REPLY_LINES = ["Any news on this?", "Thanks, that solved it.", "It happened again this morning.",
-               "Please find the requested log file attached.", "Can someone call me back today?"]
+REPLY_LINES = [
+    "Any news on this?",
+    "Thanks, that solved it.",
+    "It happened again this morning.",
+    "Please find the requested log file attached.",
+    "Can someone call me back today?",
+]
 SIGNATURE_HTML = "<p>--<br/>{name}<br/>{company}<br/><small>Sent from my office</small></p>"
 
 
@@ -42,28 +117,51 @@ def _person(rng):
     company, domain = rng.choice(COMPANIES)
     if rng.random() < 0.25:
         domain, company = rng.choice(FREEMAIL), ""
-    email = f"{first.lower()}.{last.lower()}@{domain}".replace("'", "").replace("é", "e").replace("è", "e") \
-        .replace("ü", "u").replace("í", "i").replace("ç", "c")
+    email = (
+        f"{first.lower()}.{last.lower()}@{domain}".replace("'", "")
+        .replace("é", "e")
+        .replace("è", "e")
+        .replace("ü", "u")
+        .replace("í", "i")
+        .replace("ç", "c")
+    )
     return f"{first} {last}", email, company
 
 
 def _png(rng, width, height):
     """A valid RGB PNG of noise (a photo compresses about as badly)."""
+
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\0" + bytes(rng.getrandbits(8) for _ in range(width * 3)) for _ in range(height))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(
+        b"\0" + bytes(rng.getrandbits(8) for _ in range(width * 3)) for _ in range(height)
+    )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _attachment(rng, kind):
     if kind == "pdf":
-        body = b"%PDF-1.4\n" + bytes(rng.getrandbits(8) for _ in range(rng.randint(2_000, 40_000))) + b"\n%%EOF\n"
+        body = (
+            b"%PDF-1.4\n"
+            + bytes(rng.getrandbits(8) for _ in range(rng.randint(2_000, 40_000)))
+            + b"\n%%EOF\n"
+        )
         return "report.pdf", body, "application/pdf"
     if kind == "png":
         return "photo.png", _png(rng, rng.randint(60, 240), rng.randint(40, 160)), "image/png"
-    lines = "\n".join(f"2026-11-{rng.randint(1, 28):02d} 10:{i:02d} ERROR code {rng.randint(100, 999)}"
-                      for i in range(rng.randint(20, 200)))
+    lines = "\n".join(
+        f"2026-11-{rng.randint(1, 28):02d} 10:{i:02d} ERROR code {rng.randint(100, 999)}"
+        for i in range(rng.randint(20, 200))
+    )
     return "client.log", lines.encode(), "text/plain"
 
 
@@ -101,9 +199,12 @@ def generate(count=500, seed=42, to="support@company.example", start=None):
         plain = f"Hello,\n\n{text}\n\nBest regards,\n{name}\n{company}\n"
         msg.set_content(plain)
         if rng.random() < 0.7:
-            html = (f"<html><body><p>Hello,</p><p>{text}</p>"
-                    f"<table border='1'><tr><td>Reference</td><td>{index}</td></tr></table>"
-                    + SIGNATURE_HTML.format(name=name, company=company) + "</body></html>")
+            html = (
+                f"<html><body><p>Hello,</p><p>{text}</p>"
+                f"<table border='1'><tr><td>Reference</td><td>{index}</td></tr></table>"
+                + SIGNATURE_HTML.format(name=name, company=company)
+                + "</body></html>"
+            )
             msg.add_alternative(html, subtype="html")
         if rng.random() < 0.3:
             filename, content, mimetype = _attachment(rng, rng.choice(["pdf", "png", "log"]))

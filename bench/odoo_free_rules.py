@@ -18,12 +18,19 @@ def make_rules(count):
     rules = []
     for i in range(count - 1):
         conditions = tuple(
-            Condition(FIELDS[(i + j) % len(FIELDS)], OPERATORS[(i + j) % len(OPERATORS)],
-                      rf"order\s+{i}-{j}" if OPERATORS[(i + j) % len(OPERATORS)] == "regex" else f"keyword-{i}-{j}")
+            Condition(
+                FIELDS[(i + j) % len(FIELDS)],
+                OPERATORS[(i + j) % len(OPERATORS)],
+                rf"order\s+{i}-{j}"
+                if OPERATORS[(i + j) % len(OPERATORS)] == "regex"
+                else f"keyword-{i}-{j}",
+            )
             for j in range(3)
         )
         conditions = tuple(c for c in conditions if c.operator != "not_contains")
-        rules.append(Rule(i + 1, f"Rule {i}", conditions, "all" if i % 2 else "any", action="ticket"))
+        rules.append(
+            Rule(i + 1, f"Rule {i}", conditions, "all" if i % 2 else "any", action="ticket")
+        )
     rules.append(Rule(count, "Everything else", (), action="ticket"))
     return rules
 

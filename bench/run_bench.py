@@ -45,8 +45,13 @@ def run_phase(args):
         env = api.Environment(cr, SUPERUSER_ID, {})
         env["fetchmail.server"].search([]).action_archive()
         values = {
-            "name": f"bench {user}", "server_type": "imap", "server": "127.0.0.1", "port": args.imap_port,
-            "user": user, "password": user, "state": "done",
+            "name": f"bench {user}",
+            "server_type": "imap",
+            "server": "127.0.0.1",
+            "port": args.imap_port,
+            "user": user,
+            "password": user,
+            "state": "done",
             "object_id": env["ir.model"]._get("helpdesk.ticket").id,
         }
         if args.phase == "converter":
@@ -58,12 +63,14 @@ def run_phase(args):
     profiler = None
     if os.environ.get("MC_BENCH_PROFILE") == args.phase:
         import cProfile
+
         profiler = cProfile.Profile()
         profiler.enable()
     import collections
     import re
 
     from odoo.sql_db import Cursor
+
     sql_shapes = collections.Counter()
     detailed = os.environ.get("MC_BENCH_SQLSTATS") == args.phase
     original_execute = Cursor.execute
@@ -75,6 +82,7 @@ def run_phase(args):
         else:
             sql_shapes["all"] += 1
         return original_execute(self, query, params, log_exceptions)
+
     Cursor.execute = counting_execute
     start = time.perf_counter()
     rounds = 0
@@ -105,15 +113,30 @@ def run_phase(args):
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         tickets = env["helpdesk.ticket"].search_count([])
-        messages = env["mail.message"].search_count([("model", "=", "helpdesk.ticket"), ("message_type", "=", "email")])
+        messages = env["mail.message"].search_count(
+            [("model", "=", "helpdesk.ticket"), ("message_type", "=", "email")]
+        )
         attachments = env["ir.attachment"].search_count([("res_model", "=", "helpdesk.ticket")])
-        logs = dict(env["mail.converter.log"]._read_group([], ["state"], ["__count"])) \
-            if "mail.converter.log" in env else {}
-    print(json.dumps({
-        "phase": args.phase, "seconds": elapsed, "tickets": tickets, "emails": messages,
-        "attachments": attachments, "logs": logs, "queries": queries, "rss_before_mb": rss_before / 1024,
-        "peak_rss_mb": _rss_kb("VmHWM") / 1024,
-    }))
+        logs = (
+            dict(env["mail.converter.log"]._read_group([], ["state"], ["__count"]))
+            if "mail.converter.log" in env
+            else {}
+        )
+    print(
+        json.dumps(
+            {
+                "phase": args.phase,
+                "seconds": elapsed,
+                "tickets": tickets,
+                "emails": messages,
+                "attachments": attachments,
+                "logs": logs,
+                "queries": queries,
+                "rss_before_mb": rss_before / 1024,
+                "peak_rss_mb": _rss_kb("VmHWM") / 1024,
+            }
+        )
+    )
 
 
 def add_typical_rules(env):
@@ -123,17 +146,42 @@ def add_typical_rules(env):
     def cond(field, operator, value):
         return (0, 0, {"field": field, "operator": operator, "value": value})
 
-    Rule.create([
-        {"name": "Out of office", "action": "discard", "sequence": 1,
-         "condition_ids": [cond("subject", "contains", "out of office"), cond("subject", "contains", "abwesend")]},
-        {"name": "Newsletters", "action": "discard", "sequence": 2,
-         "condition_ids": [cond("from", "starts_with", "newsletter@"), cond("subject", "regex", r"^\[newsletter\]")]},
-        {"name": "Ticket replies", "action": "ticket_update", "sequence": 3,
-         "condition_ids": [cond("subject", "regex", r"\[HT\d+\]")]},
-        {"name": "VIP", "action": "ticket", "priority": "3", "sequence": 4,
-         "condition_ids": [cond("from", "ends_with", "@vip.example")]},
-        {"name": "Everything else", "action": "ticket", "sequence": 99},
-    ])
+    Rule.create(
+        [
+            {
+                "name": "Out of office",
+                "action": "discard",
+                "sequence": 1,
+                "condition_ids": [
+                    cond("subject", "contains", "out of office"),
+                    cond("subject", "contains", "abwesend"),
+                ],
+            },
+            {
+                "name": "Newsletters",
+                "action": "discard",
+                "sequence": 2,
+                "condition_ids": [
+                    cond("from", "starts_with", "newsletter@"),
+                    cond("subject", "regex", r"^\[newsletter\]"),
+                ],
+            },
+            {
+                "name": "Ticket replies",
+                "action": "ticket_update",
+                "sequence": 3,
+                "condition_ids": [cond("subject", "regex", r"\[HT\d+\]")],
+            },
+            {
+                "name": "VIP",
+                "action": "ticket",
+                "priority": "3",
+                "sequence": 4,
+                "condition_ids": [cond("from", "ends_with", "@vip.example")],
+            },
+            {"name": "Everything else", "action": "ticket", "sequence": 99},
+        ]
+    )
 
 
 def rule_evaluation_cost(corpus, count=200):
@@ -155,8 +203,10 @@ def add_partners(db, count, pg_port):
         UPDATE res_partner SET commercial_partner_id = id WHERE commercial_partner_id IS NULL;
         ANALYZE res_partner;
     """
-    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-q", "-p", str(pg_port), "-d", db, "-c", sql],
-                   check=True)
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-q", "-p", str(pg_port), "-d", db, "-c", sql],
+        check=True,
+    )
 
 
 def main():
@@ -168,16 +218,22 @@ def main():
     parser.add_argument("--odoo-args", help="JSON list of Odoo command-line options")
     parser.add_argument("--pg-port", default=os.environ.get("MC_PG_PORT", "55432"))
     parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument("--partners", type=int, default=0, help="contacts to add to both databases first")
+    parser.add_argument(
+        "--partners", type=int, default=0, help="contacts to add to both databases first"
+    )
     args = parser.parse_args()
     if args.phase:
         return run_phase(args)
 
     corpus = generate(args.messages)
-    print(f"Corpus: {len(corpus)} messages, {sum(map(len, corpus)) / 1e6:.1f} MB "
-          f"(HTML, Cc lists, attachments, replies)")
+    print(
+        f"Corpus: {len(corpus)} messages, {sum(map(len, corpus)) / 1e6:.1f} MB "
+        f"(HTML, Cc lists, attachments, replies)"
+    )
     workdir = tempfile.mkdtemp(prefix="mc-bench-")
-    dovecot = Dovecot(workdir, int(os.environ.get("MC_BENCH_PORT_BASE", 15100)), ("stock", "converter")).start()
+    dovecot = Dovecot(
+        workdir, int(os.environ.get("MC_BENCH_PORT_BASE", 15100)), ("stock", "converter")
+    ).start()
     results = {}
     try:
         for user in ("stock", "converter"):
@@ -185,14 +241,30 @@ def main():
         for phase in ("stock", "converter"):
             db = f"{args.template}_{phase}"
             psql = ["runuser", "-u", "postgres", "--"]
-            subprocess.run(psql + ["dropdb", "-p", args.pg_port, "--if-exists", "--force", db], check=True)
-            subprocess.run(psql + ["createdb", "-p", args.pg_port, "-O", "odoo", "-T", f"{db}_tpl", db], check=True)
+            subprocess.run(
+                psql + ["dropdb", "-p", args.pg_port, "--if-exists", "--force", db], check=True
+            )
+            subprocess.run(
+                psql + ["createdb", "-p", args.pg_port, "-O", "odoo", "-T", f"{db}_tpl", db],
+                check=True,
+            )
             if args.partners:
                 add_partners(db, args.partners, args.pg_port)
             proc = subprocess.run(
-                [sys.executable, __file__, "--phase", phase, "--db", db, "--imap-port", str(dovecot.imap_port),
-                 "--odoo-args", args.odoo_args],
-                capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--phase",
+                    phase,
+                    "--db",
+                    db,
+                    "--imap-port",
+                    str(dovecot.imap_port),
+                    "--odoo-args",
+                    args.odoo_args,
+                ],
+                capture_output=True,
+                text=True,
             )
             if proc.returncode:
                 sys.stderr.write(proc.stderr[-5000:])
@@ -204,19 +276,27 @@ def main():
     print()
     if args.partners:
         print(f"Both databases hold {args.partners:,} extra contacts.")
-    print(f"{'':12}{'msg/s':>9}{'seconds':>9}{'tickets':>9}{'emails':>8}{'queries/msg':>13}"
-          f"{'peak RSS MB':>13}{'RSS growth MB':>15}")
+    print(
+        f"{'':12}{'msg/s':>9}{'seconds':>9}{'tickets':>9}{'emails':>8}{'queries/msg':>13}"
+        f"{'peak RSS MB':>13}{'RSS growth MB':>15}"
+    )
     for phase in ("stock", "converter"):
         r = results[phase]
-        print(f"{phase:12}{count / r['seconds']:9.1f}{r['seconds']:9.2f}{r['tickets']:9d}{r['emails']:8d}"
-              f"{r['queries'] / count:13.1f}{r['peak_rss_mb']:13.0f}{r['peak_rss_mb'] - r['rss_before_mb']:15.0f}")
+        print(
+            f"{phase:12}{count / r['seconds']:9.1f}{r['seconds']:9.2f}{r['tickets']:9d}{r['emails']:8d}"
+            f"{r['queries'] / count:13.1f}{r['peak_rss_mb']:13.0f}{r['peak_rss_mb'] - r['rss_before_mb']:15.0f}"
+        )
     ratio = results["stock"]["seconds"] / results["converter"]["seconds"]
     target = 3.0 if args.partners >= 100_000 else 1.0
     print(f"\nconverter/stock speed ratio: {ratio:.2f}  (target >= {target})")
     print(f"converter log: {results['converter']['logs']}")
-    print(f"rule evaluation, 200 rules: {rule_evaluation_cost(corpus):.3f} ms per message  (target <= 1 ms)")
-    same = (results["stock"]["tickets"], results["stock"]["emails"]) == \
-           (results["converter"]["tickets"], results["converter"]["emails"])
+    print(
+        f"rule evaluation, 200 rules: {rule_evaluation_cost(corpus):.3f} ms per message  (target <= 1 ms)"
+    )
+    same = (results["stock"]["tickets"], results["stock"]["emails"]) == (
+        results["converter"]["tickets"],
+        results["converter"]["emails"],
+    )
     print("same tickets and emails on both sides: " + ("yes" if same else "NO"))
     return 0 if same else 1
 

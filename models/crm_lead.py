@@ -12,4 +12,5 @@ class CrmLead(models.Model):
 
     # Odoo's trigram index serves ilike; exact matching wants a btree.
     _email_normalized_mail_converter_index = models.Index(
-        "(email_normalized) WHERE email_normalized IS NOT NULL")
+        "(email_normalized) WHERE email_normalized IS NOT NULL"
+    )

@@ -14,14 +14,26 @@ _logger = logging.getLogger(__name__)
 
 # Common names of sent-mail folders, to suggest their direction when listing folders.
 SENT_FOLDER_NAMES = {
-    "sent", "sent items", "sent mail", "sent messages", "gesendet", "gesendete elemente",
-    "envoyés", "elementi inviati", "posta inviata", "enviados", "elementos enviados", "verzonden items",
+    "sent",
+    "sent items",
+    "sent mail",
+    "sent messages",
+    "gesendet",
+    "gesendete elemente",
+    "envoyés",
+    "elementi inviati",
+    "posta inviata",
+    "enviados",
+    "elementos enviados",
+    "verzonden items",
 }
 
 
 def _address_set(text):
     """Normalised addresses of a free-text list (commas, semicolons, spaces or new lines)."""
-    return frozenset(filter(None, (normalize_email(part) for part in re.split(r"[\s,;]+", text or ""))))
+    return frozenset(
+        filter(None, (normalize_email(part) for part in re.split(r"[\s,;]+", text or "")))
+    )
 
 
 class FetchmailServer(models.Model):
@@ -32,55 +44,67 @@ class FetchmailServer(models.Model):
     use_converter = fields.Boolean(
         "Use Mail Converter",
         help="Fetch this mailbox with the converter: per-folder settings, exactly-once conversion, "
-             "a log, and retries of failed emails. Unticked, Odoo's stock fetching applies.",
+        "a log, and retries of failed emails. Unticked, Odoo's stock fetching applies.",
     )
-    starttls = fields.Boolean("STARTTLS", help="Upgrade a plain connection to TLS before logging in.")
+    starttls = fields.Boolean(
+        "STARTTLS", help="Upgrade a plain connection to TLS before logging in."
+    )
     verify_tls = fields.Boolean(
-        "Verify certificate", help="Refuse servers whose TLS certificate is not trusted by this machine.",
+        "Verify certificate",
+        help="Refuse servers whose TLS certificate is not trusted by this machine.",
     )
-    converter_folder_ids = fields.One2many("mail.converter.folder", "server_id", "Folders", copy=True)
+    converter_folder_ids = fields.One2many(
+        "mail.converter.folder", "server_id", "Folders", copy=True
+    )
     check_interval = fields.Integer(
-        "Check every (minutes)", default=0,
+        "Check every (minutes)",
+        default=0,
         help="Minimum time between two scheduled fetches of this mailbox. 0 checks it every time "
-             "the scheduler runs. 'Fetch now' ignores it.",
+        "the scheduler runs. 'Fetch now' ignores it.",
     )
     activation_date = fields.Datetime(
-        readonly=True, copy=False,
+        readonly=True,
+        copy=False,
         help="When the converter was switched on. Older mail is backlog: it may be imported "
-             "but never gets automatic replies.",
+        "but never gets automatic replies.",
     )
     max_attempts = fields.Integer(
-        "Retries", default=5,
+        "Retries",
+        default=5,
         help="How many times a failing email is tried before it waits for an admin to retry it from the log.",
     )
     batch_size = fields.Integer(
-        default=50, help="Messages downloaded per IMAP round trip.",
+        default=50,
+        help="Messages downloaded per IMAP round trip.",
     )
     only_linked = fields.Boolean(
         "Only import linked emails",
         help="Only import emails that can be linked to records (contacts, companies, leads or an existing "
-             "conversation); users do not count. Others are logged as discarded.",
+        "conversation); users do not count. Others are logged as discarded.",
     )
     contact_creation_addresses = fields.Text(
         "Create contacts for mail to",
         help="Addresses such as info@ or sales@, separated by commas or new lines: an unknown sender "
-             "writing to one of them becomes a contact.",
+        "writing to one of them becomes a contact.",
     )
     create_outbound_contacts = fields.Boolean(
         "Create contacts for recipients",
         help="In outbound folders, recipients unknown to Odoo become contacts.",
     )
     link_company_by_domain = fields.Boolean(
-        "Link new contacts to companies", default=True,
+        "Link new contacts to companies",
+        default=True,
         help="A new contact joins the company whose website has the same domain as its email. "
-             "Free-mail domains (gmail.com, outlook.com, ...) never match.",
+        "Free-mail domains (gmail.com, outlook.com, ...) never match.",
     )
     excluded_addresses = fields.Text(
         "Never import mail of",
         help="Staff addresses, separated by commas or new lines: emails from or to them are not imported.",
     )
     default_user_id = fields.Many2one(
-        "res.users", "Default responsible", domain=[("share", "=", False)],
+        "res.users",
+        "Default responsible",
+        domain=[("share", "=", False)],
         help="Responsible of new records when no user is found among the recipients.",
     )
     converter_log_ids = fields.One2many("mail.converter.log", "server_id", "Log")
@@ -90,7 +114,8 @@ class FetchmailServer(models.Model):
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
 
     _check_interval_positive = models.Constraint(
-        "CHECK(check_interval >= 0)", "The check interval cannot be negative.",
+        "CHECK(check_interval >= 0)",
+        "The check interval cannot be negative.",
     )
 
     @api.depends("converter_log_ids.state")
@@ -98,7 +123,9 @@ class FetchmailServer(models.Model):
         counts = {
             (server.id, state): count
             for server, state, count in self.env["mail.converter.log"]._read_group(
-                [("server_id", "in", self.ids)], ["server_id", "state"], ["__count"],
+                [("server_id", "in", self.ids)],
+                ["server_id", "state"],
+                ["__count"],
             )
         }
         for server in self:
@@ -113,9 +140,13 @@ class FetchmailServer(models.Model):
     def _check_converter_server_type(self):
         for server in self:
             if server.use_converter and server.server_type not in ("imap", "pop"):
-                raise ValidationError(self.env._(
-                    "The mail converter reads IMAP and POP3 mailboxes with a password; "
-                    "%(name)s keeps Odoo's stock fetching.", name=server.name))
+                raise ValidationError(
+                    self.env._(
+                        "The mail converter reads IMAP and POP3 mailboxes with a password; "
+                        "%(name)s keeps Odoo's stock fetching.",
+                        name=server.name,
+                    )
+                )
 
     @api.onchange("use_converter")
     def _onchange_use_converter(self):
@@ -168,8 +199,11 @@ class FetchmailServer(models.Model):
             activation_date=self.activation_date,
             own_addresses=frozenset(filter(None, own)),
             tag_patterns=self.env["mail.converter.tag"]._converter_patterns(),
-            rules=tuple(r for r in self.env["mail.converter.rule"]._converter_rules()
-                        if not r.server_ids or self.id in r.server_ids),
+            rules=tuple(
+                r
+                for r in self.env["mail.converter.rule"]._converter_rules()
+                if not r.server_ids or self.id in r.server_ids
+            ),
         )
 
     # -- connection ----------------------------------------------------
@@ -187,8 +221,13 @@ class FetchmailServer(models.Model):
         if protocol not in ("imap", "pop"):
             raise UserError(self.env._("The mail converter reads IMAP and POP3 mailboxes only."))
         return connect(
-            protocol, self.server, int(self.port), self.user, self.password,
-            security=self._converter_security(), verify_tls=self.verify_tls,
+            protocol,
+            self.server,
+            int(self.port),
+            self.user,
+            self.password,
+            security=self._converter_security(),
+            verify_tls=self.verify_tls,
         )
 
     def _converter_list_folders(self, failure):
@@ -199,7 +238,11 @@ class FetchmailServer(models.Model):
             names = mailbox.list_folders()
             mailbox.disconnect()
         except (MailboxError, OSError, UnicodeError) as exc:
-            raise UserError(f"{failure}: {tools.exception_to_unicode(exc)}") from exc
+            raise UserError(
+                self.env._(
+                    "%(failure)s: %(error)s", failure=failure, error=tools.exception_to_unicode(exc)
+                )
+            ) from exc
         return names
 
     def button_confirm_login(self):
@@ -209,12 +252,18 @@ class FetchmailServer(models.Model):
         for server in self - stock:
             folders = server._converter_list_folders(self.env._("Connection test failed"))
             server.write({"state": "done", "error_date": False, "error_message": False})
-            missing = [f.path for f in server.converter_folder_ids if f.active and f.path not in folders
-                       and server.server_type == "imap"]
+            missing = [
+                f.path
+                for f in server.converter_folder_ids
+                if f.active and f.path not in folders and server.server_type == "imap"
+            ]
             if missing:
-                raise UserError(self.env._(
-                    "Connected, but these folders do not exist on the server: %(missing)s",
-                    missing=", ".join(missing)))
+                raise UserError(
+                    self.env._(
+                        "Connected, but these folders do not exist on the server: %(missing)s",
+                        missing=", ".join(missing),
+                    )
+                )
         if len(self) == 1 and self.use_converter:
             return {
                 "type": "ir.actions.client",
@@ -232,17 +281,21 @@ class FetchmailServer(models.Model):
         """Read the folder list from the server into a wizard, never from a compute."""
         self.ensure_one()
         names = self._converter_list_folders(self.env._("Could not list folders"))
-        wizard = self.env["mail.converter.folder.wizard"].create({
-            "server_id": self.id,
-            "line_ids": [
-                fields.Command.create({
-                    "path": name,
-                    "selected": name in self.converter_folder_ids.mapped("path"),
-                    "direction": self._converter_guess_direction(name),
-                })
-                for name in names
-            ],
-        })
+        wizard = self.env["mail.converter.folder.wizard"].create(
+            {
+                "server_id": self.id,
+                "line_ids": [
+                    fields.Command.create(
+                        {
+                            "path": name,
+                            "selected": name in self.converter_folder_ids.mapped("path"),
+                            "direction": self._converter_guess_direction(name),
+                        }
+                    )
+                    for name in names
+                ],
+            }
+        )
         return {
             "type": "ir.actions.act_window",
             "res_model": wizard._name,
@@ -260,7 +313,9 @@ class FetchmailServer(models.Model):
 
     def action_open_converter_log(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("mail_converter.action_mail_converter_log")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mail_converter.action_mail_converter_log"
+        )
         action["domain"] = [("server_id", "=", self.id)]
         state = self.env.context.get("converter_state")
         action["context"] = {"search_default_server_id": self.id}
@@ -307,7 +362,9 @@ class FetchmailServer(models.Model):
         try:
             mailbox = self._converter_connect()
             with self.env.registry.cursor() as message_cr:
-                env = self.env(cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={}))
+                env = self.env(
+                    cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={})
+                )
                 server = self.with_env(env)
                 source = server._converter_source()
                 for folder in server.converter_folder_ids.filtered("active"):
@@ -317,17 +374,26 @@ class FetchmailServer(models.Model):
             self.write({"error_date": False, "error_message": False})
         except Exception as exc:  # noqa: BLE001 - shown on the mailbox, never crashes the run
             exception = exc
-            _logger.warning("Mail converter: fetching %s failed: %s", self.name, exc,
-                            exc_info=not isinstance(exc, MailboxError | OSError))
+            _logger.warning(
+                "Mail converter: fetching %s failed: %s",
+                self.name,
+                exc,
+                exc_info=not isinstance(exc, MailboxError | OSError),
+            )
             self._converter_record_error(exc)
         finally:
             if mailbox is not None:
                 try:
                     mailbox.disconnect()
                 except Exception:  # noqa: BLE001 - the session is over either way
-                    _logger.info("Mail converter: could not close %s cleanly", self.name, exc_info=True)
-        _logger.info("Mail converter: %s fetched; %s", self.name,
-                     ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new")
+                    _logger.info(
+                        "Mail converter: could not close %s cleanly", self.name, exc_info=True
+                    )
+        _logger.info(
+            "Mail converter: %s fetched; %s",
+            self.name,
+            ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new",
+        )
         self.write({"date": fields.Datetime.now()})
         return exception
 

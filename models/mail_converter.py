@@ -70,7 +70,9 @@ class MailConverter(models.AbstractModel):
     def _log_seen(self, summary, source, origin):
         """Find or create the log row; return it and ``convert``, ``handled`` or ``skip``."""
         Log = self.env["mail.converter.log"].sudo()
-        primary = Log.search([("message_key", "=", summary.key), ("state", "!=", "duplicate")], limit=1)
+        primary = Log.search(
+            [("message_key", "=", summary.key), ("state", "!=", "duplicate")], limit=1
+        )
         if not primary:
             log = self._log_claim(summary, source, origin)
             if log:
@@ -79,7 +81,11 @@ class MailConverter(models.AbstractModel):
         if primary.folder_id.id == origin.folder_id:
             if origin.uidl and primary.uidl == origin.uidl:
                 return self._seen_again(primary, source)
-            if not origin.uidl and primary.uid == origin.uid and primary.uidvalidity == origin.uidvalidity:
+            if (
+                not origin.uidl
+                and primary.uid == origin.uid
+                and primary.uidvalidity == origin.uidvalidity
+            ):
                 return self._seen_again(primary, source)
             if not origin.uidl and primary.uidvalidity != origin.uidvalidity:
                 # Same folder renumbered (UIDVALIDITY changed): the same copy under a new UID.
@@ -104,8 +110,12 @@ class MailConverter(models.AbstractModel):
         query = SQL(
             "INSERT INTO mail_converter_log (%s, create_uid, write_uid, create_date, write_date) "
             "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            SQL(", ").join(SQL.identifier(c) for c in columns), SQL(", ").join(row),
-            self.env.uid, self.env.uid, now, now,
+            SQL(", ").join(SQL.identifier(c) for c in columns),
+            SQL(", ").join(row),
+            self.env.uid,
+            self.env.uid,
+            now,
+            now,
         )
         try:
             with self.env.cr.savepoint(flush=False):
@@ -131,15 +141,27 @@ class MailConverter(models.AbstractModel):
         Log = self.env["mail.converter.log"].sudo()
         values = dict(self._log_values(summary, source, origin), state="duplicate", attempts=0)
         if not primary:
-            return Log.create(dict(values, reason=self.env._("Received at the same time through another mailbox")))
-        domain = [("duplicate_of_id", "=", primary.id), ("folder_id", "=", origin.folder_id or False)]
+            return Log.create(
+                dict(values, reason=self.env._("Received at the same time through another mailbox"))
+            )
+        domain = [
+            ("duplicate_of_id", "=", primary.id),
+            ("folder_id", "=", origin.folder_id or False),
+        ]
         domain.append(("uidl", "=", origin.uidl) if origin.uidl else ("uid", "=", origin.uid))
         copy = Log.search(domain, limit=1)
         if copy:
             return copy
-        where = primary.folder_id.display_name or primary.server_id.name or self.env._("a file import")
-        return Log.create(dict(values, duplicate_of_id=primary.id,
-                               reason=self.env._("Already received through %(where)s", where=where)))
+        where = (
+            primary.folder_id.display_name or primary.server_id.name or self.env._("a file import")
+        )
+        return Log.create(
+            dict(
+                values,
+                duplicate_of_id=primary.id,
+                reason=self.env._("Already received through %(where)s", where=where),
+            )
+        )
 
     # -- stages 2..4: read, plan, apply inside a savepoint ---------------
     @api.model
@@ -150,8 +172,13 @@ class MailConverter(models.AbstractModel):
                 values = self._convert(raw, summary, source, origin, log)
                 log.write(dict(values, error=False))
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
-            _logger.info("Mail converter: %s failed (attempt %s): %s", summary.message_id or summary.key,
-                         log.attempts, exc, exc_info=_logger.isEnabledFor(logging.DEBUG))
+            _logger.info(
+                "Mail converter: %s failed (attempt %s): %s",
+                summary.message_id or summary.key,
+                log.attempts,
+                exc,
+                exc_info=_logger.isEnabledFor(logging.DEBUG),
+            )
             self._log_failure(log, raw, exc)
 
     @api.model
@@ -168,13 +195,19 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _store_original(self, log, raw):
         """Keep the raw email as an attachment of its log row (retries and the simulator read it)."""
-        return self.env["ir.attachment"].sudo().create({
-            "name": "original.eml",
-            "mimetype": "message/rfc822",
-            "raw": raw,
-            "res_model": log._name,
-            "res_id": log.id,
-        })
+        return (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": "original.eml",
+                    "mimetype": "message/rfc822",
+                    "raw": raw,
+                    "res_model": log._name,
+                    "res_id": log.id,
+                }
+            )
+        )
 
     @api.model
     def _convert(self, raw, summary, source, origin, log):
@@ -210,21 +243,26 @@ class MailConverter(models.AbstractModel):
             model=record._name,
             res_id=record.id,
             mail_message_id=message.id,
-            link_ids=[Command.clear()] * bool(log.link_ids) + self._link_commands(plan, record, new_contacts),
+            link_ids=[Command.clear()] * bool(log.link_ids)
+            + self._link_commands(plan, record, new_contacts),
         )
 
     @api.model
     def _apply_not_converted(self, plan, mail, source):
         """What a discarded, rejected or bounced email still does: Odoo's bounce counters."""
         if plan.kind == "bounce":
-            self.env["mail.converter.planner"]._converter_mail_thread(source)._routing_handle_bounce(
-                mail.message, mail.msg_dict)
+            self.env["mail.converter.planner"]._converter_mail_thread(
+                source
+            )._routing_handle_bounce(mail.message, mail.msg_dict)
 
     @api.model
     def _apply_contacts(self, plan, mail, source):
         """Create the plan's new contacts; return them by address."""
         Partner = self.env["res.partner"].sudo()
-        return {new.address.email: Partner.create(self._contact_values(new, source)) for new in plan.contacts}
+        return {
+            new.address.email: Partner.create(self._contact_values(new, source))
+            for new in plan.contacts
+        }
 
     @api.model
     def _contact_values(self, new_contact, source):
@@ -247,29 +285,53 @@ class MailConverter(models.AbstractModel):
         MailThread = Planner._converter_mail_thread(source)
         message, msg_dict = mail.message, dict(mail.msg_dict)
         routes = Planner._converter_odoo_routes(plan, new_contacts)
-        author = plan.author_id or new_contacts.get(plan.author_new_contact, self.env["res.partner"]).id
+        author = (
+            plan.author_id or new_contacts.get(plan.author_new_contact, self.env["res.partner"]).id
+        )
         if author and not msg_dict.get("author_id"):
             msg_dict["author_id"] = author
         MailThread._routing_reset_bounce(message, msg_dict)
         msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
         thread_id = MailThread._message_route_process(message, msg_dict, routes)
         record = self.env[routes[0][0]].sudo().browse(thread_id)
-        posted = self.env["mail.message"].sudo().search(
-            [("message_id", "=", msg_dict["message_id"]), ("model", "=", record._name), ("res_id", "=", record.id)],
-            limit=1, order="id desc")
+        posted = (
+            self.env["mail.message"]
+            .sudo()
+            .search(
+                [
+                    ("message_id", "=", msg_dict["message_id"]),
+                    ("model", "=", record._name),
+                    ("res_id", "=", record.id),
+                ],
+                limit=1,
+                order="id desc",
+            )
+        )
         return record, posted
 
     @api.model
     def _apply_followup(self, record, message):
         """A follow-up email is unread for the record's responsible, follower or not."""
-        user = record.user_id if "user_id" in record._fields and record.user_id._name == "res.users" else None
+        user = (
+            record.user_id
+            if "user_id" in record._fields and record.user_id._name == "res.users"
+            else None
+        )
         if not message or not user or user.share:
             return
         Notification = self.env["mail.notification"].sudo()
-        if not Notification.search_count([("mail_message_id", "=", message.id),
-                                          ("res_partner_id", "=", user.partner_id.id)], limit=1):
-            Notification.create({"mail_message_id": message.id, "res_partner_id": user.partner_id.id,
-                                 "notification_type": "inbox", "is_read": False})
+        if not Notification.search_count(
+            [("mail_message_id", "=", message.id), ("res_partner_id", "=", user.partner_id.id)],
+            limit=1,
+        ):
+            Notification.create(
+                {
+                    "mail_message_id": message.id,
+                    "res_partner_id": user.partner_id.id,
+                    "notification_type": "inbox",
+                    "is_read": False,
+                }
+            )
 
     @api.model
     def _apply_activity(self, plan, record):
@@ -277,8 +339,10 @@ class MailConverter(models.AbstractModel):
         record.activity_schedule(
             "mail.mail_activity_data_todo",
             summary=plan.activity["summary"],
-            user_id=plan.activity.get("user_id") or (record.user_id.id if "user_id" in record._fields else 0)
-            or plan.assignee_id or self.env.ref("base.user_admin").id,
+            user_id=plan.activity.get("user_id")
+            or (record.user_id.id if "user_id" in record._fields else 0)
+            or plan.assignee_id
+            or self.env.ref("base.user_admin").id,
         )
 
     @api.model
@@ -291,18 +355,40 @@ class MailConverter(models.AbstractModel):
     def _link_commands(self, plan, record, new_contacts):
         """Every record the email is filed on: the primary one, then the others with why."""
         why = plan.route.why or self.env._("Created from the email")
-        links = [Command.create({"model": record._name, "res_id": record.id, "role": "primary", "reason": why})]
+        links = [
+            Command.create(
+                {"model": record._name, "res_id": record.id, "role": "primary", "reason": why}
+            )
+        ]
         filed = {(record._name, record.id)}
         for link in plan.links:
             res_id = link.res_id or new_contacts.get(link.email, self.env["res.partner"]).id
             if res_id and (link.model, res_id) not in filed:
                 filed.add((link.model, res_id))
-                links.append(Command.create({"model": link.model, "res_id": res_id, "role": "related",
-                                             "reason": link.reason}))
-        partner = record.partner_id if record._name != "res.partner" and "partner_id" in record._fields else None
+                links.append(
+                    Command.create(
+                        {
+                            "model": link.model,
+                            "res_id": res_id,
+                            "role": "related",
+                            "reason": link.reason,
+                        }
+                    )
+                )
+        partner = (
+            record.partner_id
+            if record._name != "res.partner" and "partner_id" in record._fields
+            else None
+        )
         if partner and ("res.partner", partner.id) not in filed:
-            links.append(Command.create({
-                "model": "res.partner", "res_id": partner.id, "role": "related",
-                "reason": self.env._("Contact of %(record)s", record=record.display_name),
-            }))
+            links.append(
+                Command.create(
+                    {
+                        "model": "res.partner",
+                        "res_id": partner.id,
+                        "role": "related",
+                        "reason": self.env._("Contact of %(record)s", record=record.display_name),
+                    }
+                )
+            )
         return links

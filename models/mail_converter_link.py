@@ -11,15 +11,22 @@ class MailConverterLink(models.Model):
     res_id = fields.Many2oneReference("Record", model_field="model", required=True, index=True)
     role = fields.Selection(
         [("primary", "Primary record"), ("related", "Related record")],
-        required=True, default="related",
+        required=True,
+        default="related",
         help="The primary record holds the email in its chatter.",
     )
     reason = fields.Char(help="Why the email was filed on this record.")
 
-    _record_unique = models.Constraint("UNIQUE(log_id, model, res_id)", "An email is filed once per record.")
+    _record_unique = models.Constraint(
+        "UNIQUE(log_id, model, res_id)", "An email is filed once per record."
+    )
 
     @api.depends("model", "res_id")
     def _compute_display_name(self):
         for link in self:
-            record = self.env[link.model].browse(link.res_id).exists() if link.model in self.env else None
+            record = (
+                self.env[link.model].browse(link.res_id).exists()
+                if link.model in self.env
+                else None
+            )
             link.display_name = record.display_name if record else f"{link.model},{link.res_id}"

@@ -24,12 +24,18 @@ class MailConverterLog(models.Model):
     _rec_name = "subject"
 
     message_key = fields.Char(
-        required=True, index=True, readonly=True,
+        required=True,
+        index=True,
+        readonly=True,
         help="Normalised Message-ID, or a hash of stable headers and body when it is missing.",
     )
     message_id = fields.Char("Message-ID", readonly=True, index="btree_not_null")
-    server_id = fields.Many2one("fetchmail.server", "Mailbox", index=True, ondelete="set null", readonly=True)
-    folder_id = fields.Many2one("mail.converter.folder", "Folder", index=True, ondelete="set null", readonly=True)
+    server_id = fields.Many2one(
+        "fetchmail.server", "Mailbox", index=True, ondelete="set null", readonly=True
+    )
+    folder_id = fields.Many2one(
+        "mail.converter.folder", index=True, ondelete="set null", readonly=True
+    )
     uid = fields.Integer("UID", readonly=True, help="IMAP UID of the message in its folder.")
     uidl = fields.Char("POP3 UIDL", readonly=True)
     uidvalidity = fields.Integer(readonly=True)
@@ -38,21 +44,31 @@ class MailConverterLog(models.Model):
     subject = fields.Char(readonly=True)
     message_date = fields.Char("Date header", readonly=True)
     state = fields.Selection(STATES, required=True, default="failed", index=True, readonly=True)
-    reason = fields.Char(readonly=True, help="Why the message was discarded, rejected or marked duplicate.")
+    reason = fields.Char(
+        readonly=True, help="Why the message was discarded, rejected or marked duplicate."
+    )
     error = fields.Text(readonly=True)
     attempts = fields.Integer(readonly=True, default=0)
-    rule_id = fields.Many2one("mail.converter.rule", "Rule", readonly=True, ondelete="set null", index="btree_not_null")
+    rule_id = fields.Many2one(
+        "mail.converter.rule", readonly=True, ondelete="set null", index="btree_not_null"
+    )
     rule_trace = fields.Text("Rule verdicts", readonly=True)
     duplicate_of_id = fields.Many2one("mail.converter.log", readonly=True, ondelete="set null")
     model = fields.Char("Primary model", readonly=True)
     res_id = fields.Many2oneReference("Primary record", model_field="model", readonly=True)
-    mail_message_id = fields.Many2one("mail.message", "Stored message", readonly=True, ondelete="set null")
+    mail_message_id = fields.Many2one(
+        "mail.message", "Stored message", readonly=True, ondelete="set null"
+    )
     link_ids = fields.One2many("mail.converter.link", "log_id", "Filed on", readonly=True)
     action_pending = fields.Boolean(
-        "Server action pending", readonly=True, index=True,
+        "Server action pending",
+        readonly=True,
+        index=True,
         help="The folder's after-action (read, move, delete) is still to be applied on the mail server.",
     )
-    raw_attachment_id = fields.Many2one("ir.attachment", "Original email", readonly=True, ondelete="set null")
+    raw_attachment_id = fields.Many2one(
+        "ir.attachment", "Original email", readonly=True, ondelete="set null"
+    )
     company_id = fields.Many2one("res.company", readonly=True, index=True)
 
     # One converted (or failed) row per email; extra copies are 'duplicate' rows.
@@ -91,7 +107,9 @@ class MailConverterLog(models.Model):
             raise UserError(self.env._("Only failed emails can be retried."))
         missing = failed.filtered(lambda log: not log.raw_attachment_id)
         if missing:
-            raise UserError(self.env._("No original is stored for %(log)s.", log=missing[0].display_name))
+            raise UserError(
+                self.env._("No original is stored for %(log)s.", log=missing[0].display_name)
+            )
         Converter = self.env["mail.converter"]
         for log in failed.sudo():
             source, origin = log._converter_source()
@@ -107,6 +125,11 @@ class MailConverterLog(models.Model):
         """The mailbox settings and the origin of this logged copy, as the pipeline expects them."""
         self.ensure_one()
         source = self.server_id._converter_source()
-        origin = self.folder_id._converter_origin() if self.folder_id else Origin(
-            direction=self.direction or "inbound", backlog=True)
-        return source, origin.copy(uid=self.uid, uidl=self.uidl or "", uidvalidity=self.uidvalidity)
+        origin = (
+            self.folder_id._converter_origin()
+            if self.folder_id
+            else Origin(direction=self.direction or "inbound", backlog=True)
+        )
+        return source, origin.for_message(
+            uid=self.uid, uidl=self.uidl or "", uidvalidity=self.uidvalidity
+        )

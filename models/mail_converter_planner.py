@@ -36,11 +36,20 @@ class MailConverterPlanner(models.AbstractModel):
         summary = summary or mime.summarize(raw)
         message = self._converter_parse_message(raw)
         repairs = mime.repair_charsets(message)
-        msg_dict = self._converter_mail_thread(source).message_parse(message, save_original=source.save_original)
+        msg_dict = self._converter_mail_thread(source).message_parse(
+            message, save_original=source.save_original
+        )
         if source.strip_attachments:
             msg_dict.pop("attachments", None)
-        return Mail(raw=raw, summary=summary, message=message, msg_dict=msg_dict,
-                    matches=self._converter_match(summary, source), origin=origin, repairs=repairs)
+        return Mail(
+            raw=raw,
+            summary=summary,
+            message=message,
+            msg_dict=msg_dict,
+            matches=self._converter_match(summary, source),
+            origin=origin,
+            repairs=repairs,
+        )
 
     @api.model
     def _converter_parse_message(self, raw):
@@ -51,7 +60,8 @@ class MailConverterPlanner(models.AbstractModel):
     def _converter_mail_thread(self, source):
         """The ``mail.thread`` environment used for parsing and posting."""
         return self.env["mail.thread"].with_context(
-            default_fetchmail_server_id=source.server_id, mail_converter_importing=True,
+            default_fetchmail_server_id=source.server_id,
+            mail_converter_importing=True,
         )
 
     @api.model
@@ -72,11 +82,20 @@ class MailConverterPlanner(models.AbstractModel):
         """
         if not emails:
             return [], {}
-        self.env["res.partner"].flush_model(["email_normalized", "active", "name", "mail_converter_exclude",
-                                             "commercial_partner_id"])
+        self.env["res.partner"].flush_model(
+            [
+                "email_normalized",
+                "active",
+                "name",
+                "mail_converter_exclude",
+                "commercial_partner_id",
+            ]
+        )
         self.env["crm.lead"].flush_model(["email_normalized", "active", "mail_converter_exclude"])
         self.env["res.users"].flush_model(["active", "share", "partner_id"])
-        self.env.cr.execute(SQL("""
+        self.env.cr.execute(
+            SQL(
+                """
             SELECT 'res.partner', p.id, p.email_normalized, p.name, p.mail_converter_exclude,
                    c.id, c.name, c.mail_converter_exclude
               FROM res_partner p
@@ -93,9 +112,21 @@ class MailConverterPlanner(models.AbstractModel):
               FROM res_users u JOIN res_partner p ON p.id = u.partner_id
              WHERE u.active AND u.share IS NOT TRUE AND p.email_normalized = ANY(%(emails)s)
           ORDER BY 1, 2
-        """, emails=list(emails)))
+        """,
+                emails=list(emails),
+            )
+        )
         candidates, companies = [], {}
-        for model, res_id, address, name, exclude, company_id, company_name, company_exclude in self.env.cr.fetchall():
+        for (
+            model,
+            res_id,
+            address,
+            name,
+            exclude,
+            company_id,
+            company_name,
+            company_exclude,
+        ) in self.env.cr.fetchall():
             candidates.append(matcher.Candidate(model, res_id, address, name or "", bool(exclude)))
             if company_id:
                 companies[res_id] = (company_id, company_name, bool(company_exclude))
@@ -139,8 +170,12 @@ class MailConverterPlanner(models.AbstractModel):
         if mail.repairs:
             plan.note("; ".join(mail.repairs).capitalize())
         if mail.matches.ambiguous:
-            plan.note(self.env._("Several contacts share %(emails)s: filed on all of them",
-                                 emails=", ".join(mail.matches.ambiguous)))
+            plan.note(
+                self.env._(
+                    "Several contacts share %(emails)s: filed on all of them",
+                    emails=", ".join(mail.matches.ambiguous),
+                )
+            )
         return plan
 
     @api.model
@@ -164,14 +199,21 @@ class MailConverterPlanner(models.AbstractModel):
         matches, msg_dict = mail.matches, mail.msg_dict
         staff = {a.email for a in matches.addresses} & source.excluded_addresses
         if staff:
-            return self.env._("%(email)s is on the mailbox's never-import list", email=sorted(staff)[0])
+            return self.env._(
+                "%(email)s is on the mailbox's never-import list", email=sorted(staff)[0]
+            )
         if matches.excluded:
             excluded = matches.excluded[0]
             record = self.env[excluded.model].sudo().browse(excluded.res_id)
-            return self.env._("%(record)s (%(email)s) is excluded from email import",
-                              record=record.display_name, email=excluded.email)
+            return self.env._(
+                "%(record)s (%(email)s) is excluded from email import",
+                record=record.display_name,
+                email=excluded.email,
+            )
         msg_id = msg_dict.get("message_id")
-        if msg_id and self.env["mail.message"].sudo().search_count([("message_id", "=", msg_id)], limit=1):
+        if msg_id and self.env["mail.message"].sudo().search_count(
+            [("message_id", "=", msg_id)], limit=1
+        ):
             return self.env._("Already in Odoo (sent or imported by this database)")
         if self.env["mail.thread"]._detect_loop_headers(msg_dict):
             return self.env._("Reply to a bounce notification (mail loop)")
@@ -187,8 +229,12 @@ class MailConverterPlanner(models.AbstractModel):
         if not source.rules:
             return
         matched, verdicts = rules_engine.evaluate(
-            source.rules, self._converter_rule_email(mail), source.server_id, mail.origin.direction,
-            explain=True)
+            source.rules,
+            self._converter_rule_email(mail),
+            source.server_id,
+            mail.origin.direction,
+            explain=True,
+        )
         plan.verdicts = [self._converter_verdict_line(v) for v in verdicts]
         if not matched:
             return
@@ -212,7 +258,9 @@ class MailConverterPlanner(models.AbstractModel):
         for address in mail.matches.addresses:
             by_role.setdefault(address.role, []).append(address.email)
         body = mail.msg_dict.get("body")
-        return rules_engine.Email(headers=headers, addresses=by_role, body=tools.html2plaintext(body) if body else "")
+        return rules_engine.Email(
+            headers=headers, addresses=by_role, body=tools.html2plaintext(body) if body else ""
+        )
 
     @api.model
     def _converter_verdict_line(self, verdict):
@@ -228,21 +276,31 @@ class MailConverterPlanner(models.AbstractModel):
         """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation."""
         record = self._converter_replied_record(mail)
         if record:
-            plan.route = Route(record._name, record.id, why=self.env._("Continues its conversation"))
+            plan.route = Route(
+                record._name, record.id, why=self.env._("Continues its conversation")
+            )
             plan.followup = True
 
     @api.model
     def _converter_replied_record(self, mail):
         """The record whose message ``mail`` replies to, as Odoo's own routing finds it."""
         msg_dict = mail.msg_dict
-        references = unfold_references(msg_dict.get("references") or msg_dict.get("in_reply_to") or "")
+        references = unfold_references(
+            msg_dict.get("references") or msg_dict.get("in_reply_to") or ""
+        )
         # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
         references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
         if not references:
             return None
-        replied = self.env["mail.message"].sudo().search(
-            [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
-            limit=1, order="id desc")
+        replied = (
+            self.env["mail.message"]
+            .sudo()
+            .search(
+                [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
+                limit=1,
+                order="id desc",
+            )
+        )
         if not replied or replied.model not in self.env:
             return None
         record = self.env[replied.model].sudo().browse(replied.res_id).exists()
@@ -253,13 +311,23 @@ class MailConverterPlanner(models.AbstractModel):
         """File the email on records named by ID tags; the first receives it unless a reply
         header already chose its conversation."""
         tagged = self.env["mail.converter.tag"]._find_records(
-            source.tag_patterns, mail.msg_dict.get("subject"), str(mail.msg_dict.get("body") or ""))
+            source.tag_patterns, mail.msg_dict.get("subject"), str(mail.msg_dict.get("body") or "")
+        )
         for name, record in tagged:
-            plan.links.append(matcher.Link(record._name, record.id, "", "tag", self.env._(
-                "Tag %(tag)s: %(record)s", tag=name, record=record.display_name)))
+            plan.links.append(
+                matcher.Link(
+                    record._name,
+                    record.id,
+                    "",
+                    "tag",
+                    self.env._("Tag %(tag)s: %(record)s", tag=name, record=record.display_name),
+                )
+            )
         if tagged and not plan.route:
             record = tagged[0][1]
-            plan.route = Route(record._name, record.id, why=self.env._("Tag %(tag)s", tag=tagged[0][0]))
+            plan.route = Route(
+                record._name, record.id, why=self.env._("Tag %(tag)s", tag=tagged[0][0])
+            )
             plan.followup = True
 
     @api.model
@@ -313,15 +381,32 @@ class MailConverterPlanner(models.AbstractModel):
     def _plan_contacts(self, mail, source, plan):
         """Contacts to create for unknown addresses, by the mailbox's options; the email is filed on them."""
         for address in self._converter_addresses_to_create(mail, source):
-            company = self._converter_company_for_domain(address.domain) \
-                if source.link_company_by_domain else self.env["res.partner"]
+            company = (
+                self._converter_company_for_domain(address.domain)
+                if source.link_company_by_domain
+                else self.env["res.partner"]
+            )
             plan.contacts.append(NewContact(address, company.id, company.name or ""))
-            plan.links.append(matcher.Link("res.partner", 0, address.email, address.role,
-                                           self.env._("New contact for %(email)s", email=address.email)))
+            plan.links.append(
+                matcher.Link(
+                    "res.partner",
+                    0,
+                    address.email,
+                    address.role,
+                    self.env._("New contact for %(email)s", email=address.email),
+                )
+            )
             if company:
-                plan.links.append(matcher.Link(
-                    "res.partner", company.id, address.email, address.role,
-                    self.env._("Company of %(email)s (same domain)", email=address.email), via_company=True))
+                plan.links.append(
+                    matcher.Link(
+                        "res.partner",
+                        company.id,
+                        address.email,
+                        address.role,
+                        self.env._("Company of %(email)s (same domain)", email=address.email),
+                        via_company=True,
+                    )
+                )
 
     @api.model
     def _converter_addresses_to_create(self, mail, source):
@@ -348,8 +433,11 @@ class MailConverterPlanner(models.AbstractModel):
         """The company whose website is on ``domain``; free-mail domains never match."""
         if not domain or addresses.is_freemail(domain):
             return self.env["res.partner"]
-        companies = self.env["res.partner"].sudo().search(
-            [("is_company", "=", True), ("website", "ilike", domain)], limit=20, order="id")
+        companies = (
+            self.env["res.partner"]
+            .sudo()
+            .search([("is_company", "=", True), ("website", "ilike", domain)], limit=20, order="id")
+        )
         return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
 
     @api.model
@@ -377,7 +465,11 @@ class MailConverterPlanner(models.AbstractModel):
         roles = ("to", "cc") if outbound else ("from", "to", "cc", "delivered-to", "bcc")
         staff = {link.email for link in plan.links if link.model == "res.users"}
         for link in plan.links:
-            if link.model in ("res.partner", "crm.lead") and link.role in roles and link.email not in staff:
+            if (
+                link.model in ("res.partner", "crm.lead")
+                and link.role in roles
+                and link.email not in staff
+            ):
                 if link.res_id:
                     plan.route = Route(link.model, link.res_id, why=link.reason)
                 else:
@@ -402,9 +494,17 @@ class MailConverterPlanner(models.AbstractModel):
             plan.assignee_id = plan.route.values["user_id"]
             return
         wanted = ("from",) if mail.origin.direction == "outbound" else ("to",)
-        plan.assignee_id = next((link.res_id for link in plan.links
-                                 if link.model == "res.users" and link.role in wanted),
-                                source.default_user_id) or 0
+        plan.assignee_id = (
+            next(
+                (
+                    link.res_id
+                    for link in plan.links
+                    if link.model == "res.users" and link.role in wanted
+                ),
+                source.default_user_id,
+            )
+            or 0
+        )
 
     @api.model
     def _plan_loop(self, mail, source, plan):
@@ -412,8 +512,12 @@ class MailConverterPlanner(models.AbstractModel):
         if not plan.route:
             return
         route = self._converter_odoo_routes(plan)
-        if self._converter_mail_thread(source)._detect_loop_sender(mail.message, mail.msg_dict, route):
-            plan.finish("discarded", self.env._("Mail loop detected (too many emails from this sender)"))
+        if self._converter_mail_thread(source)._detect_loop_sender(
+            mail.message, mail.msg_dict, route
+        ):
+            plan.finish(
+                "discarded", self.env._("Mail loop detected (too many emails from this sender)")
+            )
 
     @api.model
     def _plan_privacy(self, mail, source, plan):
@@ -449,8 +553,12 @@ class MailConverterPlanner(models.AbstractModel):
             text = self.env._("File on the new contact %(email)s", email=route.new_contact)
         elif route.res_id:
             record = self.env[route.model].sudo().browse(route.res_id)
-            text = self.env._("File on %(type)s %(record)s%(by)s", type=model_name, record=record.display_name,
-                              by=by)
+            text = self.env._(
+                "File on %(type)s %(record)s%(by)s",
+                type=model_name,
+                record=record.display_name,
+                by=by,
+            )
         else:
             text = self.env._("Create a new %(type)s%(by)s", type=model_name, by=by)
         if plan.private:

@@ -23,17 +23,26 @@ class MailConverterRule(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     server_ids = fields.Many2many(
-        "fetchmail.server", string="Mailboxes", domain=[("use_converter", "=", True)],
+        "fetchmail.server",
+        string="Mailboxes",
+        domain=[("use_converter", "=", True)],
         help="Leave empty for every converter mailbox.",
     )
     direction = fields.Selection(
-        [("inbound", "Inbound"), ("outbound", "Outbound"), ("any", "Any")], required=True, default="inbound")
+        [("inbound", "Inbound"), ("outbound", "Outbound"), ("any", "Any")],
+        required=True,
+        default="inbound",
+    )
     match = fields.Selection(
-        [("any", "Any condition"), ("all", "All conditions")], required=True, default="any")
-    condition_ids = fields.One2many("mail.converter.rule.condition", "rule_id", "Conditions", copy=True)
+        [("any", "Any condition"), ("all", "All conditions")], required=True, default="any"
+    )
+    condition_ids = fields.One2many(
+        "mail.converter.rule.condition", "rule_id", "Conditions", copy=True
+    )
     action = fields.Selection(ACTIONS, required=True, default="ticket")
     tag_regex = fields.Char(
-        "Ticket tag", default=r"\[(HT\d+)\]",
+        "Ticket tag",
+        default=r"\[(HT\d+)\]",
         help="For 'Update the ticket': its first group is the ticket number, e.g. \\[(HT\\d+)\\].",
     )
     private = fields.Boolean(help="Mark the imported email private.")
@@ -42,7 +51,8 @@ class MailConverterRule(models.Model):
     team_id = fields.Many2one("helpdesk.ticket.team", "Helpdesk team")
     user_id = fields.Many2one("res.users", "Assigned to", domain=[("share", "=", False)])
     priority = fields.Selection(
-        [("0", "Low"), ("1", "Medium"), ("2", "High"), ("3", "Very High")], "Ticket priority")
+        [("0", "Low"), ("1", "Medium"), ("2", "High"), ("3", "Very High")], "Ticket priority"
+    )
     category_id = fields.Many2one("helpdesk.ticket.category", "Ticket category")
     tag_ids = fields.Many2many("helpdesk.ticket.tag", string="Ticket tags")
     # Lead defaults
@@ -58,7 +68,9 @@ class MailConverterRule(models.Model):
         for rule in self.filtered(lambda r: r.action == "ticket_update"):
             error = safe_regex.check(rule.tag_regex)
             if error:
-                raise ValidationError(self.env._("Rule %(rule)s: %(error)s", rule=rule.name, error=error))
+                raise ValidationError(
+                    self.env._("Rule %(rule)s: %(error)s", rule=rule.name, error=error)
+                )
 
     @api.model
     def _converter_rules(self):
@@ -69,8 +81,14 @@ class MailConverterRule(models.Model):
         """This rule as a plain :class:`tools.rules.Rule`; override to carry more settings."""
         self.ensure_one()
         return Rule(
-            self.id, self.name, tuple(c._to_condition() for c in self.condition_ids), self.match,
-            frozenset(self.server_ids.ids), self.direction, self.stop, self.action,
+            self.id,
+            self.name,
+            tuple(c._to_condition() for c in self.condition_ids),
+            self.match,
+            frozenset(self.server_ids.ids),
+            self.direction,
+            self.stop,
+            self.action,
             private=self.private,
             tag_regex=self.tag_regex or "",
             user_id=(self.lead_user_id if self.action == "activity" else self.user_id).id,
@@ -81,8 +99,12 @@ class MailConverterRule(models.Model):
     def _ticket_values(self):
         """Values of a ticket this rule creates; override to add fields."""
         self.ensure_one()
-        values = {"channel_id": self.env.ref("helpdesk_mgmt.helpdesk_ticket_channel_email",
-                                             raise_if_not_found=False).id or False}
+        values = {
+            "channel_id": self.env.ref(
+                "helpdesk_mgmt.helpdesk_ticket_channel_email", raise_if_not_found=False
+            ).id
+            or False
+        }
         for name in ("team_id", "user_id", "category_id"):
             if self[name]:
                 values[name] = self[name].id
@@ -96,8 +118,12 @@ class MailConverterRule(models.Model):
         """Values of a lead this rule creates; override to add fields."""
         self.ensure_one()
         values = {"type": self.lead_type or "lead"}
-        for name, target in (("lead_team_id", "team_id"), ("lead_user_id", "user_id"),
-                             ("lead_stage_id", "stage_id"), ("lead_source_id", "source_id")):
+        for name, target in (
+            ("lead_team_id", "team_id"),
+            ("lead_user_id", "user_id"),
+            ("lead_stage_id", "stage_id"),
+            ("lead_source_id", "source_id"),
+        ):
             if self[name]:
                 values[target] = self[name].id
         if self.lead_tag_ids:

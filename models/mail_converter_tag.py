@@ -19,15 +19,23 @@ class MailConverterTag(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     regex = fields.Char(
-        "Pattern", required=True,
+        "Pattern",
+        required=True,
         help="Regular expression found in the subject or body; its first group is the value looked up, "
-             r"e.g. \[(HT\d+)\] finds the ticket number in [HT00042].",
+        r"e.g. \[(HT\d+)\] finds the ticket number in [HT00042].",
     )
-    model_id = fields.Many2one("ir.model", "Record type", required=True, ondelete="cascade",
-                               domain=[("is_mail_thread", "=", True)])
+    model_id = fields.Many2one(
+        "ir.model",
+        "Record type",
+        required=True,
+        ondelete="cascade",
+        domain=[("is_mail_thread", "=", True)],
+    )
     model = fields.Char(related="model_id.model")
     field_id = fields.Many2one(
-        "ir.model.fields", "Field", required=True, ondelete="cascade",
+        "ir.model.fields",
+        required=True,
+        ondelete="cascade",
         domain="[('model_id', '=', model_id), ('ttype', 'in', ('char', 'integer')), ('store', '=', True)]",
         help="Field holding the value the pattern captures.",
     )
@@ -38,7 +46,9 @@ class MailConverterTag(models.Model):
         for tag in self:
             error = safe_regex.check(tag.regex)
             if error:
-                raise ValidationError(self.env._("Tag %(name)s: %(error)s", name=tag.name, error=error))
+                raise ValidationError(
+                    self.env._("Tag %(name)s: %(error)s", name=tag.name, error=error)
+                )
 
     @api.model
     def _converter_patterns(self):
@@ -50,8 +60,17 @@ class MailConverterTag(models.Model):
             except safe_regex.UnsafePattern as exc:
                 _logger.warning("Mail converter: ID tag %s ignored: %s", tag.name, exc)
                 continue
-            patterns.append(TagPattern(tag.id, tag.name, regex, tag.model_id.model, tag.field_id.name,
-                                       tag.field_id.ttype, tag.search_body))
+            patterns.append(
+                TagPattern(
+                    tag.id,
+                    tag.name,
+                    regex,
+                    tag.model_id.model,
+                    tag.field_id.name,
+                    tag.field_id.ttype,
+                    tag.search_body,
+                )
+            )
         return tuple(patterns)
 
     @api.model
@@ -59,7 +78,9 @@ class MailConverterTag(models.Model):
         """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``."""
         found = []
         for pattern in patterns:
-            texts = [subject or ""] + ([(body or "")[:SEARCHED_BODY_CHARS]] if pattern.search_body else [])
+            texts = [subject or ""] + (
+                [(body or "")[:SEARCHED_BODY_CHARS]] if pattern.search_body else []
+            )
             values = []
             for text in texts:
                 for match in pattern.regex.finditer(text):
@@ -70,7 +91,10 @@ class MailConverterTag(models.Model):
                 values = [int(v) for v in values if str(v).isdigit()]
             if not values or pattern.model not in self.env:
                 continue
-            records = self.env[pattern.model].sudo().search([(pattern.field_name, "in", values)],
-                                                            limit=len(values))
+            records = (
+                self.env[pattern.model]
+                .sudo()
+                .search([(pattern.field_name, "in", values)], limit=len(values))
+            )
             found.extend((pattern.name, record) for record in records)
         return found

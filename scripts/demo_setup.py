@@ -26,43 +26,74 @@ for name, domain in COMPANIES:
 # A typical rule set: what each email becomes.
 Rule = env["mail.converter.rule"]
 if not Rule.search_count([]):
+
     def cond(field, operator, value, **extra):
         return (0, 0, dict(field=field, operator=operator, value=value, **extra))
 
     vip_team = env["helpdesk.ticket.team"].create({"name": "VIP team"})
-    Rule.create([
-        {"name": "Out of office", "action": "discard", "sequence": 1,
-         "condition_ids": [cond("subject", "contains", "out of office"),
-                           cond("header", "starts_with", "auto-replied", header_name="Auto-Submitted")]},
-        {"name": "Ticket replies", "action": "ticket_update", "sequence": 2,
-         "condition_ids": [cond("subject", "regex", r"\[HT\d+\]")]},
-        {"name": "VIP customers", "action": "ticket", "sequence": 3, "priority": "3", "team_id": vip_team.id,
-         "condition_ids": [cond("from", "ends_with", "@vip.example")]},
-        {"name": "Quote requests", "action": "lead", "sequence": 4, "lead_type": "opportunity",
-         "condition_ids": [cond("subject", "contains", "quote"), cond("body", "contains", "quote")]},
-        {"name": "Everything else", "action": "ticket", "sequence": 99},
-    ])
+    Rule.create(
+        [
+            {
+                "name": "Out of office",
+                "action": "discard",
+                "sequence": 1,
+                "condition_ids": [
+                    cond("subject", "contains", "out of office"),
+                    cond("header", "starts_with", "auto-replied", header_name="Auto-Submitted"),
+                ],
+            },
+            {
+                "name": "Ticket replies",
+                "action": "ticket_update",
+                "sequence": 2,
+                "condition_ids": [cond("subject", "regex", r"\[HT\d+\]")],
+            },
+            {
+                "name": "VIP customers",
+                "action": "ticket",
+                "sequence": 3,
+                "priority": "3",
+                "team_id": vip_team.id,
+                "condition_ids": [cond("from", "ends_with", "@vip.example")],
+            },
+            {
+                "name": "Quote requests",
+                "action": "lead",
+                "sequence": 4,
+                "lead_type": "opportunity",
+                "condition_ids": [
+                    cond("subject", "contains", "quote"),
+                    cond("body", "contains", "quote"),
+                ],
+            },
+            {"name": "Everything else", "action": "ticket", "sequence": 99},
+        ]
+    )
 
 Server = env["fetchmail.server"]
 server = Server.search([("name", "=", "Demo support mailbox")], limit=1)
 if not server:
-    server = Server.create({
-        "name": "Demo support mailbox",
-        "server_type": "imap",
-        "server": "127.0.0.1",
-        "port": port,
-        "user": "support",
-        "password": "support",
-        "use_converter": True,
-        "object_id": env["ir.model"]._get("helpdesk.ticket").id,
-        "check_interval": 5,
-        "contact_creation_addresses": "support@yourcompany.example",
-        "converter_folder_ids": [
-            (0, 0, {"path": "INBOX", "direction": "inbound", "after_action": "seen"}),
-        ],
-    })
+    server = Server.create(
+        {
+            "name": "Demo support mailbox",
+            "server_type": "imap",
+            "server": "127.0.0.1",
+            "port": port,
+            "user": "support",
+            "password": "support",
+            "use_converter": True,
+            "object_id": env["ir.model"]._get("helpdesk.ticket").id,
+            "check_interval": 5,
+            "contact_creation_addresses": "support@yourcompany.example",
+            "converter_folder_ids": [
+                (0, 0, {"path": "INBOX", "direction": "inbound", "after_action": "seen"}),
+            ],
+        }
+    )
 server.button_confirm_login()
 env.cr.commit()
 server.fetch_mail()
 env.cr.commit()
-print(f"Demo mailbox: {server.converter_done_count} emails converted, {server.converter_failed_count} failed.")
+print(
+    f"Demo mailbox: {server.converter_done_count} emails converted, {server.converter_failed_count} failed."
+)

@@ -106,10 +106,13 @@ mc_ensure_python_deps() {
 }
 
 # Odoo needs the addon in a directory named after it: link the checkout.
+# The link lives outside the checkout, so nothing that walks the module (i18n export,
+# pylint) meets the link to itself.
 mc_addons_path() {
-    mkdir -p "$MC_STATE/addons"
-    ln -sfn "$MC_REPO" "$MC_STATE/addons/mail_converter"
-    MC_ADDONS_PATH="$ODOO_DIR/odoo/addons,$ODOO_DIR/addons,$MC_OCA_ADDONS,$MC_STATE/addons"
+    MC_LINKS="$(dirname "$MC_VENV")/addons/$(echo "$MC_REPO" | sha1sum | cut -c1-12)"
+    mkdir -p "$MC_LINKS"
+    ln -sfn "$MC_REPO" "$MC_LINKS/mail_converter"
+    MC_ADDONS_PATH="$ODOO_DIR/odoo/addons,$ODOO_DIR/addons,$MC_OCA_ADDONS,$MC_LINKS"
 }
 
 # A private PostgreSQL cluster on loopback, so nothing else on the machine is touched.

@@ -26,12 +26,26 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "static", "description", "sc
 def cdp_session():
     profile = tempfile.mkdtemp(prefix="mc-chrome-")
     port = 9333
-    proc = subprocess.Popen([
-        shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-        "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
-        "--remote-debugging-address=127.0.0.1", "--window-size=1400,900", "about:blank",
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            shutil.which("chromium") or "chromium",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}",
+            "--remote-debugging-address=127.0.0.1",
+            "--window-size=1400,900",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _i in range(100):
         try:
             targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
@@ -58,7 +72,10 @@ class Page:
         self.send("Page.navigate", url=url)
         time.sleep(wait)
         if click:
-            self.send("Runtime.evaluate", expression=f"document.querySelector({json.dumps(click)}).click()")
+            self.send(
+                "Runtime.evaluate",
+                expression=f"document.querySelector({json.dumps(click)}).click()",
+            )
             time.sleep(3)
         data = self.send("Page.captureScreenshot", format="png")["data"]
         with open(os.path.join(OUT, name), "wb") as fh:
@@ -71,13 +88,21 @@ def main():
     session = requests.Session()
     login = session.get(f"{BASE}/web/login")
     token = login.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    session.post(f"{BASE}/web/login", data={"login": "admin", "password": "admin", "csrf_token": token})
+    session.post(
+        f"{BASE}/web/login", data={"login": "admin", "password": "admin", "csrf_token": token}
+    )
     sid = session.cookies.get("session_id")
     proc, ws = cdp_session()
     try:
         page = Page(ws)
         page.send("Network.enable")
-        page.send("Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False)
+        page.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=1400,
+            height=900,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         page.send("Network.setCookie", name="session_id", value=sid, domain="127.0.0.1", path="/")
         page.shot(f"{BASE}/odoo", "warmup.png", wait=25)
         os.unlink(os.path.join(OUT, "warmup.png"))

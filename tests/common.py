@@ -11,7 +11,6 @@ import socket
 import tempfile
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-
 from unittest.mock import patch
 
 from odoo import fields
@@ -86,8 +85,11 @@ class MailConverterCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env = cls.env(context=dict(cls.env.context, mail_create_nolog=True, mail_notrack=True,
-                                       tracking_disable=True))
+        cls.env = cls.env(
+            context=dict(
+                cls.env.context, mail_create_nolog=True, mail_notrack=True, tracking_disable=True
+            )
+        )
         cls._setup_mail_server()
         cls.ticket_model = cls.env["ir.model"]._get("helpdesk.ticket")
         # Other mailboxes in the database must not interfere with the cron tests.
@@ -105,10 +107,16 @@ class MailConverterCase(TransactionCase):
                 raise MailboxError(f"LOGIN as {server.user} failed: unknown user")
             return MemoryMailbox(account, server.user, server.password).login()
 
-        cls.startClassPatcher(patch.object(type(cls.env["fetchmail.server"]), "_converter_connect", connect))
+        cls.startClassPatcher(
+            patch.object(type(cls.env["fetchmail.server"]), "_converter_connect", connect)
+        )
 
     def setUp(self):
         super().setUp()
+        self._reset_mail_server()
+
+    def _reset_mail_server(self):
+        """Empty every test account before each test."""
         for user in self.MAILBOX_USERS:
             self.accounts[user] = MemoryAccount(user, user)
 
@@ -171,17 +179,19 @@ class MailConverterDovecotCase(MailConverterCase):
         cls.addClassCleanup(shutil.rmtree, cls._dovecot_dir, ignore_errors=True)
         cls.addClassCleanup(cls.dovecot.stop)
 
-    def setUp(self):
-        TransactionCase.setUp(self)
+    def _reset_mail_server(self):
         for user in MAILBOX_USERS:
             self.dovecot.reset_user(user)
 
     @classmethod
     def _server_location(cls, protocol, security):
         ports = {
-            ("imap", "none"): cls.dovecot.imap_port, ("imap", "starttls"): cls.dovecot.imap_port,
-            ("imap", "ssl"): cls.dovecot.imaps_port, ("pop", "none"): cls.dovecot.pop3_port,
-            ("pop", "starttls"): cls.dovecot.pop3_port, ("pop", "ssl"): cls.dovecot.pop3s_port,
+            ("imap", "none"): cls.dovecot.imap_port,
+            ("imap", "starttls"): cls.dovecot.imap_port,
+            ("imap", "ssl"): cls.dovecot.imaps_port,
+            ("pop", "none"): cls.dovecot.pop3_port,
+            ("pop", "starttls"): cls.dovecot.pop3_port,
+            ("pop", "ssl"): cls.dovecot.pop3s_port,
         }
         return {"server": "127.0.0.1", "port": ports[protocol, security]}
 

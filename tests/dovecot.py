@@ -167,9 +167,20 @@ class Dovecot:
             return
         subprocess.run(
             [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-days", "3650", "-subj", "/CN=localhost",
-                "-keyout", os.path.join(self.dir, "key.pem"), "-out", cert,
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "3650",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                os.path.join(self.dir, "key.pem"),
+                "-out",
+                cert,
             ],
             check=True,
             capture_output=True,
@@ -185,12 +196,15 @@ class Dovecot:
     def _wait_listening(self, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                (self.host, self.imap_port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.imap_port), timeout=0.5),
             ):
                 return
             time.sleep(0.05)
-        raise DovecotError(f"Dovecot did not listen on {self.imap_port}; see {self.dir}/dovecot.log")
+        raise DovecotError(
+            f"Dovecot did not listen on {self.imap_port}; see {self.dir}/dovecot.log"
+        )
 
     # -- mailbox helpers (real IMAP commands) --------------------------
     def imap(self, user):
@@ -286,12 +300,14 @@ def main(argv=None):
     try:
         if args.action == "start":
             server.start()
-            print(f"Dovecot on 127.0.0.1: IMAP {server.imap_port}, IMAPS {server.imaps_port}, "
-                  f"POP3 {server.pop3_port}, POP3S {server.pop3s_port}")
+            sys.stdout.write(
+                f"Dovecot on 127.0.0.1: IMAP {server.imap_port}, IMAPS {server.imaps_port}, "
+                f"POP3 {server.pop3_port}, POP3S {server.pop3s_port}\n"
+            )
         else:
             server.stop()
     except (DovecotError, subprocess.CalledProcessError) as exc:
-        print(f"dovecot: {exc}", file=sys.stderr)
+        sys.stderr.write(f"dovecot: {exc}\n")
         return 1
     return 0
 

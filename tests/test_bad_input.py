@@ -55,19 +55,29 @@ class TestBadInput(MailConverterDovecotCase):
             "broken boundary": BROKEN_BOUNDARY,
             "undeclared 8bit": UNDECLARED_8BIT,
             "bogus charset": BOGUS_CHARSET,
-            "hostile html": make_email(subject="Hostile HTML", html=hostile_html,
-                                       message_id="<hostile@customer.example>"),
+            "hostile html": make_email(
+                subject="Hostile HTML", html=hostile_html, message_id="<hostile@customer.example>"
+            ),
             "huge attachment": make_email(
-                subject="Huge attachment", message_id="<huge@customer.example>",
-                attachments=[("big.bin", b"\0\1\2\3" * (10 * 1024 * 1024 // 4), "application/octet-stream")],
+                subject="Huge attachment",
+                message_id="<huge@customer.example>",
+                attachments=[
+                    ("big.bin", b"\0\1\2\3" * (10 * 1024 * 1024 // 4), "application/octet-stream")
+                ],
             ),
             "no message id": make_email(subject="No Message-ID", message_id=None),
             "corrupt image": make_email(
-                subject="Corrupt image", message_id="<corrupt-image@customer.example>",
+                subject="Corrupt image",
+                message_id="<corrupt-image@customer.example>",
                 # Pillow fails on this chunk with UnicodeDecodeError, which Odoo's
                 # image post-processing does not expect (it only catches UserError).
-                attachments=[("photo.png", bytes.fromhex("89504e470d0a1a0a1fd03d611569d6") + b"\0" * 64,
-                              "image/png")],
+                attachments=[
+                    (
+                        "photo.png",
+                        bytes.fromhex("89504e470d0a1a0a1fd03d611569d6") + b"\0" * 64,
+                        "image/png",
+                    )
+                ],
             ),
         }
         for raw in raws.values():
@@ -78,8 +88,11 @@ class TestBadInput(MailConverterDovecotCase):
         logs = self.logs()
         self.assertEqual(len(logs), len(raws) + 1, "every message is logged")
         for log in logs:
-            self.assertTrue(log.state == "done" or (log.state == "failed" and log.error and log.raw_attachment_id),
-                            f"{log.subject!r}: converted, or failed with a reason and its original kept")
+            self.assertTrue(
+                log.state == "done"
+                or (log.state == "failed" and log.error and log.raw_attachment_id),
+                f"{log.subject!r}: converted, or failed with a reason and its original kept",
+            )
         # Odoo's parser copes with each of these: they all become tickets.
         self.assertEqual(set(logs.mapped("state")), {"done"})
         self.assertEqual(len(self.tickets("Control")), 1)
@@ -90,22 +103,40 @@ class TestBadInput(MailConverterDovecotCase):
         self.assertNotIn("javascript:", hostile.description)
 
         huge = self.tickets("Huge attachment")
-        attachment = self.env["ir.attachment"].search([("res_model", "=", "helpdesk.ticket"), ("res_id", "=", huge.id)])
+        attachment = self.env["ir.attachment"].search(
+            [("res_model", "=", "helpdesk.ticket"), ("res_id", "=", huge.id)]
+        )
         self.assertEqual(attachment.file_size, 10 * 1024 * 1024)
 
         corrupt = self.tickets("Corrupt image")
-        self.assertEqual(self.env["ir.attachment"].search_count(
-            [("res_model", "=", "helpdesk.ticket"), ("res_id", "=", corrupt.id), ("name", "=", "photo.png")]), 1)
+        self.assertEqual(
+            self.env["ir.attachment"].search_count(
+                [
+                    ("res_model", "=", "helpdesk.ticket"),
+                    ("res_id", "=", corrupt.id),
+                    ("name", "=", "photo.png"),
+                ]
+            ),
+            1,
+        )
 
-        latin = self.env["helpdesk.ticket"].browse(self.logs(message_id="<latin1@customer.example>").res_id)
+        latin = self.env["helpdesk.ticket"].browse(
+            self.logs(message_id="<latin1@customer.example>").res_id
+        )
         self.assertIn("Drucker", latin.description)
 
         bogus = self.logs(message_id="<bogus-charset@customer.example>")
         self.assertIn("unknown charset 'x-does-not-exist'", bogus.reason.lower())
-        self.assertIn("Body in an unknown charset", self.env["helpdesk.ticket"].browse(bogus.res_id).description)
+        self.assertIn(
+            "Body in an unknown charset",
+            self.env["helpdesk.ticket"].browse(bogus.res_id).description,
+        )
 
-        no_headers = logs.filtered(lambda log: not log.message_id and not log.email_from
-                                   and log.message_key.startswith("sha256:"))
+        no_headers = logs.filtered(
+            lambda log: (
+                not log.message_id and not log.email_from and log.message_key.startswith("sha256:")
+            )
+        )
         self.assertEqual(len(no_headers), 1)
         self.assertEqual(no_headers.state, "done")
 

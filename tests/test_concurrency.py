@@ -36,16 +36,26 @@ class TestConcurrency(BaseCase):
         self.addCleanup(self._cleanup)
 
     def _env(self, cr):
-        return api.Environment(cr, SUPERUSER_ID, {"mail_create_nolog": True, "tracking_disable": True})
+        return api.Environment(
+            cr, SUPERUSER_ID, {"mail_create_nolog": True, "tracking_disable": True}
+        )
 
     def _make_server(self, user):
         with self.registry.cursor() as cr:
             env = self._env(cr)
-            server = env["fetchmail.server"].create({
-                "name": f"concurrent {user}", "server_type": "imap", "server": "127.0.0.1",
-                "port": self.dovecot.imap_port, "user": user, "password": user, "use_converter": True,
-                "object_id": env["ir.model"]._get("helpdesk.ticket").id, "state": "done",
-            })
+            server = env["fetchmail.server"].create(
+                {
+                    "name": f"concurrent {user}",
+                    "server_type": "imap",
+                    "server": "127.0.0.1",
+                    "port": self.dovecot.imap_port,
+                    "user": user,
+                    "password": user,
+                    "use_converter": True,
+                    "object_id": env["ir.model"]._get("helpdesk.ticket").id,
+                    "state": "done",
+                }
+            )
         self.server_ids.append(server.id)
         return server.id
 

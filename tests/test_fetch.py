@@ -10,17 +10,29 @@ from .common import MailConverterDovecotCase, make_email
 @tagged("post_install", "-at_install", "mail_converter")
 class TestFetch(MailConverterDovecotCase):
     def test_new_mail_converted_once(self):
-        uid = self.append(make_email(subject="Printer on fire", message_id="<fire-1@customer.example>"))
+        uid = self.append(
+            make_email(subject="Printer on fire", message_id="<fire-1@customer.example>")
+        )
         self.fetch()
         ticket = self.tickets("Printer on fire")
         self.assertEqual(len(ticket), 1)
         self.assertIn("the printer is on fire", ticket.description)
         self.assertIn("<fire-1@customer.example>", ticket.message_ids.mapped("message_id"))
         log = self.logs()
-        self.assertRecordValues(log, [{
-            "state": "done", "message_id": "<fire-1@customer.example>", "uid": uid, "direction": "inbound",
-            "model": "helpdesk.ticket", "res_id": ticket.id, "attempts": 1,
-        }])
+        self.assertRecordValues(
+            log,
+            [
+                {
+                    "state": "done",
+                    "message_id": "<fire-1@customer.example>",
+                    "uid": uid,
+                    "direction": "inbound",
+                    "model": "helpdesk.ticket",
+                    "res_id": ticket.id,
+                    "attempts": 1,
+                }
+            ],
+        )
         self.assertEqual(log.link_ids.mapped("res_id"), [ticket.id])
         self.assertEqual(log.mail_message_id.res_id, ticket.id)
         self.assertEqual(self.server.converter_folder_ids.last_uid, uid)
@@ -36,9 +48,17 @@ class TestFetch(MailConverterDovecotCase):
         self.append(make_email(subject="Broken screen", message_id="<screen-1@customer.example>"))
         self.fetch()
         ticket = self.tickets("Broken screen")
-        self.append(make_email(subject="Re: Broken screen", message_id="<screen-2@customer.example>",
-                               body="Any news?", headers={"In-Reply-To": "<screen-1@customer.example>",
-                                                          "References": "<screen-1@customer.example>"}))
+        self.append(
+            make_email(
+                subject="Re: Broken screen",
+                message_id="<screen-2@customer.example>",
+                body="Any news?",
+                headers={
+                    "In-Reply-To": "<screen-1@customer.example>",
+                    "References": "<screen-1@customer.example>",
+                },
+            )
+        )
         self.fetch()
         self.assertFalse(self.tickets("Re: Broken screen"))
         self.assertIn("<screen-2@customer.example>", ticket.message_ids.mapped("message_id"))
@@ -47,8 +67,10 @@ class TestFetch(MailConverterDovecotCase):
     def test_same_message_in_two_folders_and_two_mailboxes(self):
         raw = make_email(subject="Twice", message_id="<twice@customer.example>")
         self.server.converter_folder_ids.unlink()
-        self.server.converter_folder_ids = [fields.Command.create({"path": "INBOX"}),
-                                  fields.Command.create({"path": "Other"})]
+        self.server.converter_folder_ids = [
+            fields.Command.create({"path": "INBOX"}),
+            fields.Command.create({"path": "Other"}),
+        ]
         self.append(raw)
         self.append(raw, folder="Other")
         other = self.make_server(user="sales")
@@ -56,7 +78,9 @@ class TestFetch(MailConverterDovecotCase):
         self.fetch()
         self.fetch(other)
         self.assertEqual(len(self.tickets("Twice")), 1)
-        logs = self.env["mail.converter.log"].search([("message_id", "=", "<twice@customer.example>")])
+        logs = self.env["mail.converter.log"].search(
+            [("message_id", "=", "<twice@customer.example>")]
+        )
         self.assertEqual(sorted(logs.mapped("state")), ["done", "duplicate", "duplicate"])
         dup = logs.filtered(lambda log: log.server_id == other)
         self.assertEqual(dup.state, "duplicate")
@@ -64,8 +88,14 @@ class TestFetch(MailConverterDovecotCase):
         # Fetching again logs nothing new.
         self.fetch()
         self.fetch(other)
-        self.assertEqual(len(self.env["mail.converter.log"].search(
-            [("message_id", "=", "<twice@customer.example>")])), 3)
+        self.assertEqual(
+            len(
+                self.env["mail.converter.log"].search(
+                    [("message_id", "=", "<twice@customer.example>")]
+                )
+            ),
+            3,
+        )
 
     def test_missing_message_id_deduplicated_by_hash(self):
         raw = make_email(subject="No id", message_id=None)
@@ -79,14 +109,22 @@ class TestFetch(MailConverterDovecotCase):
 
     def test_uidvalidity_reset(self):
         self.server.converter_folder_ids.path = "Box"
-        self.append(make_email(subject="Before reset", message_id="<reset-1@customer.example>"), folder="Box")
+        self.append(
+            make_email(subject="Before reset", message_id="<reset-1@customer.example>"),
+            folder="Box",
+        )
         self.fetch()
         folder = self.server.converter_folder_ids
         old_validity = folder.uidvalidity
         # A folder deleted and recreated gets a new UIDVALIDITY and numbers messages from 1 again.
         self.dovecot.delete_folder("support", "Box")
-        self.append(make_email(subject="Before reset", message_id="<reset-1@customer.example>"), folder="Box")
-        self.append(make_email(subject="After reset", message_id="<reset-2@customer.example>"), folder="Box")
+        self.append(
+            make_email(subject="Before reset", message_id="<reset-1@customer.example>"),
+            folder="Box",
+        )
+        self.append(
+            make_email(subject="After reset", message_id="<reset-2@customer.example>"), folder="Box"
+        )
         new_validity = self.dovecot.uidvalidity("support", "Box")
         self.assertNotEqual(old_validity, new_validity)
         self.fetch()
@@ -95,10 +133,23 @@ class TestFetch(MailConverterDovecotCase):
         self.assertEqual(folder.uidvalidity, new_validity)
         self.assertEqual(folder.last_uid, 2)
         # The first email's log follows its copy; no duplicate row for a renumbering.
-        self.assertRecordValues(self.logs().sorted("id"), [
-            {"message_id": "<reset-1@customer.example>", "state": "done", "uid": 1, "uidvalidity": new_validity},
-            {"message_id": "<reset-2@customer.example>", "state": "done", "uid": 2, "uidvalidity": new_validity},
-        ])
+        self.assertRecordValues(
+            self.logs().sorted("id"),
+            [
+                {
+                    "message_id": "<reset-1@customer.example>",
+                    "state": "done",
+                    "uid": 1,
+                    "uidvalidity": new_validity,
+                },
+                {
+                    "message_id": "<reset-2@customer.example>",
+                    "state": "done",
+                    "uid": 2,
+                    "uidvalidity": new_validity,
+                },
+            ],
+        )
 
     def test_failure_stays_unread_and_is_retried(self):
         self.server.converter_folder_ids.after_action = "seen"
@@ -116,7 +167,9 @@ class TestFetch(MailConverterDovecotCase):
             self.fetch()
         # The good one is converted and read; the bad one rolled back, logged, left unread.
         self.assertEqual(len(self.tickets("Fine")), 1)
-        self.assertFalse(self.tickets("half-done"), "the failed email's own work must be rolled back")
+        self.assertFalse(
+            self.tickets("half-done"), "the failed email's own work must be rolled back"
+        )
         flags = self.dovecot.messages("support")
         self.assertIn("\\Seen", flags[good])
         self.assertNotIn("\\Seen", flags[bad])
@@ -134,7 +187,9 @@ class TestFetch(MailConverterDovecotCase):
     def test_retry_limit_then_manual_retry(self):
         self.server.max_attempts = 2
         self.append(make_email(subject="Always fails", message_id="<always@customer.example>"))
-        with patch.object(type(self.env["mail.converter"]), "_convert", side_effect=ValueError("nope")):
+        with patch.object(
+            type(self.env["mail.converter"]), "_convert", side_effect=ValueError("nope")
+        ):
             for _i in range(4):
                 self.fetch()
         log = self.logs()
@@ -150,8 +205,15 @@ class TestFetch(MailConverterDovecotCase):
         self.dovecot.create_folder("support", "Done")
         uids = {}
         for path, action in folders.items():
-            self.server.converter_folder_ids = [fields.Command.create(
-                {"path": path, "after_action": action, "move_to_path": "Done" if action == "move" else False})]
+            self.server.converter_folder_ids = [
+                fields.Command.create(
+                    {
+                        "path": path,
+                        "after_action": action,
+                        "move_to_path": "Done" if action == "move" else False,
+                    }
+                )
+            ]
             uids[path] = self.append(make_email(subject=f"After {action}"), folder=path)
         self.fetch()
         for action in folders.values():
@@ -196,7 +258,9 @@ class TestFetch(MailConverterDovecotCase):
             self.append(make_email(subject=f"Budget {i}"))
         # A budget already spent: one batch is converted, the rest waits for the next run.
         with self.enter_registry_test_mode(), self.registry.cursor() as cr:
-            server = self.server.with_env(self.server.env(cr=cr)).with_context(cron_end_time=time.monotonic())
+            server = self.server.with_env(self.server.env(cr=cr)).with_context(
+                cron_end_time=time.monotonic()
+            )
             server._converter_fetch()
         self.env.invalidate_all()
         self.assertEqual(len(self.logs()), 2)
@@ -207,10 +271,18 @@ class TestFetch(MailConverterDovecotCase):
     def test_outbound_own_mail_not_converted_again(self):
         ticket = self.env["helpdesk.ticket"].create({"name": "Sent from Odoo", "description": "x"})
         message = ticket.message_post(body="Our answer", message_type="comment")
-        self.server.converter_folder_ids = [fields.Command.create({"path": "Sent", "direction": "outbound"})]
-        self.append(make_email(subject="Our answer", message_id=message.message_id,
-                               email_from="support@company.example", to="alice@customer.example"),
-                    folder="Sent")
+        self.server.converter_folder_ids = [
+            fields.Command.create({"path": "Sent", "direction": "outbound"})
+        ]
+        self.append(
+            make_email(
+                subject="Our answer",
+                message_id=message.message_id,
+                email_from="support@company.example",
+                to="alice@customer.example",
+            ),
+            folder="Sent",
+        )
         self.fetch()
         log = self.logs()
         self.assertRecordValues(log, [{"state": "discarded", "direction": "outbound"}])

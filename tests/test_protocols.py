@@ -36,7 +36,9 @@ class TestProtocols(MailConverterDovecotCase):
         self.assertEqual(len(self.tickets("Pop one")), 1)
         self.assertEqual(len(self.tickets("Pop two")), 1)
         self.assertEqual(len(self._pop_uidls()), 2, "keep leaves the messages on the server")
-        self.assertEqual(set(self.logs(server).mapped("uidl")), {u.decode() for u in self._pop_uidls()})
+        self.assertEqual(
+            set(self.logs(server).mapped("uidl")), {u.decode() for u in self._pop_uidls()}
+        )
 
     def test_pop3_ssl_delete_after_commit_only(self):
         server = self.make_server(protocol="pop", security="ssl")
@@ -51,6 +53,7 @@ class TestProtocols(MailConverterDovecotCase):
             return original(model, raw, summary, source, origin, log)
 
         from unittest.mock import patch
+
         with patch.object(type(self.env["mail.converter"]), "_convert", convert):
             self.fetch(server)
         self.assertEqual(len(self.tickets("Pop delete")), 1)
@@ -69,11 +72,19 @@ class TestProtocols(MailConverterDovecotCase):
         action = server.action_list_folders()
         wizard = self.env[action["res_model"]].browse(action["res_id"])
         self.assertEqual(set(wizard.line_ids.mapped("path")), {"INBOX", "Sent", "Support/Urgent"})
-        self.assertEqual(wizard.line_ids.filtered(lambda line: line.path == "Sent").direction, "outbound")
-        wizard.line_ids.filtered(lambda line: line.path in ("Sent", "Support/Urgent")).selected = True
+        self.assertEqual(
+            wizard.line_ids.filtered(lambda line: line.path == "Sent").direction, "outbound"
+        )
+        wizard.line_ids.filtered(
+            lambda line: line.path in ("Sent", "Support/Urgent")
+        ).selected = True
         wizard.action_apply()
-        self.assertEqual(set(server.converter_folder_ids.mapped("path")), {"INBOX", "Sent", "Support/Urgent"})
-        self.assertEqual(server.converter_folder_ids.filtered(lambda f: f.path == "Sent").direction, "outbound")
+        self.assertEqual(
+            set(server.converter_folder_ids.mapped("path")), {"INBOX", "Sent", "Support/Urgent"}
+        )
+        self.assertEqual(
+            server.converter_folder_ids.filtered(lambda f: f.path == "Sent").direction, "outbound"
+        )
 
         wrong = self.make_server(password="wrong", state="draft")
         with self.assertRaisesRegex(UserError, "LOGIN as support failed"):

@@ -9,9 +9,14 @@ class TestSecurity(MailConverterCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.reader = new_test_user(cls.env, "mc_reader", groups="base.group_user,mail_converter.group_mail_converter_user")
-        cls.manager = new_test_user(cls.env, "mc_manager",
-                                    groups="base.group_user,mail_converter.group_mail_converter_manager")
+        cls.reader = new_test_user(
+            cls.env, "mc_reader", groups="base.group_user,mail_converter.group_mail_converter_user"
+        )
+        cls.manager = new_test_user(
+            cls.env,
+            "mc_manager",
+            groups="base.group_user,mail_converter.group_mail_converter_manager",
+        )
         cls.employee = new_test_user(cls.env, "mc_employee", groups="base.group_user")
         cls.admin = new_test_user(cls.env, "mc_admin", groups="base.group_user,base.group_system")
 
@@ -35,7 +40,9 @@ class TestSecurity(MailConverterCase):
         with self.assertRaises(AccessError):
             log.with_user(self.reader).unlink()
         with self.assertRaises(AccessError):
-            self.server.converter_folder_ids.with_user(self.reader).write({"after_action": "delete"})
+            self.server.converter_folder_ids.with_user(self.reader).write(
+                {"after_action": "delete"}
+            )
         # Settings administrators manage the converter without extra configuration.
         self.assertTrue(self.admin.has_group("mail_converter.group_mail_converter_manager"))
         with self.enter_registry_test_mode():
@@ -46,4 +53,6 @@ class TestSecurity(MailConverterCase):
 def patch_convert_failure(case):
     from unittest.mock import patch
 
-    return patch.object(type(case.env["mail.converter"]), "_convert", side_effect=RuntimeError("boom"))
+    return patch.object(
+        type(case.env["mail.converter"]), "_convert", side_effect=RuntimeError("boom")
+    )

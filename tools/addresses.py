@@ -17,7 +17,8 @@ _COMMENT_RE = re.compile(r"\([^()]*\)")
 _SPACES_RE = re.compile(r"\s+")
 
 # Addresses anyone can get: their domain never identifies a company.
-FREEMAIL_DOMAINS = frozenset("""
+FREEMAIL_DOMAINS = frozenset(
+    """
 aol.com bluewin.ch btinternet.com comcast.net free.fr freenet.de gmail.com gmx.at gmx.ch gmx.com gmx.de
 gmx.net googlemail.com hey.com hotmail.be hotmail.co.uk hotmail.com hotmail.de hotmail.es hotmail.fr
 hotmail.it icloud.com inbox.ru laposte.net libero.it live.be live.co.uk live.com live.de live.fr live.it
@@ -26,7 +27,8 @@ outlook.es outlook.fr outlook.it pm.me proton.me protonmail.ch protonmail.com qq
 rediffmail.com sfr.fr seznam.cz t-online.de tiscali.it tutanota.com ukr.net virgilio.it wanadoo.fr
 web.de yahoo.co.in yahoo.co.jp yahoo.co.uk yahoo.com yahoo.de yahoo.es yahoo.fr yahoo.it yandex.com
 yandex.ru ymail.com zoho.com 163.com 126.com
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,9 @@ class ImapMailbox:
 
     protocol = "imap"
 
-    def __init__(self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT):
+    def __init__(
+        self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
+    ):
         context = _tls_context(verify_tls)
         if security == "ssl":
             self.client = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=timeout)
@@ -169,7 +171,9 @@ class Pop3Mailbox:
 
     protocol = "pop"
 
-    def __init__(self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT):
+    def __init__(
+        self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
+    ):
         context = _tls_context(verify_tls)
         if security == "ssl":
             self.client = poplib.POP3_SSL(host, port, context=context, timeout=timeout)
@@ -219,7 +223,9 @@ class Pop3Mailbox:
         self.client.quit()
 
 
-def connect(protocol, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT):
+def connect(
+    protocol, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
+):
     """Open and log in; raise :class:`MailboxError` or ``OSError`` on failure."""
     cls = ImapMailbox if protocol == "imap" else Pop3Mailbox
     try:

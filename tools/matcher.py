@@ -47,8 +47,11 @@ class MatchResult:
 
     def author(self):
         """The one contact the From address designates, or ``None`` when it is unknown or ambiguous."""
-        found = [link.res_id for link in self.links
-                 if link.model == "res.partner" and link.role == "from" and not link.via_company]
+        found = [
+            link.res_id
+            for link in self.links
+            if link.model == "res.partner" and link.role == "from" and not link.via_company
+        ]
         return found[0] if len(found) == 1 else None
 
 
@@ -92,8 +95,9 @@ def match(addresses, candidates, companies=None):
         partners = [c for c in found if c.model == "res.partner"]
         how = ""
         if len(partners) > 1 and address.name:
-            named = [c for c in partners if same_person(c.name, address.name)] or \
-                [c for c in partners if partial_name(address.name, c.name)]
+            named = [c for c in partners if same_person(c.name, address.name)] or [
+                c for c in partners if partial_name(address.name, c.name)
+            ]
             if len(named) == 1 or (named and len(named) < len(partners)):
                 partners, how = named, f" (name {address.name!r})"
         if len(partners) > 1:
@@ -101,10 +105,24 @@ def match(addresses, candidates, companies=None):
             how = " (ambiguous: several contacts share it)"
         where = f"{address.role.capitalize()}: {address.email}"
         for candidate in partners + [c for c in found if c.model != "res.partner"]:
-            add(candidate.model, candidate.res_id, address.email, address.role, where + how, candidate.exclude)
+            add(
+                candidate.model,
+                candidate.res_id,
+                address.email,
+                address.role,
+                where + how,
+                candidate.exclude,
+            )
             company = companies.get(candidate.res_id) if candidate.model == "res.partner" else None
             if company:
                 company_id, company_name, company_exclude = company
-                add("res.partner", company_id, address.email, address.role,
-                    f"Company of {candidate.name or address.email}", company_exclude, via_company=True)
+                add(
+                    "res.partner",
+                    company_id,
+                    address.email,
+                    address.role,
+                    f"Company of {candidate.name or address.email}",
+                    company_exclude,
+                    via_company=True,
+                )
     return result

@@ -59,7 +59,9 @@ class MemoryMailbox:
 
     def login(self):
         if self.user != self.account.user or self.password != self.account.password:
-            raise MailboxError(f"LOGIN as {self.user} failed: [AUTHENTICATIONFAILED] Authentication failed.")
+            raise MailboxError(
+                f"LOGIN as {self.user} failed: [AUTHENTICATIONFAILED] Authentication failed."
+            )
         self.account.logins += 1
         return self
 
@@ -69,8 +71,11 @@ class MemoryMailbox:
     def open_folder(self, path, after_uid=0, unread_only=False):
         folder = self.account.folder(path)
         self.selected = folder
-        uids = sorted(uid for uid, (_raw, flags) in folder.messages.items()
-                      if uid > after_uid and not (unread_only and "\\Seen" in flags))
+        uids = sorted(
+            uid
+            for uid, (_raw, flags) in folder.messages.items()
+            if uid > after_uid and not (unread_only and "\\Seen" in flags)
+        )
         return FolderState(folder.uidvalidity, uids)
 
     def retrieve(self, uids):

@@ -31,7 +31,9 @@ class MailSummary:
     subject: str = ""
     date: str = ""
     headers: dict = field(default_factory=dict)  # first value of each header, decoded
-    address_headers: dict = field(default_factory=dict)  # every value of From/To/Cc/Delivered-To/Bcc
+    address_headers: dict = field(
+        default_factory=dict
+    )  # every value of From/To/Cc/Delivered-To/Bcc
 
 
 def decode_header_value(value):
@@ -86,7 +88,9 @@ def message_key(message_id, headers, raw):
         return message_id.lower()
     digest = hashlib.sha256()
     for name in _KEY_HEADERS:
-        digest.update(name.encode() + b":" + (headers.get(name) or "").encode("utf-8", "replace") + b"\n")
+        digest.update(
+            name.encode() + b":" + (headers.get(name) or "").encode("utf-8", "replace") + b"\n"
+        )
     digest.update(_body_bytes(raw))
     return "sha256:" + digest.hexdigest()
 

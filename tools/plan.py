@@ -70,7 +70,9 @@ class Plan:
     final: bool = False  # no further stage changes the outcome
     route: Route | None = None
     contacts: list = field(default_factory=list)  # NewContact
-    links: list = field(default_factory=list)  # tools.matcher.Link; res_id 0 for a contact to create
+    links: list = field(
+        default_factory=list
+    )  # tools.matcher.Link; res_id 0 for a contact to create
     rule: object = None  # tools.rules.Rule that decides, or None
     verdicts: list = field(default_factory=list)  # one line per rule
     private: bool = False

@@ -27,10 +27,16 @@ class Condition:
         set_ = object.__setattr__
         regex = self.operator == "regex"
         # Regexes search the original text (RE2's own case-insensitivity); other operators the folded one.
-        set_(self, "key", (self.field, self.header_name.strip().lower(), self.case_sensitive or regex))
+        set_(
+            self,
+            "key",
+            (self.field, self.header_name.strip().lower(), self.case_sensitive or regex),
+        )
         set_(self, "needle", self.value if self.case_sensitive else self.value.casefold())
         # RE2: linear time whatever the email; refused patterns never get this far (checked on save).
-        set_(self, "pattern", safe_regex.compile(self.value, self.case_sensitive) if regex else None)
+        set_(
+            self, "pattern", safe_regex.compile(self.value, self.case_sensitive) if regex else None
+        )
 
     def test(self, email):
         """Whether the condition holds for ``email``."""
@@ -138,7 +144,9 @@ def evaluate(rules, email, server_id=None, direction="inbound", explain=False):
     matched, verdicts, stopped = [], [], None
     for rule in rules:
         if stopped:
-            verdicts.append(Verdict(rule, "skipped", f"after {stopped.name!r}, which stops further rules"))
+            verdicts.append(
+                Verdict(rule, "skipped", f"after {stopped.name!r}, which stops further rules")
+            )
             continue
         if rule.server_ids and server_id not in rule.server_ids:
             verdicts.append(Verdict(rule, "skipped", "limited to other mailboxes"))

@@ -62,6 +62,6 @@ class Origin:
     received: datetime | None = None  # IMAP INTERNALDATE, when the server gave one
     backlog: bool = False  # imported from a file: never gets automatic replies
 
-    def copy(self, **changes):
+    def for_message(self, **changes):
         """This origin for another message of the same folder."""
         return replace(self, **changes)

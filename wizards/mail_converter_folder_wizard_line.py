@@ -10,6 +10,7 @@ class MailConverterFolderWizardLine(models.TransientModel):
     path = fields.Char(required=True, readonly=True)
     selected = fields.Boolean("Read")
     direction = fields.Selection(
-        [("inbound", "Inbound"), ("outbound", "Outbound")], required=True,
+        [("inbound", "Inbound"), ("outbound", "Outbound")],
+        required=True,
         default=lambda self: "inbound",
     )

@@ -14,16 +14,23 @@ class MailConverterSimulator(models.TransientModel):
     _description = "Try the rules on an email without importing it"
 
     server_id = fields.Many2one(
-        "fetchmail.server", "Mailbox", required=True, domain=[("use_converter", "=", True)],
-        default=lambda self: self.env["fetchmail.server"].search([("use_converter", "=", True)], limit=1),
+        "fetchmail.server",
+        "Mailbox",
+        required=True,
+        domain=[("use_converter", "=", True)],
+        default=lambda self: self.env["fetchmail.server"].search(
+            [("use_converter", "=", True)], limit=1
+        ),
     )
-    direction = fields.Selection([("inbound", "Inbound"), ("outbound", "Outbound")], required=True,
-                                 default="inbound")
+    direction = fields.Selection(
+        [("inbound", "Inbound"), ("outbound", "Outbound")], required=True, default="inbound"
+    )
     eml_file = fields.Binary("Email file (.eml)")
     eml_filename = fields.Char()
     eml_text = fields.Text("Or paste the email source")
-    log_id = fields.Many2one("mail.converter.log", "Or a logged email",
-                             domain=[("raw_attachment_id", "!=", False)])
+    log_id = fields.Many2one(
+        "mail.converter.log", "Or a logged email", domain=[("raw_attachment_id", "!=", False)]
+    )
     simulated = fields.Boolean(readonly=True)
     outcome = fields.Char(readonly=True)
     addresses_html = fields.Html("Addresses and headers", readonly=True, sanitize=True)
@@ -31,8 +38,11 @@ class MailConverterSimulator(models.TransientModel):
     verdicts_html = fields.Html("Rules", readonly=True, sanitize=True)
     stages_html = fields.Html("How it was decided", readonly=True, sanitize=True)
     plan_state = fields.Selection(STATES, "Resulting state", readonly=True)
-    plan_route = fields.Char("Resulting record", readonly=True,
-                             help="model,id of the record the email is posted on; 'new' when it creates one.")
+    plan_route = fields.Char(
+        "Resulting record",
+        readonly=True,
+        help="model,id of the record the email is posted on; 'new' when it creates one.",
+    )
 
     def _raw(self):
         """The email to simulate, as bytes."""
@@ -67,15 +77,21 @@ class MailConverterSimulator(models.TransientModel):
     def _html_table(self, header, rows):
         head = Markup("").join(Markup("<th>%s</th>") % h for h in header)
         body = Markup("").join(
-            Markup("<tr>%s</tr>") % Markup("").join(Markup("<td>%s</td>") % c for c in row) for row in rows)
-        return Markup('<table class="table table-sm o_mail_converter_simulation"><thead><tr>%s</tr></thead>'
-                      "<tbody>%s</tbody></table>") % (head, body)
+            Markup("<tr>%s</tr>") % Markup("").join(Markup("<td>%s</td>") % c for c in row)
+            for row in rows
+        )
+        return Markup(
+            '<table class="table table-sm o_mail_converter_simulation"><thead><tr>%s</tr></thead>'
+            "<tbody>%s</tbody></table>"
+        ) % (head, body)
 
     def _simulate(self, raw):
         """Build the pipeline's own plan for ``raw`` and describe it; nothing is written."""
         Planner = self.env["mail.converter.planner"]
         source = self.server_id._converter_source()
-        folder = self.server_id.converter_folder_ids.filtered(lambda f: f.direction == self.direction)[:1]
+        folder = self.server_id.converter_folder_ids.filtered(
+            lambda f: f.direction == self.direction
+        )[:1]
         origin = folder._converter_origin() if folder else Origin(direction=self.direction)
         mail = Planner._converter_read(raw, source, origin)
         plan = Planner._converter_plan(mail, source)
@@ -84,15 +100,32 @@ class MailConverterSimulator(models.TransientModel):
     def _simulation_values(self, mail, plan):
         """What the wizard shows of ``plan``; override to show more."""
         headers = [(a.role, a.name, a.email) for a in mail.matches.addresses]
-        headers += [(name, "", value) for name, value in mail.summary.headers.items()
-                    if name in ("subject", "date", "message-id", "in-reply-to", "sensitivity", "list-id",
-                                "auto-submitted", "precedence")]
+        headers += [
+            (name, "", value)
+            for name, value in mail.summary.headers.items()
+            if name
+            in (
+                "subject",
+                "date",
+                "message-id",
+                "in-reply-to",
+                "sensitivity",
+                "list-id",
+                "auto-submitted",
+                "precedence",
+            )
+        ]
         filed = []
         for link in plan.links:
-            name = self.env[link.model].sudo().browse(link.res_id).display_name if link.res_id else \
-                self.env._("(new) %(email)s", email=link.email)
+            name = (
+                self.env[link.model].sudo().browse(link.res_id).display_name
+                if link.res_id
+                else self.env._("(new) %(email)s", email=link.email)
+            )
             filed.append((link.model, name, link.reason))
-        steps = [(stage.removeprefix("_plan_").replace("_", " "), what) for stage, what in plan.stages]
+        steps = [
+            (stage.removeprefix("_plan_").replace("_", " "), what) for stage, what in plan.stages
+        ]
         outcome = self.env["mail.converter.planner"]._converter_describe(plan)
         if plan.notes:
             outcome += " (" + "; ".join(plan.notes) + ")"
@@ -102,8 +135,9 @@ class MailConverterSimulator(models.TransientModel):
             "plan_route": ",".join(map(str, plan.route.key())) if plan.route else False,
             "addresses_html": self._html_table(["Header", "Name", "Value"], headers),
             "matches_html": self._html_table(["Type", "Record", "Why"], filed)
-            if filed else Markup("<p>No record holds these addresses.</p>"),
-            "verdicts_html": Markup("<pre>%s</pre>") % (
-                "\n".join(plan.verdicts) or self.env._("No rule applies to this mailbox.")),
+            if filed
+            else Markup("<p>No record holds these addresses.</p>"),
+            "verdicts_html": Markup("<pre>%s</pre>")
+            % ("\n".join(plan.verdicts) or self.env._("No rule applies to this mailbox.")),
             "stages_html": self._html_table(["Stage", "Decided"], steps) if steps else False,
         }

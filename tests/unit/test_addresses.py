@@ -1,4 +1,5 @@
 """Unit tests of tools/addresses.py: no Odoo, no database."""
+
 import os
 import sys
 import unittest
@@ -9,34 +10,48 @@ from tools import addresses  # noqa: E402
 
 class TestAddresses(unittest.TestCase):
     def test_normalize(self):
-        self.assertEqual(addresses.normalize_email(" <John.Doe@Example.COM> "), "john.doe@example.com")
+        self.assertEqual(
+            addresses.normalize_email(" <John.Doe@Example.COM> "), "john.doe@example.com"
+        )
         self.assertEqual(addresses.normalize_email("not an address"), "")
         self.assertEqual(addresses.normalize_email("a@b"), "")
         self.assertEqual(addresses.normalize_email(None), "")
 
     def test_parse_header_decodes_and_deduplicates(self):
-        header = ('"Doe, John" <JOHN@example.com>, =?utf-8?q?Ren=C3=A9e_Dupr=C3=A9?= <renee@example.fr>, '
-                  "john@example.com, broken@, Support Team (ticket desk) <support@company.example>")
+        header = (
+            '"Doe, John" <JOHN@example.com>, =?utf-8?q?Ren=C3=A9e_Dupr=C3=A9?= <renee@example.fr>, '
+            "john@example.com, broken@, Support Team (ticket desk) <support@company.example>"
+        )
         found = addresses.parse_header(header, "to")
-        self.assertEqual([a.email for a in found],
-                         ["john@example.com", "renee@example.fr", "support@company.example"])
+        self.assertEqual(
+            [a.email for a in found],
+            ["john@example.com", "renee@example.fr", "support@company.example"],
+        )
         self.assertEqual(found[0].name, "Doe, John")
         self.assertEqual(found[1].name, "Ren\u00e9e Dupr\u00e9")
         self.assertEqual(found[2].name, "Support Team")
         self.assertEqual({a.role for a in found}, {"to"})
 
     def test_collect_keeps_first_role(self):
-        found = addresses.collect({
-            "from": "Alice <alice@x.example>",
-            "to": ["bob@y.example, alice@x.example", "carol@z.example"],
-            "cc": "dave@w.example",
-            "delivered-to": "support@company.example",
-            "bcc": "",
-        })
-        self.assertEqual([(a.role, a.email) for a in found], [
-            ("from", "alice@x.example"), ("to", "bob@y.example"), ("to", "carol@z.example"),
-            ("cc", "dave@w.example"), ("delivered-to", "support@company.example"),
-        ])
+        found = addresses.collect(
+            {
+                "from": "Alice <alice@x.example>",
+                "to": ["bob@y.example, alice@x.example", "carol@z.example"],
+                "cc": "dave@w.example",
+                "delivered-to": "support@company.example",
+                "bcc": "",
+            }
+        )
+        self.assertEqual(
+            [(a.role, a.email) for a in found],
+            [
+                ("from", "alice@x.example"),
+                ("to", "bob@y.example"),
+                ("to", "carol@z.example"),
+                ("cc", "dave@w.example"),
+                ("delivered-to", "support@company.example"),
+            ],
+        )
         self.assertEqual(found[0].domain, "x.example")
 
     def test_split_name(self):
@@ -58,9 +73,13 @@ class TestAddresses(unittest.TestCase):
         self.assertEqual(addresses.full_name("", "x@y.example"), "X")
 
     def test_website_domain(self):
-        self.assertEqual(addresses.website_domain("https://www.Acme.example/contact"), "acme.example")
+        self.assertEqual(
+            addresses.website_domain("https://www.Acme.example/contact"), "acme.example"
+        )
         self.assertEqual(addresses.website_domain("acme.example"), "acme.example")
-        self.assertEqual(addresses.website_domain("http://shop.acme.example:8080"), "shop.acme.example")
+        self.assertEqual(
+            addresses.website_domain("http://shop.acme.example:8080"), "shop.acme.example"
+        )
         self.assertEqual(addresses.website_domain(False), "")
 
     def test_freemail(self):

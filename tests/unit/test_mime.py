@@ -1,4 +1,5 @@
 """Unit tests of tools/mime.py: no Odoo, no database, milliseconds."""
+
 import os
 import sys
 import unittest
@@ -9,7 +10,9 @@ from tools import mime  # noqa: E402
 
 class TestMime(unittest.TestCase):
     def test_message_id_normalised(self):
-        self.assertEqual(mime.normalize_message_id("  <Abc@Example.COM> (comment)"), "<Abc@Example.COM>")
+        self.assertEqual(
+            mime.normalize_message_id("  <Abc@Example.COM> (comment)"), "<Abc@Example.COM>"
+        )
         self.assertEqual(mime.normalize_message_id("abc@example.com"), "<abc@example.com>")
         self.assertIsNone(mime.normalize_message_id(""))
         self.assertIsNone(mime.normalize_message_id("not an id at all"))
@@ -22,14 +25,18 @@ class TestMime(unittest.TestCase):
 
     def test_hash_ignores_transport_headers_and_line_endings(self):
         a = mime.summarize(b"Received: from a\r\nFrom: x@y\r\nSubject: s\r\n\r\nbody\r\nline\r\n")
-        b = mime.summarize(b"Received: from b\nDelivered-To: z@y\nFrom: x@y\nSubject: s\n\nbody\nline\n\n")
+        b = mime.summarize(
+            b"Received: from b\nDelivered-To: z@y\nFrom: x@y\nSubject: s\n\nbody\nline\n\n"
+        )
         self.assertTrue(a.key.startswith("sha256:"))
         self.assertEqual(a.key, b.key)
         c = mime.summarize(b"From: x@y\r\nSubject: s\r\n\r\nanother body\r\n")
         self.assertNotEqual(a.key, c.key)
 
     def test_encoded_and_broken_headers(self):
-        s = mime.summarize(b"Subject: =?utf-8?q?Caf=C3=A9_cr=C3=A8me?=\r\nFrom: =?bogus-charset?q?x?= <a@b>\r\n\r\n")
+        s = mime.summarize(
+            b"Subject: =?utf-8?q?Caf=C3=A9_cr=C3=A8me?=\r\nFrom: =?bogus-charset?q?x?= <a@b>\r\n\r\n"
+        )
         self.assertEqual(s.subject, "Caf\u00e9 cr\u00e8me")
         self.assertIn("a@b", s.email_from)
         raw_8bit = "Subject: Gr\u00fc\u00dfe\r\n\r\nk\u00f6rper".encode("latin-1")
@@ -47,9 +54,11 @@ class TestRepairCharsets(unittest.TestCase):
         import email
         import email.policy
 
-        raw = (b"Content-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n"
-               b"Content-Type: text/plain; charset=x-nope\r\n\r\ncaf\xe9\r\n--X\r\n"
-               b"Content-Type: text/plain; charset=utf-8\r\n\r\nfine\r\n--X--\r\n")
+        raw = (
+            b"Content-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n"
+            b"Content-Type: text/plain; charset=x-nope\r\n\r\ncaf\xe9\r\n--X\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\nfine\r\n--X--\r\n"
+        )
         msg = email.message_from_bytes(raw, policy=email.policy.SMTP)
         notes = mime.repair_charsets(msg)
         self.assertEqual(notes, ["unknown charset 'x-nope' read as windows-1252"])

@@ -11,7 +11,13 @@ from tools import safe_regex  # noqa: E402
 
 class TestSafeRegex(unittest.TestCase):
     def test_usual_patterns(self):
-        for pattern in (r"\[(HT\d+)\]", r"\[LC(\d{7})\]", r"out of (the )?office", r"^(re|fwd?):\s*", r"(ab|cd){2}"):
+        for pattern in (
+            r"\[(HT\d+)\]",
+            r"\[LC(\d{7})\]",
+            r"out of (the )?office",
+            r"^(re|fwd?):\s*",
+            r"(ab|cd){2}",
+        ):
             self.assertIsNone(safe_regex.check(pattern), pattern)
         regex = safe_regex.compile(r"\[(HT\d+)\]")
         self.assertEqual(regex.search("Re: [ht00042] printer").group(1), "ht00042")

@@ -7,4 +7,5 @@ from . import test_plan
 from . import test_protocols
 from . import test_rules
 from . import test_security
+from . import test_special
 from . import test_ui

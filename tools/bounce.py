@@ -267,7 +267,9 @@ def _original_message_ids(message):
                 returned.get(name, "")
                 for name in ("message-id", "x-microsoft-original-message-id", "in-reply-to")
             ]
-            values.append(" ".join(reversed(_MSGID_RE.findall(str(returned.get("references", ""))))))
+            values.append(
+                " ".join(reversed(_MSGID_RE.findall(str(returned.get("references", "")))))
+            )
             found += _ids(values)
         elif ctype == "text/rfc822-headers":
             headers = email.message_from_bytes(part.get_payload(decode=True) or b"")
@@ -313,7 +315,6 @@ def remove_address(value, address):
 def holds_address(value, address):
     """Whether the email field ``value`` holds ``address`` (normalised), alone or in a list."""
     return any(normalize_email(raw) == address for _name, raw in getaddresses([value or ""]))
-
 
 
 def _format_address(name, address):

@@ -100,10 +100,9 @@ def unwrap(raw):
         # The provider's reference is the certified message's own Message-ID.
         inner_message["Message-ID"] = result.reference
     result.inner = message_bytes(inner_message)
-    result.sender = (
-        normalize_email(parseaddr(decode_header_value(inner_message.get("from", "")))[1])
-        or _envelope_sender(message, result.data)
-    )
+    result.sender = normalize_email(
+        parseaddr(decode_header_value(inner_message.get("from", "")))[1]
+    ) or _envelope_sender(message, result.data)
     return result
 
 

@@ -45,6 +45,14 @@ class MailboxSource:
     own_addresses: frozenset = frozenset()
     tag_patterns: tuple = ()  # TagPattern
     rules: tuple = ()  # tools.rules.Rule, already limited to this mailbox
+    # -- special mail: bounces, BCC logging, certified mail (PEC) --
+    remove_bounced_address: bool = True
+    bcc_logging: bool = False
+    bcc_representatives: tuple = ()  # tools.bcc.Representative
+    bcc_accepted_senders: tuple = ()  # tools.bcc.AcceptedSender
+    bcc_category_id: int = 0
+    bcc_reply_from: str = ""  # From of the explanations mailed back
+    is_pec: bool = False
     # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 

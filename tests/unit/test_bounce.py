@@ -129,7 +129,9 @@ class TestNotABounce(unittest.TestCase):
 
 class TestAddressFields(unittest.TestCase):
     def test_remove_one_address_from_a_list(self):
-        self.assertEqual(bounce.remove_address("gone@customer.example", "gone@customer.example"), "")
+        self.assertEqual(
+            bounce.remove_address("gone@customer.example", "gone@customer.example"), ""
+        )
         self.assertEqual(
             bounce.remove_address(
                 '"Gone, Guy" <GONE@customer.example>, "Doe, Jane" <jane@customer.example>',
@@ -143,7 +145,9 @@ class TestAddressFields(unittest.TestCase):
         )
 
     def test_holds_address(self):
-        self.assertTrue(bounce.holds_address("A <a@x.example>, Gone@Customer.example", "gone@customer.example"))
+        self.assertTrue(
+            bounce.holds_address("A <a@x.example>, Gone@Customer.example", "gone@customer.example")
+        )
         self.assertFalse(bounce.holds_address("notgone@customer.example", "gone@customer.example"))
 
 

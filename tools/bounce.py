@@ -79,6 +79,13 @@ def looks_automated(message):
     The heuristic detectors read free text; running them only on mail from a
     mail system keeps a customer who quotes a bounce from losing an address.
     """
+    try:
+        return _looks_automated(message)
+    except Exception:  # noqa: BLE001 - unreadable headers: treated as ordinary mail
+        return False
+
+
+def _looks_automated(message):
     if message.get_content_type() == "multipart/report":
         return True
     if message.get("x-failed-recipients"):

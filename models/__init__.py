@@ -14,6 +14,7 @@ from . import mail_converter_tag
 from . import mail_message
 from . import res_partner
 from . import res_users
+
 # helpdesk workflow (issue 10)
 from . import mail_converter_ban
 from . import helpdesk_ticket

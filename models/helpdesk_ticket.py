@@ -64,9 +64,9 @@ class HelpdeskTicket(models.Model):
     def message_post(self, **kwargs):
         """A staff member's message to the customer goes out from the mailbox address, so the
         customer's answer comes back to this ticket; it also clears "Customer replied"."""
-        public = kwargs.get("message_type", "notification") == "comment" and self._mail_converter_is_public(
-            kwargs
-        )
+        public = kwargs.get(
+            "message_type", "notification"
+        ) == "comment" and self._mail_converter_is_public(kwargs)
         staff = self.env.user._is_internal() and not self.env.context.get(
             "mail_converter_importing"
         )

@@ -401,9 +401,7 @@ class MailConverter(models.AbstractModel):
                 decision, not_sent=self.env._("The acknowledgement template no longer exists")
             )
         self._auto_reply_send(template, record, source, message, address)
-        return dict(
-            self._auto_reply_log_values(decision), auto_reply_date=fields.Datetime.now()
-        )
+        return dict(self._auto_reply_log_values(decision), auto_reply_date=fields.Datetime.now())
 
     @api.model
     def _auto_reply_sent_count(self, address):

@@ -72,7 +72,7 @@ class MailConverterLog(models.Model):
     company_id = fields.Many2one("res.company", readonly=True, index=True)
     # -- helpdesk workflow (issue 10): bans and acknowledgements -----------------------
     ban_id = fields.Many2one(
-        "mail.converter.ban", "Ban", readonly=True, ondelete="set null", index="btree_not_null"
+        "mail.converter.ban", readonly=True, ondelete="set null", index="btree_not_null"
     )
     auto_reply_state = fields.Selection(
         [("sent", "Sent"), ("not_sent", "Not sent")],

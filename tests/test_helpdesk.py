@@ -210,9 +210,7 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         wizard = Simulator.create(
             {
                 "server_id": self.server.id,
-                "eml_text": make_email(
-                    subject="News", headers={"Precedence": "list"}
-                ).decode(),
+                "eml_text": make_email(subject="News", headers={"Precedence": "list"}).decode(),
             }
         )
         wizard.action_simulate()
@@ -224,7 +222,9 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         acme = self.env["res.partner"].create(
             {"name": "Acme", "is_company": True, "website": "https://www.acme.example"}
         )
-        self.append(make_email(subject="Invoice copy", email_from='"Doe, John" <john@acme.example>'))
+        self.append(
+            make_email(subject="Invoice copy", email_from='"Doe, John" <john@acme.example>')
+        )
         self.append(make_email(subject="Gmail user", email_from="jane.roe@gmail.com"))
         self.fetch()
         ticket = self.tickets("Invoice copy")
@@ -239,7 +239,10 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
                 }
             ],
         )
-        self.assertEqual(ticket.message_ids.filtered(lambda m: m.message_type == "email").author_id, ticket.partner_id)
+        self.assertEqual(
+            ticket.message_ids.filtered(lambda m: m.message_type == "email").author_id,
+            ticket.partner_id,
+        )
         gmail = self.tickets("Gmail user").partner_id
         self.assertRecordValues(
             gmail, [{"name": "Jane Roe", "parent_id": False, "mail_converter_created": True}]
@@ -365,7 +368,9 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         self.assertEqual(len(lead), 1)
         self._mark_spam(lead, scope="domain")
         self.assertFalse(lead.exists())
-        self.assertTrue(self.env["mail.converter.ban"].search([("pattern", "=", "@spammy.example")]))
+        self.assertTrue(
+            self.env["mail.converter.ban"].search([("pattern", "=", "@spammy.example")])
+        )
 
     # -- follow-ups ------------------------------------------------------------------------
     def test_followup_reopens_a_closed_ticket_when_asked(self):
@@ -472,14 +477,18 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         self.assertFalse(self.acks())
 
     def test_spam_on_one_ticket_never_comes_back(self):
-        self.append(make_email(subject="Cheap watches", email_from="Sam Spam <sam@watches.example>"))
+        self.append(
+            make_email(subject="Cheap watches", email_from="Sam Spam <sam@watches.example>")
+        )
         self.fetch()
         ticket = self.tickets("Cheap watches")
         contact = ticket.partner_id
         self.assertTrue(contact.mail_converter_created)
-        action = ticket.with_user(self.agent).with_context(
-            mail_converter_spam_from_form=True
-        ).action_mail_converter_spam()
+        action = (
+            ticket.with_user(self.agent)
+            .with_context(mail_converter_spam_from_form=True)
+            .action_mail_converter_spam()
+        )
         wizard = self.env["mail.converter.spam"].with_user(self.agent).browse(action["res_id"])
         self.assertIn("sam@watches.example", wizard.preview_html)
         result = wizard.action_confirm()

@@ -2,7 +2,7 @@ from odoo import api, fields, models
 
 
 class MailComposeMessage(models.TransientModel):
-    """"Reply from mailbox" (the default) or "Reply as me" on tickets that came from a mailbox."""
+    """ "Reply from mailbox" (the default) or "Reply as me" on tickets that came from a mailbox."""
 
     _inherit = "mail.compose.message"
 

@@ -11,7 +11,9 @@ from tools import autoreply  # noqa: E402
 
 class TestRobotHeaders(unittest.TestCase):
     def test_person_written_mail_may_be_answered(self):
-        self.assertIsNone(autoreply.robot_reason({"subject": "Printer on fire", "from": "a@b.example"}))
+        self.assertIsNone(
+            autoreply.robot_reason({"subject": "Printer on fire", "from": "a@b.example"})
+        )
         self.assertIsNone(autoreply.robot_reason({}))
         self.assertIsNone(autoreply.robot_reason(None))
 

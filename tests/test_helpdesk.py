@@ -2,13 +2,26 @@
 tickets' contacts and responsible, follow-ups, and replies from the shared mailbox."""
 
 import ast
+import shutil
+import tempfile
+import threading
 from datetime import timedelta, timezone
+from unittest.mock import patch
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.tests import BaseCase, new_test_user, tagged
+from odoo.tests.common import get_db_name
 
-from .common import MailConverterCase, MailConverterDovecotCase, make_email
+from .common import (
+    MAILBOX_USERS,
+    MailConverterCase,
+    MailConverterDovecotCase,
+    free_port_base,
+    make_email,
+)
+from .dovecot import Dovecot
 
 MAILBOX = "support@company.example"
 
@@ -386,7 +399,6 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         self.assertEqual(ticket.stage_id, done)  # the option is off
         self.assertTrue(ticket.mail_converter_followup)
         self.server.converter_reopen_closed = True
-        self.append(make_email(subject="Re: Broken (2)", body="Hello?", headers=reply))
         # An out-of-office reply never reopens a ticket.
         self.append(
             make_email(
@@ -395,10 +407,14 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
             )
         )
         self.fetch()
-        self.assertFalse(ticket.stage_id.closed)
-        log = self.logs(subject="Re: Broken (2)")
-        self.assertIn("Reopens the ticket", log.reason)
+        self.assertEqual(ticket.stage_id, done)
         self.assertNotIn("Reopens", self.logs(subject="Re: Broken (away)").reason or "")
+        self.append(make_email(subject="Re: Broken (2)", body="Hello?", headers=reply))
+        self.fetch()
+        self.assertFalse(ticket.stage_id.closed)
+        self.assertEqual(ticket.stage_id, self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_new"))
+        log = self.logs(subject="Re: Broken (2)")
+        self.assertIn("Reopens the ticket (Done to New)", log.reason)
         self.assertFalse(self.acks().filtered(lambda m: m.res_id == ticket.id)[1:])
 
 
@@ -634,3 +650,95 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
             self.logs(subject="Re: VPN down"),
             [{"state": "done", "model": "helpdesk.ticket", "res_id": ticket.id}],
         )
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestAcknowledgementWorkers(BaseCase):
+    """Two workers acknowledging the same sender at once, with real committed transactions."""
+
+    SENDER = "twin@customer.example"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        directory = tempfile.mkdtemp(prefix="mc-dovecot-")
+        cls.dovecot = Dovecot(directory, free_port_base(), MAILBOX_USERS).start()
+        cls.addClassCleanup(shutil.rmtree, directory, ignore_errors=True)
+        cls.addClassCleanup(cls.dovecot.stop)
+
+    def _env(self, cr):
+        return api.Environment(
+            cr, SUPERUSER_ID, {"mail_create_nolog": True, "tracking_disable": True}
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.server_ids = []
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            for user in ("support", "sales"):
+                self.dovecot.reset_user(user)
+                server = env["fetchmail.server"].create(
+                    {
+                        "name": f"ack worker {user}",
+                        "server_type": "imap",
+                        "server": "127.0.0.1",
+                        "port": self.dovecot.imap_port,
+                        "user": user,
+                        "password": user,
+                        "converter_email": f"{user}@company.example",
+                        "use_converter": True,
+                        "auto_reply_limit": 1,
+                        "object_id": env["ir.model"]._get("helpdesk.ticket").id,
+                        "state": "done",
+                    }
+                )
+                self.server_ids.append(server.id)
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            tickets = env["helpdesk.ticket"].search([("name", "like", "Twin question %")])
+            env["mail.mail"].search(
+                [("model", "=", "helpdesk.ticket"), ("res_id", "in", tickets.ids)]
+            ).unlink()
+            tickets.unlink()
+            env["mail.converter.log"].search([("server_id", "in", self.server_ids)]).unlink()
+            env["res.partner"].search([("email", "=", self.SENDER)]).unlink()
+            env["fetchmail.server"].browse(self.server_ids).unlink()
+
+    def test_limit_holds_across_concurrent_workers(self):
+        for user in ("support", "sales"):
+            for i in range(3):
+                self.dovecot.append(
+                    user, make_email(subject=f"Twin question {user} {i}", email_from=self.SENDER)
+                )
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def work(server_id):
+            try:
+                with self.registry.cursor() as cr:
+                    barrier.wait(timeout=10)
+                    error = self._env(cr)["fetchmail.server"].browse(server_id)._converter_fetch()
+                    if error:
+                        errors.append(error)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(sid,)) for sid in self.server_ids]
+        # The test runner holds the registry lock; the workers would wait on it forever.
+        with patch.object(Registry, "_lock", DummyRLock()):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        self.assertFalse(errors)
+        with self.registry.cursor() as cr:
+            logs = self._env(cr)["mail.converter.log"].search(
+                [("server_id", "in", self.server_ids)]
+            )
+            self.assertEqual(len(logs), 6)
+            self.assertEqual(sorted(logs.mapped("auto_reply_state")), ["not_sent"] * 5 + ["sent"])

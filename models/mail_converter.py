@@ -243,7 +243,7 @@ class MailConverter(models.AbstractModel):
         if plan.private:
             self._apply_privacy(plan, message)
         # helpdesk workflow (issue 10)
-        self._apply_ticket_followup(plan, mail, record)
+        self._apply_ticket_followup(plan, mail, record, message)
         values.update(self._apply_auto_reply(plan, mail, source, record, message))
         return dict(
             values,
@@ -362,7 +362,7 @@ class MailConverter(models.AbstractModel):
 
     # -- helpdesk workflow (issue 10): follow-ups and acknowledgements ------------------
     @api.model
-    def _apply_ticket_followup(self, plan, mail, record):
+    def _apply_ticket_followup(self, plan, mail, record, message):
         """A ticket's new or follow-up email: no stage email from helpdesk_mgmt (the
         acknowledgement replaces it); a customer's follow-up flags the ticket and may reopen it."""
         if record._name != "helpdesk.ticket":
@@ -370,6 +370,9 @@ class MailConverter(models.AbstractModel):
         record._mail_converter_silence_stage_mails()
         if not plan.followup or mail.origin.direction != "inbound":
             return
+        author = message.author_id.sudo() if message else None
+        if author and any(not user.share for user in author.user_ids):
+            return  # a colleague's email on the ticket is not the customer's
         values = {"mail_converter_followup": True}
         if plan.reopen_stage_id:
             values["stage_id"] = plan.reopen_stage_id

@@ -386,6 +386,21 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         )
 
     # -- follow-ups ------------------------------------------------------------------------
+    def test_colleague_email_is_not_a_customer_followup(self):
+        self.append(make_email(subject="Printer jam"))
+        self.fetch()
+        ticket = self.tickets("Printer jam")
+        self.append(
+            make_email(
+                subject=f"Re: [{ticket.number}] Printer jam",
+                email_from="Anna Agent <anna.agent@company.example>",
+                body="I will drop by.",
+            )
+        )
+        self.fetch()
+        self.assertEqual(self.logs(subject=f"Re: [{ticket.number}] Printer jam").res_id, ticket.id)
+        self.assertFalse(ticket.mail_converter_followup)
+
     def test_followup_reopens_a_closed_ticket_when_asked(self):
         self.server.default_user_id = self.agent
         self.append(make_email(subject="Broken", message_id="<broken@customer.example>"))
@@ -507,9 +522,11 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         )
         wizard = self.env["mail.converter.spam"].with_user(self.agent).browse(action["res_id"])
         self.assertIn("sam@watches.example", wizard.preview_html)
+        log = self.logs(subject="Cheap watches")
         result = wizard.action_confirm()
         self.assertFalse(ticket.exists())
         self.assertFalse(contact.exists())
+        self.assertIn("Marked as spam by Anna Agent", log.reason)
         self.assertEqual(result["params"]["next"]["res_model"], "helpdesk.ticket")
         self.assertIn("1 new contact(s) deleted", result["params"]["message"])
         self.assertTrue(

@@ -128,6 +128,7 @@ class MailConverterSpam(models.TransientModel):
                 )
                 contacts |= record._mail_converter_spam_contact()
             deleted += len(records)
+            self._note_on_logs(records)
             records.sudo().unlink()
         kept = {}
         for contact in contacts:
@@ -137,6 +138,16 @@ class MailConverterSpam(models.TransientModel):
             else:
                 contact.unlink()
         return self._done_action(model, deleted, banned, contacts, kept)
+
+    def _note_on_logs(self, records):
+        """Say on the emails' log rows that their records were deleted as spam."""
+        logs = (
+            self.env["mail.converter.log"]
+            .sudo()
+            .search([("model", "=", records._name), ("res_id", "in", records.ids)])
+        )
+        for log in logs:
+            log.reason = "; ".join(filter(None, [log.reason, self.reason]))
 
     def _contact_keep_reason(self, contact):
         """Why ``contact`` must be kept once its spam is deleted, or ``""`` to delete it."""

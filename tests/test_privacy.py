@@ -4,10 +4,9 @@ Each test is an attack by a peer: an internal user who may read the ticket but
 is neither the author of the private email nor the ticket's assignee.
 """
 
+from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
-
-from odoo.addons.mail.tools.discuss import Store
 
 from .common import MailConverterCase, make_email
 
@@ -329,7 +328,9 @@ class TestPrivacy(MailConverterCase):
         )
         self.assertTrue(reply.mail_converter_private)
         # Imported emails private only: staff mail is not private.
-        self.acme.write({"mail_converter_all_private": False, "mail_converter_import_private": True})
+        self.acme.write(
+            {"mail_converter_all_private": False, "mail_converter_import_private": True}
+        )
         reply = ticket.with_user(self.writer).message_post(
             body="Another one", message_type="comment", subtype_xmlid="mail.mt_comment"
         )
@@ -394,7 +395,7 @@ class TestPrivacyHttp(HttpCase):
             author_id=customer.id,
             message_type="email",
             subtype_xmlid="mail.mt_comment",
-            attachments=[SECRET_PDF],
+            attachments=[SECRET_PDF[:2]],
         )
         cls.message.mail_converter_private = True
         cls.public = cls.ticket.message_post(body="Public text", subtype_xmlid="mail.mt_note")
@@ -439,9 +440,14 @@ class TestPrivacyHttp(HttpCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn(b"salary", response.content)
 
-    def test_lock_icon_in_chatter(self):
+    def test_lock_icon_in_chatter_and_lists(self):
         self.start_tour(
             f"/odoo/helpdesk.ticket/{self.ticket.id}",
             "mail_converter_private_lock",
+            login="privh_assignee",
+        )
+        self.start_tour(
+            "/odoo/action-mail.action_view_mail_message",
+            "mail_converter_private_lock_list",
             login="privh_assignee",
         )

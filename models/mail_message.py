@@ -38,7 +38,7 @@ class MailMessage(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if "mail_converter_private" in vals:
+        if {"mail_converter_private", "model", "res_id"} & vals.keys():
             self._mail_converter_refresh_private_users()
         return result
 

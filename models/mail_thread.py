@@ -96,18 +96,17 @@ class MailThread(models.AbstractModel):
             if msg_vals and "partner_ids" in msg_vals
             else message_sudo.partner_ids.ids
         )
-        Users = self.env["res.users"].sudo()
         return [
             data
             for data in recipients
-            if self._mail_converter_may_receive_private(message_sudo, data, addressed, Users)
+            if self._mail_converter_may_receive_private(message_sudo, data, addressed)
         ]
 
-    def _mail_converter_may_receive_private(self, message, data, addressed, Users):
+    def _mail_converter_may_receive_private(self, message, data, addressed):
         """Whether the recipient ``data`` (see ``_notify_get_recipients``) may be notified of the
-        private ``message``: internal users who may see it, and outside people it was written to."""
+        private ``message``: internal users who may see it, outside people it is written to."""
         if data.get("uid") and not data.get("ushare"):
-            return message._mail_converter_may_see(Users.browse(data["uid"]))
+            return message._mail_converter_may_see(self.env["res.users"].sudo().browse(data["uid"]))
         return not data.get("id") or data["id"] in addressed
 
     # -- who may see private mail follows the record's responsible ----------

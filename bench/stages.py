@@ -6,8 +6,10 @@ stage called inside another (posting inside record creation) is counted once,
 in the innermost stage, so the stages add up to the run's wall time.
 """
 
+import os
 import time
-from collections import defaultdict
+import traceback
+from collections import Counter, defaultdict
 
 from odoo.sql_db import Cursor
 
@@ -67,9 +69,19 @@ class StageClock:
     def count_queries(self):
         original = Cursor.execute
         clock = self
+        # MC_BENCH_TRACE=<text>: which code paths issue the queries containing <text>.
+        trace = os.environ.get("MC_BENCH_TRACE")
+        self.traces = Counter()
 
         def execute(cr, query, params=None, log_exceptions=True):
             clock.query_count += 1
+            if trace and trace in (query.code if hasattr(query, "code") else str(query)):
+                frames = [
+                    f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
+                    for f in traceback.extract_stack()[-14:-2]
+                    if "/odoo/orm/" not in f.filename
+                ]
+                clock.traces[" < ".join(reversed(frames[-6:]))] += 1
             return original(cr, query, params, log_exceptions)
 
         Cursor.execute = execute

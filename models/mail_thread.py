@@ -82,7 +82,10 @@ class MailThread(models.AbstractModel):
         record = self.env[message.model].sudo().browse(message.res_id)
         if not hasattr(record, "_mail_converter_all_private_reason"):
             return ""
-        if not record._mail_converter_private_staff_mail(message) or not record.exists():
+        if not record._mail_converter_private_staff_mail(message):
+            return ""
+        # Posted on this very record (message_post): no need to check it still exists.
+        if not (self._name == record._name and message.res_id in self.ids) and not record.exists():
             return ""
         return record._mail_converter_all_private_reason()
 

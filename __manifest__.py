@@ -13,6 +13,13 @@
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
         "data/mail_converter_tag_data.xml",
+        # helpdesk workflow (issue 10)
+        "data/mail_converter_ticket_data.xml",
+        "views/mail_converter_ban_views.xml",
+        "views/helpdesk_ticket_views.xml",
+        "wizards/mail_converter_spam_views.xml",
+        "wizards/mail_compose_message_views.xml",
+        # end helpdesk workflow
         "views/mail_converter_folder_views.xml",
         "views/mail_converter_tag_views.xml",
         "views/mail_converter_rule_views.xml",

@@ -13,6 +13,13 @@
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
         "data/mail_converter_tag_data.xml",
+        # helpdesk workflow (issue 10)
+        "data/mail_converter_ticket_data.xml",
+        "views/mail_converter_ban_views.xml",
+        "views/helpdesk_ticket_views.xml",
+        "wizards/mail_converter_spam_views.xml",
+        "wizards/mail_compose_message_views.xml",
+        # end helpdesk workflow
         "views/mail_converter_folder_views.xml",
         "views/mail_converter_tag_views.xml",
         "views/mail_converter_rule_views.xml",
@@ -22,11 +29,16 @@
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
         "views/res_users_views.xml",
+        "views/res_config_settings_views.xml",
         "wizards/mail_converter_folder_wizard_views.xml",
         "wizards/mail_converter_simulator_views.xml",
         "views/mail_converter_menus.xml",
     ],
     "assets": {
+        # Privacy: the lock on private emails (chatter and lists).
+        "web.assets_backend": [
+            "mail_converter/static/src/**/*",
+        ],
         "web.assets_tests": [
             "mail_converter/static/tests/tours/**/*",
         ],

@@ -16,12 +16,15 @@ Stages read the database (matching, reply headers, tags) but never write.
 import dataclasses
 import email
 import email.policy
+from datetime import timedelta
+
+from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 from odoo.tools.mail import unfold_references
 
-from ..tools import addresses, bcc, bounce, matcher, mime, pec, safe_regex
+from ..tools import addresses, autoreply, bans, bcc, bounce, matcher, mime, pec, privacy, safe_regex
 from ..tools import rules as rules_engine
 from ..tools.plan import (
     BccPlan,
@@ -100,6 +103,8 @@ class MailConverterPlanner(models.AbstractModel):
         """The ``mail.thread`` environment used for parsing and posting."""
         return self.env["mail.thread"].with_context(
             default_fetchmail_server_id=source.server_id,
+            # helpdesk workflow: the ticket remembers its mailbox (replies, spam, the marker)
+            default_mail_converter_server_id=source.server_id,
             mail_converter_importing=True,
         )
 
@@ -176,9 +181,11 @@ class MailConverterPlanner(models.AbstractModel):
     def _converter_plan_stages(self):
         """Names of the stage methods, in order; override to insert, remove or reorder stages."""
         return [
-            # special mail, recognised first: certified mail (PEC), bounces, BCC logging
+            # special mail, recognised first: certified mail (PEC), bounces; a banned sender
+            # is refused before BCC logging would explain anything to them
             "_plan_pec",
             "_plan_bounce",
+            "_plan_ban",  # helpdesk workflow
             "_plan_bcc",
             "_plan_exclusions",
             "_plan_rules",
@@ -193,6 +200,8 @@ class MailConverterPlanner(models.AbstractModel):
             "_plan_assignee",
             "_plan_loop",
             "_plan_privacy",
+            "_plan_reopen",  # helpdesk workflow
+            "_plan_auto_reply",  # helpdesk workflow: last, it needs the final outcome
         ]
 
     @api.model
@@ -201,9 +210,9 @@ class MailConverterPlanner(models.AbstractModel):
         plan = Plan()
         plan.links = list(mail.matches.links)
         for stage in self._converter_plan_stages():
-            before = (plan.state, plan.route and plan.route.key())
+            before = (plan.state, plan.route and plan.route.key(), plan.private)
             getattr(self, stage)(mail, source, plan)
-            if (plan.state, plan.route and plan.route.key()) != before:
+            if (plan.state, plan.route and plan.route.key(), plan.private) != before:
                 plan.stages.append((stage, self._converter_describe(plan)))
             if plan.final:
                 break
@@ -259,7 +268,7 @@ class MailConverterPlanner(models.AbstractModel):
         plan.route = Route(
             record._name, record.id, why=self.env._("PEC receipt (%(type)s)", type=label)
         )
-        plan.final = True
+        self._converter_settle(mail, source, plan)
 
     @api.model
     def _converter_pec_receipt_label(self, receipt_type):
@@ -303,7 +312,8 @@ class MailConverterPlanner(models.AbstractModel):
         report = self._converter_bounce_report(mail)
         if report is None:
             return
-        recipients = [r for r in report.recipients if r.email not in source.own_addresses]
+        ours = source.own_addresses | source.mailbox_addresses
+        recipients = [r for r in report.recipients if r.email not in ours]
         hard = [r.email for r in recipients if r.hard]
         remove = source.remove_bounced_address
         original = self.env["mail.message"].sudo()
@@ -433,7 +443,7 @@ class MailConverterPlanner(models.AbstractModel):
         rep = reps[0]
         plan.bcc.representative_id, plan.bcc.representative_name = rep.user_id, rep.name
         staff = {link.email for link in mail.matches.links if link.model == "res.users"}
-        staff |= source.own_addresses | rep.emails
+        staff |= source.own_addresses | source.mailbox_addresses | rep.emails
         choice, contacts, leads = bcc.pick_record(
             [link for link in mail.matches.links if link.role == "to"], staff
         )
@@ -455,7 +465,15 @@ class MailConverterPlanner(models.AbstractModel):
             choice.model, choice.res_id, why=self.env._("BCC log by %(rep)s", rep=rep.name)
         )
         plan.author_id = rep.partner_id
-        plan.final = True  # logged as it is: no rule, reply header or new record applies
+        # Logged as it is: no rule, reply header or new record applies.
+        self._converter_settle(mail, source, plan)
+
+    @api.model
+    def _converter_settle(self, mail, source, plan):
+        """End a special plan that files the email on an existing record; it is private when
+        the privacy stage says so, like any email."""
+        self._plan_privacy(mail, source, plan)
+        plan.final = True
 
     @api.model
     def _converter_bcc_no_record_reason(self, mail, staff, contacts, leads):
@@ -495,8 +513,8 @@ class MailConverterPlanner(models.AbstractModel):
         sender = plan.bcc.sender
         if not sender:
             return Decision(False, self.env._("no sender address"))
-        if sender in source.own_addresses:
-            return Decision(False, self.env._("sent by this mailbox"))
+        if sender in source.own_addresses | source.mailbox_addresses:
+            return Decision(False, self.env._("sent by a converter mailbox"))
         if bcc.is_auto_submitted(mail.summary.headers) or bounce.looks_automated(mail.message):
             return Decision(False, self.env._("automatic mail"))
         since = fields.Datetime.subtract(fields.Datetime.now(), hours=1)
@@ -711,8 +729,15 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_contacts(self, mail, source, plan):
-        """Contacts to create for unknown addresses, by the mailbox's options; the email is filed on them."""
-        for address in self._converter_addresses_to_create(mail, source):
+        """Contacts to create for unknown addresses, by the mailbox's options, and for the unknown
+        sender of a new ticket; the email is filed on them."""
+        wanted = self._converter_addresses_to_create(mail, source)
+        wanted += [
+            a
+            for a in self._converter_ticket_sender_to_create(mail, source, plan)
+            if a.email not in {w.email for w in wanted}
+        ]
+        for address in wanted:
             company = (
                 self._converter_company_for_domain(address.domain)
                 if source.link_company_by_domain
@@ -818,24 +843,48 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_assignee(self, mail, source, plan):
-        """The responsible of a new record: the rule's user, else the sender of sent mail or the
-        first user among the To addresses, else the mailbox's default responsible."""
+        """The responsible of a new record, the first usable of: the rule's user; the sender of
+        sent mail or the first user among the To addresses; the team's assignment; the
+        mailbox's default responsible. Else nobody: never OdooBot, the scheduler's user."""
         if not plan.route or not plan.route.creates:
             return
-        if plan.route.values.get("user_id"):
-            plan.assignee_id = plan.route.values["user_id"]
-            return
+        plan.assignee_id = next(
+            (
+                user_id
+                for user_id in self._converter_assignee_candidates(mail, source, plan)
+                if user_id and self._converter_can_assign(user_id)
+            ),
+            0,
+        )
+
+    @api.model
+    def _converter_assignee_candidates(self, mail, source, plan):
+        """User ids to assign a new record to, best first (a generator: later ones cost nothing)."""
+        yield plan.route.values.get("user_id")
         wanted = ("from",) if mail.origin.direction == "outbound" else ("to",)
-        plan.assignee_id = (
-            next(
-                (
-                    link.res_id
-                    for link in plan.links
-                    if link.model == "res.users" and link.role in wanted
-                ),
-                source.default_user_id,
-            )
-            or 0
+        for link in plan.links:
+            if link.model == "res.users" and link.role in wanted:
+                yield link.res_id
+        yield self._converter_team_assignee(plan.route)
+        yield source.default_user_id
+
+    @api.model
+    def _converter_team_assignee(self, route):
+        """Who a new ticket's team assigns it to: the team leader; override for round-robin or
+        workload-based assignment."""
+        if route.model != "helpdesk.ticket" or not route.values.get("team_id"):
+            return 0
+        return self.env["helpdesk.ticket.team"].sudo().browse(route.values["team_id"]).user_id.id
+
+    @api.model
+    def _converter_can_assign(self, user_id):
+        """Whether records may be assigned to ``user_id``: an active internal user, not a robot."""
+        user = self.env["res.users"].sudo().browse(user_id).exists()
+        return bool(
+            user
+            and user.active
+            and not user.share
+            and user != self.env.ref("base.user_root", raise_if_not_found=False)
         )
 
     @api.model
@@ -853,8 +902,249 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_privacy(self, mail, source, plan):
-        """Whether the imported email is private (rules so far)."""
-        return
+        """Whether the imported email is private: a rule (``_plan_rules``), a ``Sensitivity``
+        header, or *Imported/All emails private* on a record it concerns or is posted on.
+
+        A private email that opens a record does not copy its text into the record's
+        description, which everyone who sees the record reads.
+        """
+        reasons = [self._converter_sensitivity_reason(mail)]
+        reasons += self._converter_flag_privacy_reasons(plan)
+        for reason in filter(None, reasons):
+            plan.private = True
+            if reason not in plan.private_reasons:
+                plan.private_reasons.append(reason)
+        if plan.private and plan.route and plan.route.creates:
+            plan.route.values.update(self._converter_private_record_values(plan.route.model))
+
+    @api.model
+    def _converter_sensitivity_reason(self, mail):
+        """``Sensitivity: Private/Personal/Company-Confidential`` makes an email private."""
+        value = privacy.private_sensitivity(mail.summary.headers.get("sensitivity"))
+        return self.env._("Sensitivity: %(value)s header", value=value) if value else ""
+
+    @api.model
+    def _converter_flag_privacy_reasons(self, plan):
+        """Why the records the email concerns or is posted on make it private (their flags,
+        or their company's), in the order of the plan's links."""
+        partner_ids = {link.res_id for link in plan.links if link.model == "res.partner"}
+        lead_ids = {link.res_id for link in plan.links if link.model == "crm.lead"}
+        holders = []
+        route = plan.route
+        if route and route.res_id and route.model in self.env:
+            record = self.env[route.model].sudo().browse(route.res_id).exists()
+            if record and hasattr(record, "_mail_converter_privacy_holders"):
+                holders += record._mail_converter_privacy_holders()
+        flagged = [
+            ("mail_converter_import_private", "=", True),
+            ("mail_converter_all_private", "=", True),
+        ]
+        if partner_ids - {0}:
+            # One query; rarely any row: a contact is covered by its company's flags too.
+            holders += (
+                self.env["res.partner"]
+                .sudo()
+                .search(
+                    [("id", "in", list(partner_ids - {0}))]
+                    + ["|", "|", "|"]
+                    + flagged
+                    + [("commercial_partner_id." + f, op, v) for f, op, v in flagged],
+                    order="id",
+                )
+            )
+        if lead_ids - {0}:
+            holders += (
+                self.env["crm.lead"]
+                .sudo()
+                .search([("id", "in", list(lead_ids - {0})), "|"] + flagged, order="id")
+            )
+        reasons = []
+        for holder in holders:
+            company = holder.commercial_partner_id if holder._name == "res.partner" else holder
+            for record in (holder, company):
+                reason = self._converter_flag_privacy_reason(record)
+                if reason and reason not in reasons:
+                    reasons.append(reason)
+        return reasons
+
+    @api.model
+    def _converter_flag_privacy_reason(self, record):
+        """Why ``record``'s own flags make imported mail private, or ``""``."""
+        if record.mail_converter_all_private:
+            return self.env._("%(record)s: all emails private", record=record.display_name)
+        if record.mail_converter_import_private:
+            return self.env._("%(record)s: imported emails private", record=record.display_name)
+        return ""
+
+    @api.model
+    def _converter_private_record_values(self, model):
+        """Values of a record a private email creates: no copy of its text in the description."""
+        if "description" not in self.env[model]._fields:
+            return {}
+        text = self.env._(
+            "Private email: its text is in the chatter, for its author and the responsible."
+        )
+        return {"description": Markup("<p>%s</p>") % text}
+
+    # -- helpdesk workflow (issue 10): bans, ticket contacts, reopening, acknowledgements --
+    @api.model
+    def _plan_ban(self, mail, source, plan):
+        """A banned sender creates nothing: the email is rejected, naming the ban."""
+        ban = self._converter_sender_ban(mail, source)
+        if not ban:
+            return
+        plan.ban_id = ban.id
+        plan.auto_reply = Decision(False, self.env._("Banned sender"))
+        reason = self.env._("Banned sender (%(pattern)s)", pattern=ban.pattern)
+        if ban.reason:
+            reason = self.env._("%(reason)s: %(why)s", reason=reason, why=ban.reason)
+        plan.finish("rejected", reason)
+
+    @api.model
+    def _converter_sender(self, mail):
+        """The email's normalised From address, or ``""``."""
+        return next((a.email for a in mail.matches.addresses if a.role == "from"), "")
+
+    @api.model
+    def _converter_sender_ban(self, mail, source):
+        """The :class:`tools.bans.Ban` matching the sender, or ``None``; override to check more addresses."""
+        return bans.find_ban(source.bans, self._converter_sender(mail))
+
+    @api.model
+    def _converter_ticket_sender_to_create(self, mail, source, plan):
+        """The sender of received mail that opens a ticket becomes its contact when unknown."""
+        route = plan.route
+        if (
+            not route
+            or not route.creates
+            or route.model != "helpdesk.ticket"
+            or mail.origin.direction != "inbound"
+            or mail.msg_dict.get("author_id")
+        ):
+            return []
+        if source.only_linked and not self._converter_linked_beyond_users(plan):
+            return []  # "Only import linked emails" discards it next; no contact for it
+        known = {link.email for link in plan.links if link.model in ("res.partner", "res.users")}
+        skip = known | source.own_addresses | source.mailbox_addresses
+        wanted = [a for a in mail.matches.addresses if a.role == "from" and a.email not in skip]
+        aliases = set(self.env["mail.alias.domain"].sudo()._find_aliases([a.email for a in wanted]))
+        return [a for a in wanted if a.email not in aliases]
+
+    @api.model
+    def _plan_reopen(self, mail, source, plan):
+        """With *Reopen closed tickets*, a customer's follow-up moves a closed ticket back to the
+        team's first open stage; automatic replies never reopen anything."""
+        route = plan.route
+        if not (
+            source.reopen_closed
+            and plan.followup
+            and route
+            and route.model == "helpdesk.ticket"
+            and route.res_id
+            and mail.origin.direction == "inbound"
+        ):
+            return
+        ticket = self.env["helpdesk.ticket"].sudo().browse(route.res_id)
+        if not ticket.stage_id.closed or autoreply.robot_reason(mail.summary.headers):
+            return
+        stage = self._converter_reopen_stage(ticket)
+        if stage:
+            plan.reopen_stage_id = stage.id
+            plan.note(
+                self.env._(
+                    "Reopens the ticket (%(old)s to %(new)s)",
+                    old=ticket.stage_id.name,
+                    new=stage.name,
+                )
+            )
+
+    @api.model
+    def _converter_reopen_stage(self, ticket):
+        """The stage a reopened ticket goes to: its team's first stage that is not closed."""
+        stages = ticket.team_id._get_applicable_stages()
+        return stages.filtered(lambda stage: not stage.closed)[:1]
+
+    @api.model
+    def _plan_auto_reply(self, mail, source, plan):
+        """Whether the sender of a new ticket gets an acknowledgement, and why not."""
+        address = self._converter_sender(mail)
+        reason = self._converter_no_auto_reply_reason(mail, source, plan, address)
+        if reason:
+            plan.auto_reply = Decision(False, reason, {"to": address})
+            return
+        plan.auto_reply = Decision(
+            True,
+            self.env._("Acknowledgement to %(email)s", email=address),
+            {"to": address, "template_id": source.auto_reply_template_id},
+        )
+
+    @api.model
+    def _converter_no_auto_reply_reason(self, mail, source, plan, address):
+        """Why the email gets no acknowledgement, or ``None`` to send one; override to add a check."""
+        _ = self.env._
+        route = plan.route
+        if plan.state != "done" or not route or plan.kind not in ("mail", "pec"):
+            return _("Not converted")
+        if route.model != "helpdesk.ticket" or not route.creates:
+            return _("Not a new ticket")
+        if not source.auto_reply_template_id:
+            return _("The mailbox sends no acknowledgement")
+        if mail.origin.direction != "inbound":
+            return _("Sent mail")
+        if mail.origin.backlog:
+            return _("Backlog (imported from a file)")
+        written = autoreply.mail_date(mail.summary.date, mail.origin.received)
+        if source.activation_date and written and written < source.activation_date:
+            return _(
+                "Backlog: dated %(date)s, before the mailbox was activated",
+                date=fields.Datetime.to_string(written),
+            )
+        robot = autoreply.robot_reason(mail.summary.headers) or autoreply.robot_sender_reason(
+            address
+        )
+        if robot:
+            return _("Automatic or bulk mail: %(why)s", why=robot)
+        if not address:
+            return _("No sender address")
+        if address in source.own_addresses or address in source.mailbox_addresses:
+            return _("Sent from one of our own mailbox addresses")
+        if self.env["mail.alias.domain"].sudo()._find_aliases([address]):
+            return _("Sent from one of our own aliases")
+        if bans.find_ban(source.bans, address):
+            return _("Banned sender")
+        sent = self._converter_auto_reply_count(address)
+        if sent >= source.auto_reply_limit:
+            return _(
+                "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
+                "(limit %(limit)s)",
+                count=sent,
+                email=address,
+                limit=source.auto_reply_limit,
+            )
+        return None
+
+    @api.model
+    def _converter_auto_reply_count(self, address, cr=None):
+        """Acknowledgements sent to ``address`` in the last hour, by every mailbox and worker."""
+        return len(self._converter_auto_reply_log_ids(address, cr))
+
+    @api.model
+    def _converter_auto_reply_log_ids(self, address, cr=None):
+        """Ids of the log rows recording an acknowledgement to ``address`` in the last hour."""
+        if cr is None:
+            cr = self.env.cr
+            self.env["mail.converter.log"].flush_model(
+                ["auto_reply_state", "auto_reply_to", "auto_reply_date"]
+            )
+        cr.execute(
+            SQL(
+                "SELECT id FROM mail_converter_log WHERE auto_reply_state = 'sent' "
+                "AND auto_reply_to = %s AND auto_reply_date >= %s",
+                address,
+                fields.Datetime.now() - timedelta(hours=1),
+            )
+        )
+        return {row[0] for row in cr.fetchall()}
 
     # -- presenting -----------------------------------------------------------
     @api.model
@@ -867,8 +1157,9 @@ class MailConverterPlanner(models.AbstractModel):
         if route.new_contact:
             res_id = (new_contacts or {}).get(route.new_contact, self.env["res.partner"]).id or 0
         values = dict(route.values)
-        if route.creates and plan.assignee_id and "user_id" in self.env[route.model]._fields:
-            values.setdefault("user_id", plan.assignee_id)
+        if route.creates and "user_id" in self.env[route.model]._fields:
+            # Always explicit: left out, helpdesk_mgmt and crm assign the gateway's user (OdooBot).
+            values["user_id"] = plan.assignee_id or False
         return [(route.model, res_id or False, values, self.env.uid, False)]
 
     @api.model
@@ -896,7 +1187,9 @@ class MailConverterPlanner(models.AbstractModel):
             )
         else:
             text = self.env._("Create a new %(type)s%(by)s", type=model_name, by=by)
-        if plan.private:
+        if plan.private and plan.private_reasons:
+            text += self.env._(", marked private (%(why)s)", why="; ".join(plan.private_reasons))
+        elif plan.private:
             text += self.env._(", marked private")
         return text
 

@@ -4,8 +4,10 @@ from . import test_fetch
 from . import test_linking
 from . import test_matching
 from . import test_plan
+from . import test_privacy
 from . import test_protocols
 from . import test_rules
 from . import test_security
 from . import test_special
 from . import test_ui
+from . import test_helpdesk

@@ -245,6 +245,14 @@ class TestBccLogging(SpecialMailCase):
         self.assertFalse(self.env["crm.lead"].search([("name", "=", "Our offer")]))
         self.assertFalse(self.explanations("rita@company.example"))
 
+    def test_privacy_of_the_contact_applies(self):
+        self.karl.mail_converter_import_private = True
+        self.append(self.bcc_mail("rita@company.example", "karl@customer.example", "Private deal"))
+        self.fetch()
+        log = self.logs()
+        self.assertRecordValues(log, [{"state": "done", "res_id": self.karl.id}])
+        self.assertTrue(log.mail_message_id.mail_converter_private)
+
     def test_accepted_sender_logs_on_the_lead(self):
         self.append(
             self.bcc_mail("rita.private@gmail.example", "fleet@buyer.example", "Fleet pricing")

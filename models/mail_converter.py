@@ -591,6 +591,7 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _special_kinds(self):
+        """The kinds of mail the log knows; override with the log's ``kind`` selection."""
         return dict(self.env["mail.converter.log"]._fields["kind"].selection)
 
     @api.model

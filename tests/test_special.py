@@ -8,6 +8,7 @@ import ast
 import os
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import new_test_user, tagged
 
 from .common import MailConverterDovecotCase, make_email
@@ -347,8 +348,10 @@ class TestBccLogging(SpecialMailCase):
         self.assertFalse(self.explanations("stranger@else.example"))
 
     def test_accepted_senders_are_checked(self):
-        with self.assertRaises(Exception):  # noqa: B017 - ValidationError, raised by the ORM
+        with self.assertRaises(ValidationError):
             self.server.bcc_accepted_senders = "alias@gmail.example = nobody@company.example"
+        with self.assertRaises(ValidationError):
+            self.server.bcc_accepted_senders = "not an address"
 
 
 @tagged("post_install", "-at_install", "mail_converter")

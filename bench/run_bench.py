@@ -115,6 +115,10 @@ def run_phase(args):
             break
     elapsed = time.perf_counter() - start
     queries = clock.query_count - queries_before
+    if clock.shapes:
+        with open(f"/tmp/mc-bench-{args.phase}.sql", "w") as fh:
+            for shape, n in clock.shapes.most_common():
+                fh.write(f"{n:6d} {shape}\n")
     if clock.traces:
         with open(f"/tmp/mc-bench-{args.phase}.trace", "w") as fh:
             for path, n in clock.traces.most_common():

@@ -13,6 +13,11 @@
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
         "data/mail_converter_tag_data.xml",
+        # Operations: archive imports and the overview.
+        "data/mail_converter_import_cron.xml",
+        "views/mail_converter_import_job_views.xml",
+        "wizards/mail_converter_import_views.xml",
+        "views/mail_converter_dashboard_views.xml",
         "views/mail_converter_folder_views.xml",
         "views/mail_converter_tag_views.xml",
         "views/mail_converter_rule_views.xml",
@@ -27,6 +32,9 @@
         "views/mail_converter_menus.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "mail_converter/static/src/**/*",
+        ],
         "web.assets_tests": [
             "mail_converter/static/tests/tours/**/*",
         ],

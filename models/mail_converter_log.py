@@ -116,6 +116,19 @@ class MailConverterLog(models.Model):
             Converter._process(log._converter_raw(), source, origin, retry_log=log)
         return True
 
+    def action_open_simulator(self):
+        """Replay this logged email in the simulator (its original is kept)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mail_converter.action_mail_converter_simulator"
+        )
+        action["context"] = {
+            "default_log_id": self.id,
+            "default_server_id": self.server_id.id,
+            "default_direction": self.direction or "inbound",
+        }
+        return action
+
     def _converter_raw(self):
         """The original email of this row, as bytes."""
         self.ensure_one()

@@ -14,9 +14,10 @@ from unittest.mock import patch
 from lxml import etree
 
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools.safe_eval import safe_eval
 
+from ..tools.source import Origin
 from .common import MailConverterCase, make_email
 
 
@@ -520,3 +521,43 @@ class TestDashboard(MailConverterCase):
         self.append(make_email(subject="Forget my source", message_id="<forget@x>"))
         self.fetch()
         self.assertFalse(self.logs(subject="Forget my source").raw_attachment_id)
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestOperationsUi(HttpCase):
+    def test_overview_failed_link_and_retry_tour(self):
+        self.env["fetchmail.server"].search([]).action_archive()
+        server = self.env["fetchmail.server"].create(
+            {
+                "name": "Tour mailbox",
+                "server_type": "imap",
+                "server": "127.0.0.1",
+                "port": 1,
+                "user": "support",
+                "password": "support",
+                "use_converter": True,
+                "state": "done",
+                "object_id": self.env["ir.model"]._get("helpdesk.ticket").id,
+                "converter_last_error": "Server down for maintenance",
+                "converter_last_error_date": fields.Datetime.now(),
+                "converter_failing_since": fields.Datetime.now(),
+                "converter_failure_count": 1,
+            }
+        )
+        raw = make_email(subject="Tour retry me", message_id="<tour-retry@customer.example>")
+        with patch.object(
+            type(self.env["mail.converter"]), "_convert", side_effect=RuntimeError("database busy")
+        ):
+            log = self.env["mail.converter"]._process(
+                raw, server._converter_source(), Origin(uidl="tour:1", backlog=True)
+            )
+        self.assertEqual(log.state, "failed")
+        self.start_tour(
+            "/odoo/action-mail_converter.action_mail_converter_overview",
+            "mail_converter_operations",
+            login="admin",
+        )
+        self.assertEqual(log.state, "done")
+        self.assertEqual(
+            len(self.env["helpdesk.ticket"].search([("name", "=", "Tour retry me")])), 1
+        )

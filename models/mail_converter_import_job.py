@@ -189,6 +189,8 @@ class MailConverterImportJob(models.Model):
         in the user's request) the same batches run in the caller's transaction.
         """
         self.ensure_one()
+        # Recipients repeat across an archive: ask once per run whether an address is an alias.
+        self = self.with_context(mail_converter_alias_cache={})
         source = None
         while True:
             if commit and not self.try_lock_for_update(allow_referencing=True):

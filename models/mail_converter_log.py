@@ -37,7 +37,8 @@ class MailConverterLog(models.Model):
         "mail.converter.folder", index=True, ondelete="set null", readonly=True
     )
     uid = fields.Integer("UID", readonly=True, help="IMAP UID of the message in its folder.")
-    uidl = fields.Char("POP3 UIDL", readonly=True)
+    # Indexed: POP3 folders and archive imports (``import:<checksum>:<n>``) look copies up by it.
+    uidl = fields.Char("POP3 UIDL", readonly=True, index="btree_not_null")
     uidvalidity = fields.Integer(readonly=True)
     direction = fields.Selection([("inbound", "Inbound"), ("outbound", "Outbound")], readonly=True)
     email_from = fields.Char("From", readonly=True)

@@ -216,6 +216,29 @@ def generate(count=500, seed=42, to="support@company.example", start=None):
     return result
 
 
+def big(count=20, size=25 * 1024 * 1024, seed=7, to="support@company.example"):
+    """``count`` messages each carrying one incompressible attachment of ``size`` bytes."""
+    rng = random.Random(seed)
+    result = []
+    for index in range(count):
+        name, email, _company = _person(rng)
+        msg = EmailMessage()
+        msg["From"] = formataddr((name, email))
+        msg["To"] = to
+        msg["Subject"] = f"Scans of the site visit {index}"
+        msg["Date"] = format_datetime(datetime(2026, 11, 3, 9, index % 60, tzinfo=timezone.utc))
+        msg["Message-ID"] = f"<bench-big-{seed}-{index}@{email.split('@')[1]}>"
+        msg.set_content("Hello,\n\nthe scans are attached.\n")
+        msg.add_attachment(
+            rng.randbytes(size),
+            maintype="application",
+            subtype="octet-stream",
+            filename=f"scans-{index}.bin",
+        )
+        result.append(msg.as_bytes())
+    return result
+
+
 if __name__ == "__main__":
     import sys
 

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Benchmark mail_converter against stock Odoo fetchmail on the same corpus.
-# Usage: bash bench/run.sh [messages, default 500] [extra contacts in both databases, default 0]
+# Benchmark mail_converter against stock Odoo fetchmail on the same corpus, with scale,
+# idle and memory figures, ending with one table of targets (PASS/MISS).
+# Usage: bash bench/run.sh [messages, default 500] [contacts] [--scenarios speed,scale,workers,idle,memory]
+#        [--contacts N] [--workers N] [--idle-mailboxes N] [--memory-messages N] [--big N]
+# "bash bench/run.sh 500 100000" compares stock and converter with 100,000 extra contacts only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 mc_ensure_all
 TEMPLATE=${MC_BENCH_DB:-mc_bench}
+ARGS=()
+if [[ "${1:-}" =~ ^[0-9]+$ ]]; then ARGS+=(--messages "$1"); shift; fi
+if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
+    if [ "$1" = 0 ]; then ARGS+=(--scenarios speed); else ARGS+=(--scenarios scale --contacts "$1"); fi
+    shift
+fi
 # Stock runs on a database without mail_converter: plain Odoo with the same apps.
 for spec in "${TEMPLATE}_stock:helpdesk_mgmt,crm,contacts" "${TEMPLATE}_converter:mail_converter"; do
     db=${spec%%:*}_tpl; modules=${spec#*:}
@@ -15,5 +24,5 @@ for spec in "${TEMPLATE}_stock:helpdesk_mgmt,crm,contacts" "${TEMPLATE}_converte
 done
 ODOO_ARGS=$("$MC_PY" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' $(mc_odoo_db_args) \
     --addons-path="$MC_ADDONS_PATH" --log-level=warn)
-"$MC_PY" "$MC_REPO/bench/run_bench.py" --template "$TEMPLATE" --messages "${1:-500}" --partners "${2:-0}" \
-    --pg-port "$MC_PG_PORT" --odoo-args "$ODOO_ARGS"
+exec "$MC_PY" "$MC_REPO/bench/run_bench.py" --template "$TEMPLATE" --pg-port "$MC_PG_PORT" \
+    --odoo-args "$ODOO_ARGS" "${ARGS[@]}" "$@"

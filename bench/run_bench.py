@@ -1,9 +1,21 @@
-"""Benchmark: stock Odoo fetchmail vs a converter mailbox, same corpus, same run.
+"""Benchmark: stock Odoo fetchmail vs the converter, same corpus, same run; scale, idle and memory.
 
-Run through ``bash bench/run.sh`` (it prepares PostgreSQL, Odoo and a template
-database). Each side runs in its own process on its own copy of the database,
-reading its own copy of the corpus from a real Dovecot on loopback, so
-their speed and peak memory are measured apart.
+Run through ``bash bench/run.sh`` (it prepares PostgreSQL, Odoo and the template
+databases). Each measured side runs in its own process on its own copy of a
+database, reading its own copy of the corpus from a real Dovecot on loopback,
+so speed, queries and peak memory are measured apart.
+
+Scenarios (``--scenarios``, all by default):
+
+* ``speed``: stock vs converter on an empty database (``--messages``, 500);
+* ``scale``: the same with ``--contacts`` (100,000) extra contacts in both databases;
+* ``workers``: 1 worker, then ``--workers`` (2) worker processes, on 4 converter mailboxes;
+* ``idle``: one scheduler run over ``--idle-mailboxes`` (50) empty mailboxes;
+* ``memory``: 2,000 emails, twenty of them with a 25 MB attachment: peak RSS;
+* ``import``: the speed corpus as one ``.mbox`` file through the archive import,
+  against fetching it over IMAP (the ``speed`` scenario's converter side).
+
+It ends with one table: every figure, its target, PASS or MISS.
 """
 
 import argparse
@@ -18,8 +30,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 sys.path.insert(0, HERE)
 
-from corpus import generate  # noqa: E402
+from corpus import big, generate  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
+
+SCENARIOS = ("speed", "scale", "workers", "idle", "memory", "import")
 
 
 def _rss_kb(field):
@@ -30,35 +44,53 @@ def _rss_kb(field):
     return 0
 
 
-def run_phase(args):
-    """One side of the benchmark, in this process: fetch everything, report JSON."""
-    import imaplib
-
-    from odoo import SUPERUSER_ID, api
+# -- one measured process ---------------------------------------------------
+def _odoo(args):
     from odoo.modules.registry import Registry
     from odoo.tools import config
 
     config.parse_config(json.loads(args.odoo_args))
-    registry = Registry(args.db)
+    return Registry(args.db)
+
+
+def _make_server(env, user, imap_port, converter):
+    values = {
+        "name": f"bench {user}",
+        "server_type": "imap",
+        "server": "127.0.0.1",
+        "port": imap_port,
+        "user": user,
+        "password": user,
+        "state": "done",
+        "object_id": env["ir.model"]._get("helpdesk.ticket").id,
+    }
+    if converter:
+        values["use_converter"] = True
+        # The benchmark's Dovecot speaks plain IMAP on loopback.
+        for name, value in (("is_ssl", False), ("verify_tls", False)):
+            if name in env["fetchmail.server"]._fields:
+                values[name] = value
+    return env["fetchmail.server"].create(values)
+
+
+def run_phase(args):
+    """One side of the speed benchmark, in this process: fetch everything, report JSON."""
+    import imaplib
+
+    import stages
+
+    from odoo import SUPERUSER_ID, api
+
+    registry = _odoo(args)
     user = args.phase
+    converter = args.phase == "converter"
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         env["fetchmail.server"].search([]).action_archive()
-        values = {
-            "name": f"bench {user}",
-            "server_type": "imap",
-            "server": "127.0.0.1",
-            "port": args.imap_port,
-            "user": user,
-            "password": user,
-            "state": "done",
-            "object_id": env["ir.model"]._get("helpdesk.ticket").id,
-        }
-        if args.phase in ("converter", "import"):
-            values["use_converter"] = True
+        if converter:
             add_typical_rules(env)
-        server = env["fetchmail.server"].create(values)
-        server_id = server.id
+        server_id = _make_server(env, user, args.imap_port, converter).id
+        clock = stages.install(env, args.phase)
     rss_before = _rss_kb("VmRSS")
     profiler = None
     if os.environ.get("MC_BENCH_PROFILE") == args.phase:
@@ -66,41 +98,15 @@ def run_phase(args):
 
         profiler = cProfile.Profile()
         profiler.enable()
-    import collections
-    import re
-
-    from odoo.sql_db import Cursor
-
-    sql_shapes = collections.Counter()
-    detailed = os.environ.get("MC_BENCH_SQLSTATS") == args.phase
-    original_execute = Cursor.execute
-
-    def counting_execute(self, query, params=None, log_exceptions=True):
-        if detailed:
-            text = query.code if hasattr(query, "code") else str(query)
-            sql_shapes[re.sub(r"\s+", " ", text)[:110]] += 1
-        else:
-            sql_shapes["all"] += 1
-        return original_execute(self, query, params, log_exceptions)
-
-    Cursor.execute = counting_execute
+    queries_before = clock.query_count
     start = time.perf_counter()
     rounds = 0
-    if args.phase == "import":
-        # The same corpus as one .mbox file, imported through the same pipeline, in batches.
-        with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            job = env["mail.converter.import.job"]._import_create(
-                env["fetchmail.server"].browse(server_id), store_mbox(env, args.mbox)
-            )
-            job._import_run()
-        elapsed = time.perf_counter() - start
-    while args.phase != "import":
+    while True:
         rounds += 1
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             env["fetchmail.server"].browse(server_id)._fetch_mail()
-        if args.phase == "converter":
+        if converter:
             break  # one run reads every new message of every folder
         imap = imaplib.IMAP4("127.0.0.1", args.imap_port)
         imap.login(user, user)
@@ -109,48 +115,80 @@ def run_phase(args):
         imap.logout()
         if not unseen or rounds > 1000:
             break
-    if args.phase != "import":
-        elapsed = time.perf_counter() - start
-    Cursor.execute = original_execute
-    queries = sum(sql_shapes.values())
-    if detailed:
-        with open(f"/tmp/mc-bench-{args.phase}.sql", "w") as fh:
-            for shape, n in sql_shapes.most_common():
-                fh.write(f"{n:6d} {shape}\n")
+    elapsed = time.perf_counter() - start
+    queries = clock.query_count - queries_before
+    if clock.traces:
+        with open(f"/tmp/mc-bench-{args.phase}.trace", "w") as fh:
+            for path, n in clock.traces.most_common():
+                fh.write(f"{n:6d} {path}\n")
     if profiler:
         profiler.disable()
         profiler.dump_stats(f"/tmp/mc-bench-{args.phase}.prof")
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        tickets = env["helpdesk.ticket"].search_count([])
-        messages = env["mail.message"].search_count(
-            [("model", "=", "helpdesk.ticket"), ("message_type", "=", "email")]
-        )
-        attachments = env["ir.attachment"].search_count([("res_model", "=", "helpdesk.ticket")])
-        logs = (
-            dict(env["mail.converter.log"]._read_group([], ["state"], ["__count"]))
-            if "mail.converter.log" in env
-            else {}
-        )
-    print(
-        json.dumps(
-            {
-                "phase": args.phase,
-                "seconds": elapsed,
-                "tickets": tickets,
-                "emails": messages,
-                "attachments": attachments,
-                "logs": logs,
-                "queries": queries,
-                "rss_before_mb": rss_before / 1024,
-                "peak_rss_mb": _rss_kb("VmHWM") / 1024,
-            }
-        )
+        result = _outcome(env)
+    result.update(
+        phase=args.phase,
+        seconds=elapsed,
+        queries=queries,
+        rss_before_mb=rss_before / 1024,
+        peak_rss_mb=_rss_kb("VmHWM") / 1024,
+        stages=clock.report(elapsed, max(args.count, 1), queries),
     )
+    print(json.dumps(result))
+
+
+def _outcome(env):
+    """What a user would count: tickets, emails on tickets, attachments, log states."""
+    return {
+        "tickets": env["helpdesk.ticket"].search_count([]),
+        "emails": env["mail.message"].search_count(
+            [("model", "=", "helpdesk.ticket"), ("message_type", "=", "email")]
+        ),
+        "attachments": env["ir.attachment"].search_count([("res_model", "=", "helpdesk.ticket")]),
+        "logs": dict(env["mail.converter.log"]._read_group([], ["state"], ["__count"]))
+        if "mail.converter.log" in env
+        else {},
+    }
+
+
+def run_import(args):
+    """The archive import of ``--mbox`` into a converter mailbox, in this process; report JSON."""
+    from odoo import SUPERUSER_ID, api
+
+    registry = _odoo(args)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        env["fetchmail.server"].search([]).action_archive()
+        add_typical_rules(env)
+        server_id = _make_server(env, "import", 1, True).id
+    rss_before = _rss_kb("VmRSS")
+    start = time.perf_counter()
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        # Stored as the import wizard stores an upload, then imported in committed batches.
+        with open(args.mbox, "rb") as fh:
+            attachment = env["ir.attachment"].create({"name": "corpus.mbox", "raw": fh.read()})
+        job = env["mail.converter.import.job"]._import_create(
+            env["fetchmail.server"].browse(server_id), attachment
+        )
+        job._import_run()
+        state = job.state
+    elapsed = time.perf_counter() - start
+    with registry.cursor() as cr:
+        result = _outcome(api.Environment(cr, SUPERUSER_ID, {}))
+    result.update(
+        phase="import",
+        state=state,
+        seconds=elapsed,
+        rss_before_mb=rss_before / 1024,
+        peak_rss_mb=_rss_kb("VmHWM") / 1024,
+    )
+    print(json.dumps(result))
 
 
 def write_mbox(corpus, path):
-    """The corpus as an mbox file, written by the standard library (mboxo escaping)."""
+    """The corpus as one mbox file, written by the standard library (mboxo escaping)."""
     import mailbox
 
     box = mailbox.mbox(path)
@@ -160,12 +198,119 @@ def write_mbox(corpus, path):
     box.close()
 
 
-def store_mbox(env, path):
-    """The mbox as an attachment, as the import wizard stores an upload."""
-    with open(path, "rb") as fh:
-        return env["ir.attachment"].create({"name": os.path.basename(path), "raw": fh.read()})
+def run_workers(args):
+    """``--workers`` processes share the converter mailboxes of ``--users``; report the wall time."""
+    from odoo import SUPERUSER_ID, api
+
+    registry = _odoo(args)
+    users = args.users.split(",")
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        env["fetchmail.server"].search([]).action_archive()
+        add_typical_rules(env)
+        for user in users:
+            _make_server(env, user, args.imap_port, True)
+    procs = []
+    start = time.perf_counter()
+    for index in range(args.workers):
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--phase", "worker", "--db", args.db]
+                + ["--odoo-args", args.odoo_args, "--worker-index", str(index)]
+                + ["--expected", str(args.expected)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outputs = [p.communicate()[0] for p in procs]
+    elapsed = time.perf_counter() - start
+    if any(p.returncode for p in procs):
+        raise SystemExit("a worker failed:\n" + "\n".join(outputs))
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        result = _outcome(env)
+        # The same Message-ID converted twice (two done rows) would be a double conversion.
+        cr.execute(
+            "SELECT count(*) FROM (SELECT message_key FROM mail_converter_log WHERE state = 'done' "
+            "GROUP BY message_key HAVING count(*) > 1) t"
+        )
+        result["double"] = cr.fetchone()[0]
+        cr.execute(
+            "SELECT count(*) FROM (SELECT message_id FROM mail_message WHERE model = 'helpdesk.ticket' "
+            "AND message_type = 'email' GROUP BY message_id HAVING count(*) > 1) t"
+        )
+        result["double_messages"] = cr.fetchone()[0]
+    result.update(seconds=elapsed, workers=args.workers)
+    print(json.dumps(result))
 
 
+def run_worker(args):
+    """One scheduler-like worker: run the fetch over every mailbox until nothing is left."""
+    from odoo import SUPERUSER_ID, api
+
+    registry = _odoo(args)
+    last, stalled = -1, 0
+    for _round in range(1000):
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            servers = env["fetchmail.server"].search([("use_converter", "=", True)])
+            # Workers start on different mailboxes, as cron workers picking them in turn would.
+            servers = servers[args.worker_index :] + servers[: args.worker_index]
+            servers._fetch_mail()
+            cr.execute("SELECT count(*) FROM mail_converter_log")
+            done = cr.fetchone()[0]
+        stalled = stalled + 1 if done == last else 0
+        if done >= args.expected or stalled > 20:
+            break
+        last = done
+    print(json.dumps({"index": args.worker_index}))
+
+
+def run_idle(args):
+    """One scheduler run over ``--users`` empty mailboxes: time, IMAP commands, database writes."""
+    import imaplib
+
+    from odoo import SUPERUSER_ID, api
+    from odoo.sql_db import Cursor
+
+    registry = _odoo(args)
+    users = args.users.split(",")
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        env["fetchmail.server"].search([]).action_archive()
+        server_ids = [_make_server(env, user, args.imap_port, True).id for user in users]
+    with registry.cursor() as cr:  # a first run records each folder's UIDVALIDITY
+        api.Environment(cr, SUPERUSER_ID, {})["fetchmail.server"].browse(server_ids)._fetch_mail()
+    commands, writes = {}, []
+    original_command = imaplib.IMAP4._command
+    original_execute = Cursor.execute
+
+    def command(self, name, *args_):
+        commands[name] = commands.get(name, 0) + 1
+        return original_command(self, name, *args_)
+
+    def execute(cr, query, params=None, log_exceptions=True):
+        text = (query.code if hasattr(query, "code") else str(query)).lstrip().upper()
+        if text.startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(text[:80])
+        return original_execute(cr, query, params, log_exceptions)
+
+    imaplib.IMAP4._command = command
+    Cursor.execute = execute
+    start = time.perf_counter()
+    with registry.cursor() as cr:
+        api.Environment(cr, SUPERUSER_ID, {})["fetchmail.server"].browse(server_ids)._fetch_mail()
+    elapsed = time.perf_counter() - start
+    imaplib.IMAP4._command = original_command
+    Cursor.execute = original_execute
+    print(
+        json.dumps(
+            {"seconds": elapsed, "mailboxes": len(users), "commands": commands, "writes": writes}
+        )
+    )
+
+
+# -- the rules a helpdesk typically has ---------------------------------------
 def add_typical_rules(env):
     """The rules a helpdesk typically has; every corpus email still ends as a ticket, as with stock."""
     Rule = env["mail.converter.rule"]
@@ -218,6 +363,107 @@ def rule_evaluation_cost(corpus, count=200):
     return bench_rules(corpus, count)
 
 
+# -- orchestration --------------------------------------------------------------
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.workdir = tempfile.mkdtemp(prefix="mc-bench-")
+        self.dovecot = None
+
+    def psql(self, *command):
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True)
+
+    def fresh_db(self, db, template, contacts=0):
+        self.psql("dropdb", "-p", self.args.pg_port, "--if-exists", "--force", db)
+        self.psql("createdb", "-p", self.args.pg_port, "-O", "odoo", "-T", template, db)
+        if contacts:
+            add_partners(db, contacts, self.args.pg_port)
+
+    def start_dovecot(self, users):
+        if self.dovecot:
+            self.dovecot.stop()
+        self.dovecot = Dovecot(
+            self.workdir, int(os.environ.get("MC_BENCH_PORT_BASE", 15100)), tuple(users)
+        ).start()
+        for user in users:
+            self.dovecot.reset_user(user)
+        return self.dovecot
+
+    def sub(self, phase, db, **extra):
+        command = [sys.executable, __file__, "--phase", phase, "--db", db]
+        command += ["--odoo-args", self.args.odoo_args]
+        if self.dovecot:
+            command += ["--imap-port", str(self.dovecot.imap_port)]
+        for key, value in extra.items():
+            command += [f"--{key.replace('_', '-')}", str(value)]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode:
+            sys.stderr.write(proc.stderr[-5000:])
+            raise SystemExit(f"{phase} phase failed")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def speed(self, corpus, contacts=0):
+        """Stock then converter on their own databases and mailboxes; return both results."""
+        dovecot = self.start_dovecot(("stock", "converter"))
+        for user in ("stock", "converter"):
+            dovecot.append_many(user, corpus)
+        results = {}
+        for phase in ("stock", "converter"):
+            db = f"{self.args.template}_{phase}"
+            self.fresh_db(db, f"{db}_tpl", contacts)
+            results[phase] = self.sub(phase, db, count=len(corpus))
+        return results
+
+    def workers(self, corpus):
+        users = [f"w{i}" for i in range(1, 5)]
+        results = {}
+        for workers in (1, self.args.workers):
+            dovecot = self.start_dovecot(users)
+            for index, user in enumerate(users):
+                dovecot.append_many(user, corpus[index::4])
+            db = f"{self.args.template}_workers"
+            self.fresh_db(db, f"{self.args.template}_converter_tpl")
+            results[workers] = self.sub(
+                "workers", db, workers=workers, users=",".join(users), expected=len(corpus)
+            )
+        return results
+
+    def idle(self):
+        users = [f"idle{i}" for i in range(1, self.args.idle_mailboxes + 1)]
+        self.start_dovecot(users)
+        db = f"{self.args.template}_idle"
+        self.fresh_db(db, f"{self.args.template}_converter_tpl")
+        return self.sub("idle", db, users=",".join(users))
+
+    def memory(self):
+        corpus = generate(self.args.memory_messages - self.args.big, seed=11)
+        heavy = big(self.args.big)
+        # Spread the heavy ones through the mailbox, as they arrive in real life.
+        step = max(len(corpus) // max(len(heavy), 1), 1)
+        for index, raw in enumerate(heavy):
+            corpus.insert(index * (step + 1), raw)
+        dovecot = self.start_dovecot(("converter",))
+        dovecot.append_many("converter", corpus)
+        del heavy
+        db = f"{self.args.template}_converter"
+        self.fresh_db(db, f"{db}_tpl")
+        result = self.sub("converter", db, count=len(corpus))
+        result["count"] = len(corpus)
+        return result
+
+    def archive_import(self, corpus):
+        """The corpus as an .mbox through the archive import, on its own converter database."""
+        path = os.path.join(self.workdir, "corpus.mbox")
+        write_mbox(corpus, path)
+        db = f"{self.args.template}_import"
+        self.fresh_db(db, f"{self.args.template}_converter_tpl")
+        return self.sub("import", db, mbox=path, count=len(corpus))
+
+    def close(self):
+        if self.dovecot:
+            self.dovecot.stop()
+
+
 def add_partners(db, count, pg_port):
     """Bulk-insert ``count`` contacts (SQL, for speed), as a CRM database of that size would hold."""
     sql = f"""
@@ -236,116 +482,236 @@ def add_partners(db, count, pg_port):
     )
 
 
+def _print_speed(title, results, count):
+    print(f"\n{title}")
+    print(
+        f"{'':12}{'msg/s':>9}{'seconds':>9}{'tickets':>9}{'emails':>8}{'queries/msg':>13}"
+        f"{'peak RSS MB':>13}"
+    )
+    for phase in ("stock", "converter"):
+        r = results[phase]
+        print(
+            f"{phase:12}{count / r['seconds']:9.1f}{r['seconds']:9.2f}{r['tickets']:9d}{r['emails']:8d}"
+            f"{r['queries'] / count:13.1f}{r['peak_rss_mb']:13.0f}"
+        )
+    print(f"converter log: {results['converter']['logs']}")
+
+
+def _print_stages(results):
+    print("\nWhere one email's time goes (exclusive ms per email, share, queries per email):")
+    for phase in ("stock", "converter"):
+        print(f"  {phase}:")
+        for stage, ms, share, queries in results[phase]["stages"]:
+            if ms >= 0.05 or queries >= 0.05:
+                print(f"    {stage:32}{ms:8.2f} ms{share * 100:6.0f} %{queries:8.1f} q")
+
+
+def _same(results):
+    stock, conv = results["stock"], results["converter"]
+    return (stock["tickets"], stock["emails"]) == (conv["tickets"], conv["emails"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", choices=["stock", "converter", "import"])
-    parser.add_argument("--mbox", help="import phase: the corpus as an mbox file")
+    parser.add_argument(
+        "--phase", choices=["stock", "converter", "workers", "worker", "idle", "import"]
+    )
     parser.add_argument("--db")
-    parser.add_argument("--template")
+    parser.add_argument("--template", default="mc_bench")
     parser.add_argument("--imap-port", type=int)
     parser.add_argument("--odoo-args", help="JSON list of Odoo command-line options")
     parser.add_argument("--pg-port", default=os.environ.get("MC_PG_PORT", "55432"))
     parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument(
-        "--partners", type=int, default=0, help="contacts to add to both databases first"
-    )
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--idle-mailboxes", type=int, default=50)
+    parser.add_argument("--memory-messages", type=int, default=2000)
+    parser.add_argument("--big", type=int, default=20, help="emails with a 25 MB attachment")
+    # Internal, for the measured processes.
+    parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--users", default="")
+    parser.add_argument("--expected", type=int, default=0)
+    parser.add_argument("--worker-index", type=int, default=0)
+    parser.add_argument("--mbox", help="import phase: the corpus as an mbox file")
     args = parser.parse_args()
-    if args.phase:
+    if args.phase in ("stock", "converter"):
         return run_phase(args)
+    if args.phase == "workers":
+        return run_workers(args)
+    if args.phase == "worker":
+        return run_worker(args)
+    if args.phase == "idle":
+        return run_idle(args)
+    if args.phase == "import":
+        return run_import(args)
 
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     corpus = generate(args.messages)
-    print(
-        f"Corpus: {len(corpus)} messages, {sum(map(len, corpus)) / 1e6:.1f} MB "
-        f"(HTML, Cc lists, attachments, replies)"
-    )
-    workdir = tempfile.mkdtemp(prefix="mc-bench-")
-    dovecot = Dovecot(
-        workdir, int(os.environ.get("MC_BENCH_PORT_BASE", 15100)), ("stock", "converter")
-    ).start()
-    results = {}
-    # MC_BENCH_IMPORT=0 skips the archive import figure.
-    phases = ["stock", "converter"]
-    if os.environ.get("MC_BENCH_IMPORT", "1") != "0":
-        phases.append("import")
-        write_mbox(corpus, os.path.join(workdir, "corpus.mbox"))
-    try:
-        for user in ("stock", "converter"):
-            dovecot.append_many(user, corpus)
-        for phase in phases:
-            db = f"{args.template}_{phase}"
-            template = f"{args.template}_{'stock' if phase == 'stock' else 'converter'}_tpl"
-            psql = ["runuser", "-u", "postgres", "--"]
-            subprocess.run(
-                psql + ["dropdb", "-p", args.pg_port, "--if-exists", "--force", db], check=True
-            )
-            subprocess.run(
-                psql + ["createdb", "-p", args.pg_port, "-O", "odoo", "-T", template, db],
-                check=True,
-            )
-            if args.partners:
-                add_partners(db, args.partners, args.pg_port)
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--phase",
-                    phase,
-                    "--db",
-                    db,
-                    "--imap-port",
-                    str(dovecot.imap_port),
-                    "--odoo-args",
-                    args.odoo_args,
-                    "--mbox",
-                    os.path.join(workdir, "corpus.mbox"),
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode:
-                sys.stderr.write(proc.stderr[-5000:])
-                if phase == "import":  # optional: the main comparison still stands
-                    print("import phase failed; its figure is left out")
-                    continue
-                raise SystemExit(f"{phase} phase failed")
-            results[phase] = json.loads(proc.stdout.strip().splitlines()[-1])
-    finally:
-        dovecot.stop()
     count = len(corpus)
-    print()
-    if args.partners:
-        print(f"Both databases hold {args.partners:,} extra contacts.")
     print(
-        f"{'':12}{'msg/s':>9}{'seconds':>9}{'tickets':>9}{'emails':>8}{'queries/msg':>13}"
-        f"{'peak RSS MB':>13}{'RSS growth MB':>15}"
+        f"Corpus: {count} messages, {sum(map(len, corpus)) / 1e6:.1f} MB "
+        f"(HTML, Cc lists, attachments, replies); scenarios: {', '.join(scenarios)}"
     )
-    for phase in ("stock", "converter", "import"):
-        if phase not in results:
-            continue
-        r = results[phase]
-        print(
-            f"{phase:12}{count / r['seconds']:9.1f}{r['seconds']:9.2f}{r['tickets']:9d}{r['emails']:8d}"
-            f"{r['queries'] / count:13.1f}{r['peak_rss_mb']:13.0f}{r['peak_rss_mb'] - r['rss_before_mb']:15.0f}"
-        )
-    ratio = results["stock"]["seconds"] / results["converter"]["seconds"]
-    target = 3.0 if args.partners >= 100_000 else 1.0
-    print(f"\nconverter/stock speed ratio: {ratio:.2f}  (target >= {target})")
-    print(f"converter log: {results['converter']['logs']}")
-    if "import" in results:
-        speed = results["converter"]["seconds"] / results["import"]["seconds"]
-        print(
-            f"archive import (same corpus as one .mbox): {count / results['import']['seconds']:.1f} msg/s, "
-            f"{speed:.2f} x the IMAP fetch; import log: {results['import']['logs']}"
-        )
+    bench = Bench(args)
+    table = []  # (figure, value, target, ok)
+    try:
+        empty = scaled = None
+        if "speed" in scenarios:
+            empty = bench.speed(corpus)
+            _print_speed("Empty database", empty, count)
+            _print_stages(empty)
+            ratio = empty["stock"]["seconds"] / empty["converter"]["seconds"]
+            table.append(
+                ("converter / stock, empty database", f"{ratio:.2f}x", ">= 5x", ratio >= 5)
+            )
+            same = _same(empty)
+            table.append(
+                ("same tickets and emails on both sides", "yes" if same else "NO", "yes", same)
+            )
+        if "scale" in scenarios:
+            scaled = bench.speed(corpus, args.contacts)
+            _print_speed(f"{args.contacts:,} extra contacts in both databases", scaled, count)
+            ratio = scaled["stock"]["seconds"] / scaled["converter"]["seconds"]
+            table.append(
+                (
+                    f"converter / stock, {args.contacts:,} contacts",
+                    f"{ratio:.2f}x",
+                    ">= 15x",
+                    ratio >= 15,
+                )
+            )
+            if empty:
+                flat = empty["converter"]["seconds"] / scaled["converter"]["seconds"]
+                table.append(
+                    (
+                        "converter with contacts / empty database",
+                        f"{flat:.2f}",
+                        ">= 0.9",
+                        flat >= 0.9,
+                    )
+                )
+        for label, results in (("empty", empty), ("contacts", scaled)):
+            if results:
+                q = results["converter"]["queries"] / count
+                table.append((f"SQL queries per email ({label})", f"{q:.1f}", "<= 10", q <= 10))
+        if "workers" in scenarios:
+            res = bench.workers(corpus)
+            one, many = res[1], res[args.workers]
+            speedup = one["seconds"] / many["seconds"]
+            print(
+                f"\nWorkers on 4 mailboxes: 1 worker {one['seconds']:.1f} s, "
+                f"{args.workers} workers {many['seconds']:.1f} s; log {many['logs']}"
+            )
+            table.append(
+                (
+                    f"{args.workers} workers / 1 worker, 4 mailboxes",
+                    f"{speedup:.2f}x",
+                    ">= 1.5x",
+                    speedup >= 1.5,
+                )
+            )
+            double = (
+                many["double"] + many["double_messages"] + one["double"] + one["double_messages"]
+            )
+            table.append(("double conversions", str(double), "0", double == 0))
+        if "idle" in scenarios:
+            res = bench.idle()
+            commands = res["commands"]
+            per_box = {k: v / res["mailboxes"] for k, v in commands.items()}
+            print(
+                f"\nIdle poll of {res['mailboxes']} empty mailboxes: {res['seconds']:.2f} s; IMAP "
+                f"commands per mailbox {per_box}; database writes {len(res['writes'])}"
+            )
+            for write in sorted(set(res["writes"]))[:10]:
+                print(f"    write: {write}")
+            logins = per_box.get("LOGIN", 0)
+            selects = per_box.get("SELECT", 0) + per_box.get("STATUS", 0)
+            ok = logins <= 1 and selects <= 1 and not res["writes"]
+            table.append(
+                (
+                    f"idle poll, {res['mailboxes']} empty mailboxes",
+                    f"{res['seconds']:.2f} s, {logins:g} login + {selects:g} select each, "
+                    f"{len(res['writes'])} writes",
+                    "1 login + 1 select each, 0 writes",
+                    ok,
+                )
+            )
+        if "memory" in scenarios:
+            res = bench.memory()
+            print(
+                f"\nMemory: {res['count']} emails ({args.big} with a 25 MB attachment): peak RSS "
+                f"{res['peak_rss_mb']:.0f} MB in {res['seconds']:.0f} s; log {res['logs']}"
+            )
+            table.append(
+                (
+                    f"peak RSS, {res['count']} emails incl. {args.big} x 25 MB",
+                    f"{res['peak_rss_mb']:.0f} MB",
+                    "< 500 MB",
+                    res["peak_rss_mb"] < 500,
+                )
+            )
+        if "import" in scenarios:
+            res = bench.archive_import(corpus)
+            speed = count / res["seconds"]
+            print(
+                f"\nArchive import of the same {count} messages as one .mbox: {speed:.1f} msg/s "
+                f"in {res['seconds']:.1f} s ({res['state']}), peak RSS {res['peak_rss_mb']:.0f} MB; "
+                f"log {res['logs']}"
+            )
+            if empty:
+                ratio = empty["converter"]["seconds"] / res["seconds"]
+                table.append(
+                    (
+                        "archive import / IMAP fetch, same corpus",
+                        f"{ratio:.2f}x ({speed:.1f} msg/s)",
+                        ">= 0.9x",
+                        ratio >= 0.9,
+                    )
+                )
+                same = (res["tickets"], res["emails"]) == (
+                    empty["converter"]["tickets"],
+                    empty["converter"]["emails"],
+                )
+                table.append(
+                    (
+                        "archive import: same tickets and emails as fetching",
+                        "yes" if same else "NO",
+                        "yes",
+                        same,
+                    )
+                )
+            else:
+                table.append(("archive import (.mbox)", f"{speed:.1f} msg/s", "-", True))
+    finally:
+        bench.close()
+    rules_ms = rule_evaluation_cost(corpus)
+    table.append(
+        ("rule evaluation, 200 rules", f"{rules_ms:.2f} ms/email", "<= 1 ms", rules_ms <= 1)
+    )
+    width = max(len(row[0]) for row in table)
     print(
-        f"rule evaluation, 200 rules: {rule_evaluation_cost(corpus):.3f} ms per message  (target <= 1 ms)"
+        "\n"
+        + "figure".ljust(width)
+        + "  value                          target                   result"
     )
-    same = (results["stock"]["tickets"], results["stock"]["emails"]) == (
-        results["converter"]["tickets"],
-        results["converter"]["emails"],
-    )
-    print("same tickets and emails on both sides: " + ("yes" if same else "NO"))
-    return 0 if same else 1
+    for figure, value, target, ok in table:
+        print(f"{figure.ljust(width)}  {value:30} {target:24} {'PASS' if ok else 'MISS'}")
+    print(f"\n{time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, {_machine()}")
+    return 0
+
+
+def _machine():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next(
+                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        model = "unknown CPU"
+    with open("/proc/meminfo") as fh:
+        mem_kb = int(fh.readline().split()[1])
+    return f"{model}, {mem_kb / 1024 / 1024:.0f} GB"
 
 
 if __name__ == "__main__":

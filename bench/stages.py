@@ -1,0 +1,152 @@
+"""Where the time of one email goes: exclusive time per stage, for stock and for the converter.
+
+Installed in a benchmark process only (never in the module): it wraps a few
+methods of the running registry's classes with timers. Time is exclusive: a
+stage called inside another (posting inside record creation) is counted once,
+in the innermost stage, so the stages add up to the run's wall time.
+"""
+
+import os
+import time
+import traceback
+from collections import Counter, defaultdict
+
+from odoo.sql_db import Cursor
+
+
+class StageClock:
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.queries = defaultdict(int)
+        self.stack = []  # [stage, start, child seconds, queries at start, child queries]
+        self.query_count = 0
+
+    def enter(self, stage):
+        self.stack.append([stage, time.perf_counter(), 0.0, self.query_count, 0])
+
+    def leave(self):
+        stage, start, children, queries_at_start, child_queries = self.stack.pop()
+        elapsed = time.perf_counter() - start
+        queries = self.query_count - queries_at_start
+        self.seconds[stage] += elapsed - children
+        self.queries[stage] += queries - child_queries
+        if self.stack:
+            self.stack[-1][2] += elapsed
+            self.stack[-1][4] += queries
+
+    def wrap(self, owner, name, stage):
+        original = getattr(owner, name, None)
+        if original is None:
+            return
+        clock = self
+
+        if getattr(original, "__wrapped_stage__", None):
+            return
+
+        def timed(*args, **kwargs):
+            clock.enter(stage)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                clock.leave()
+
+        def timed_generator(*args, **kwargs):
+            iterator = original(*args, **kwargs)
+            while True:
+                clock.enter(stage)
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    clock.leave()
+                yield item
+
+        wrapper = timed_generator if name in ("retrieve", "retrieve_unread_messages") else timed
+        wrapper.__wrapped_stage__ = stage
+        setattr(owner, name, wrapper)
+
+    def count_queries(self):
+        original = Cursor.execute
+        clock = self
+        # MC_BENCH_TRACE=<text>: which code paths issue the queries containing <text>.
+        trace = os.environ.get("MC_BENCH_TRACE")
+        self.traces = Counter()
+
+        def execute(cr, query, params=None, log_exceptions=True):
+            clock.query_count += 1
+            if trace and trace in (query.code if hasattr(query, "code") else str(query)):
+                frames = [
+                    f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
+                    for f in traceback.extract_stack()[-14:-2]
+                    if "/odoo/orm/" not in f.filename
+                ]
+                clock.traces[" < ".join(reversed(frames[-6:]))] += 1
+            return original(cr, query, params, log_exceptions)
+
+        Cursor.execute = execute
+
+    def report(self, total_seconds, emails, total_queries=None):
+        """Rows ``(stage, ms per email, share, queries per email)``, the rest as *other*."""
+        known = sum(self.seconds.values())
+        rows = [
+            (stage, 1000 * secs / emails, secs / total_seconds, self.queries[stage] / emails)
+            for stage, secs in sorted(self.seconds.items(), key=lambda kv: -kv[1])
+        ]
+        other_queries = (
+            (total_queries - sum(self.queries.values())) / emails if total_queries else 0
+        )
+        rows.append(
+            (
+                "other",
+                1000 * (total_seconds - known) / emails,
+                1 - known / total_seconds,
+                other_queries,
+            )
+        )
+        return rows
+
+
+STOCK_STAGES = [
+    # (model or "connection", method, stage)
+    ("connection", "retrieve_unread_messages", "fetch"),
+    ("mail.thread", "message_parse", "parse"),
+    ("mail.thread", "message_route", "route and dedupe"),
+    ("helpdesk.ticket", "message_new", "create record"),
+    ("helpdesk.ticket", "message_update", "update record"),
+    ("helpdesk.ticket", "message_post", "post message"),
+    ("helpdesk.ticket", "_process_attachments_for_post", "attachments"),
+    ("helpdesk.ticket", "_notify_thread", "followers and notifications"),
+    ("helpdesk.ticket", "_message_subscribe", "followers and notifications"),
+    ("cursor", "commit", "commit"),
+]
+
+CONVERTER_STAGES = STOCK_STAGES[1:] + [
+    ("mailbox", "retrieve", "fetch"),
+    ("mail.converter", "_log_seen", "dedupe and log"),
+    ("mail.converter.planner", "_converter_match", "match"),
+    ("mail.converter.planner", "_converter_plan", "decide"),
+    ("res.partner", "message_post", "post message"),
+    ("crm.lead", "message_post", "post message"),
+]
+
+
+def install(env, phase):
+    """Wrap the stages of ``phase`` in the registry of ``env``; return the clock."""
+    from odoo.addons.mail.models.fetchmail import OdooIMAP4
+
+    clock = StageClock()
+    clock.count_queries()
+    stages = CONVERTER_STAGES if phase == "converter" else STOCK_STAGES
+    for owner, name, stage in stages:
+        if owner == "connection":
+            clock.wrap(OdooIMAP4, name, stage)
+        elif owner == "cursor":
+            clock.wrap(Cursor, name, stage)
+        elif owner == "mailbox":
+            from odoo.addons.mail_converter.tools.connection import ImapMailbox
+
+            clock.wrap(ImapMailbox, name, stage)
+        elif owner in env:
+            clock.wrap(type(env[owner]), name, stage)
+    return clock

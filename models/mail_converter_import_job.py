@@ -191,23 +191,33 @@ class MailConverterImportJob(models.Model):
         self.ensure_one()
         # Recipients repeat across an archive: ask once per run whether an address is an alias.
         self = self.with_context(mail_converter_alias_cache={})
-        source = None
-        while True:
-            if commit and not self.try_lock_for_update(allow_referencing=True):
-                _logger.info("Mail import %s is being run by another worker; skipped.", self.id)
-                return
-            self.invalidate_recordset()  # another worker may have moved it on before the lock
-            if self.state not in ("queued", "running"):
-                return
-            if self.state == "queued":
-                if not self._import_start():
+        source = reader = None
+        try:
+            while True:
+                if commit and not self.try_lock_for_update(allow_referencing=True):
+                    _logger.info("Mail import %s is being run by another worker; skipped.", self.id)
+                    return
+                self.invalidate_recordset()  # another worker may have moved it on before the lock
+                if self.state not in ("queued", "running"):
+                    return
+                if self.state == "queued" and not self._import_start():
                     self._import_commit(commit, 0)
                     return
-            source = source or self.server_id._converter_source()
-            done = self._import_batch(source)
-            self._import_commit(commit, done)
-            if self.state != "running" or self._import_time_is_up():
-                return
+                source = source or self.server_id._converter_source()
+                if reader is None or reader.index != self.position:
+                    if reader is not None:
+                        reader.close()
+                    reader = self._import_reader()
+                done = self._import_batch(source, reader)
+                self._import_commit(commit, done)
+                if self.state != "running" or self._import_time_is_up():
+                    return
+        except (archive.ArchiveError, OSError) as exc:
+            self._import_fail(exc)
+            self._import_commit(commit, 0)
+        finally:
+            if reader is not None:
+                reader.close()
 
     def _import_commit(self, commit, done):
         if commit:
@@ -237,17 +247,31 @@ class MailConverterImportJob(models.Model):
         _logger.warning("Mail import %s (%s) failed: %s", self.id, self.name, exc)
         self.write({"state": "failed", "error": str(exc), "date_done": fields.Datetime.now()})
 
-    @contextlib.contextmanager
-    def _import_open(self):
-        """The stored file, opened for reading; read from disk, never loaded whole."""
+    def _import_file(self):
+        """The stored file, opened for reading from disk (never loaded whole); the caller closes it."""
         attachment = self.attachment_id.sudo()
         if not attachment:
             raise archive.ArchiveError(self.env._("The archive file was deleted."))
         if attachment.store_fname:
-            with open(attachment._full_path(attachment.store_fname), "rb") as fileobj:
-                yield fileobj
-        else:  # stored in the database: it is in memory anyway
-            yield io.BytesIO(attachment.raw or b"")
+            return open(attachment._full_path(attachment.store_fname), "rb")  # noqa: SIM115
+        return io.BytesIO(attachment.raw or b"")  # stored in the database: in memory anyway
+
+    @contextlib.contextmanager
+    def _import_open(self):
+        fileobj = self._import_file()
+        try:
+            yield fileobj
+        finally:
+            fileobj.close()
+
+    def _import_reader(self):
+        """The archive opened at the import's position, for the batches of this run."""
+        fileobj = self._import_file()
+        try:
+            return archive.ArchiveReader(fileobj, self.kind, self.position, int(self.resume_offset))
+        except Exception:
+            fileobj.close()
+            raise
 
     def _import_batch_size(self, source):
         """Messages per committed batch; override to tune."""
@@ -264,8 +288,8 @@ class MailConverterImportJob(models.Model):
             backlog=True,
         )
 
-    def _import_batch(self, source):
-        """Import the next batch of messages; return how many were read."""
+    def _import_batch(self, source, reader):
+        """Import the next batch of messages from ``reader``; return how many were read."""
         size = self._import_batch_size(source)
         prefix = self._import_uidl_prefix()
         known = {
@@ -282,20 +306,13 @@ class MailConverterImportJob(models.Model):
                 ]
             )
         }
-        counts, issues, last, failure = Counter(), [], None, None
+        counts, issues, failure = Counter(), [], None
         try:
-            with self._import_open() as fileobj:
-                entries = archive.iter_entries(
-                    fileobj, self.kind, self.position, int(self.resume_offset)
-                )
-                for entry in entries:
-                    outcome, issue = self._import_entry(entry, source, known)
-                    counts[outcome] += 1
-                    if issue:
-                        issues.append(issue)
-                    last = entry
-                    if counts.total() >= size:
-                        break
+            for entry in reader.take(size):
+                outcome, issue = self._import_entry(entry, source, known)
+                counts[outcome] += 1
+                if issue:
+                    issues.append(issue)
         except (archive.ArchiveError, OSError) as exc:
             failure = exc
         read = counts.total()
@@ -306,12 +323,12 @@ class MailConverterImportJob(models.Model):
             "failed": self.failed + counts["failed"],
             "skipped": self.skipped + counts["skipped"],
         }
-        if last:
-            values.update(position=last.index + 1, resume_offset=last.next_offset)
+        if read:
+            values.update(position=reader.index, resume_offset=reader.offset)
         if issues:
             lines = (self.issues or "").splitlines() + issues
             values["issues"] = "\n".join(lines[:MAX_ISSUE_LINES])
-        if read < size and not failure:
+        if reader.exhausted and not failure:
             values.update(
                 state="done",
                 date_done=fields.Datetime.now(),

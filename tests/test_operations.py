@@ -14,6 +14,7 @@ from unittest.mock import patch
 from lxml import etree
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools.safe_eval import safe_eval
 
@@ -289,9 +290,11 @@ class TestImport(ImportCase):
         self.assertIn(log.mail_message_id, bob.message_ids)
 
     def test_unsupported_file_refused(self):
-        with self.assertRaisesRegex(Exception, "not an email archive"):
+        Job = self.env["mail.converter.import.job"]
+        before = Job.search_count([])
+        with self.assertRaisesRegex(UserError, "not an email archive"):
             self.import_file(b"%PDF-1.7 ...", "report.pdf")
-        self.assertFalse(self.env["mail.converter.import.job"].search([]))
+        self.assertEqual(Job.search_count([]), before)
 
     def test_not_a_zip_fails_the_import_with_its_reason(self):
         job = self.import_file(b"PK\x03\x04 this is no zip", "broken.zip")

@@ -15,6 +15,7 @@ start at an offset: every resumed batch would rescan gigabytes. The unit tests
 read back what the stdlib writes.
 """
 
+import itertools
 import os
 import re
 import zipfile
@@ -75,7 +76,9 @@ def email_problem(raw):
 
 
 def _strip_envelope(raw):
-    """Drop an mbox ``From `` envelope line some clients leave at the top of an .eml."""
+    """Drop a UTF-8 byte order mark, and an mbox ``From `` envelope line some clients leave
+    at the top of an .eml."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     if raw.startswith(b"From "):
         return raw.split(b"\n", 1)[1] if b"\n" in raw else b""
     return raw
@@ -204,3 +207,31 @@ def iter_zip(fileobj, start_index=0, max_size=MAX_MESSAGE_SIZE):
                 yield Entry(index, info.filename, error=f"unreadable: {exc}")
                 continue
             yield _entry(index, info.filename, _strip_envelope(raw), max_size)
+
+
+class ArchiveReader:
+    """An open archive read in batches: it remembers where the next message starts.
+
+    One reader serves the consecutive batches of one import run, so a zip's
+    directory is read once per run and an mbox is never read twice.
+    """
+
+    def __init__(self, fileobj, kind, index=0, offset=0, max_size=MAX_MESSAGE_SIZE):
+        self.fileobj = fileobj
+        self.index, self.offset = index, offset
+        self.exhausted = False
+        self._entries = iter_entries(fileobj, kind, index, offset, max_size)
+
+    def take(self, count):
+        """The next ``count`` entries at most; ``exhausted`` tells when the archive is over."""
+        taken = 0
+        for entry in itertools.islice(self._entries, count):
+            taken += 1
+            self.index, self.offset = entry.index + 1, entry.next_offset
+            yield entry
+        if taken < count:
+            self.exhausted = True
+
+    def close(self):
+        self._entries.close()
+        self.fileobj.close()

@@ -89,6 +89,26 @@ class TestArchive(unittest.TestCase):
         self.assertEqual([e.raw for e in resumed], [e.raw for e in first[3:]])
         self.assertEqual(first[-1].next_offset, len(data))
 
+    def test_reader_takes_batches_and_knows_where_it_is(self):
+        data = self.stdlib_mbox([message(n) for n in range(5)])
+        reader = archive.ArchiveReader(io.BytesIO(data), "mbox")
+        self.assertEqual([e.index for e in reader.take(2)], [0, 1])
+        self.assertFalse(reader.exhausted)
+        resumed = archive.ArchiveReader(io.BytesIO(data), "mbox", reader.index, reader.offset)
+        self.assertEqual([e.raw for e in resumed.take(10)], [message(n) for n in range(2, 5)])
+        self.assertTrue(resumed.exhausted)
+        self.assertEqual((resumed.index, resumed.offset), (5, len(data)))
+        self.assertEqual([e.index for e in reader.take(3)], [2, 3, 4])
+        self.assertEqual(list(reader.take(3)), [])
+        self.assertTrue(reader.exhausted)
+        reader.close()
+        self.assertTrue(reader.fileobj.closed)
+
+    def test_byte_order_mark_dropped(self):
+        (entry,) = self.read(b"\xef\xbb\xbf" + message(1), kind="eml")
+        self.assertEqual(entry.raw, message(1))
+        self.assertFalse(entry.error)
+
     def test_oversized_and_garbage_messages_reported(self):
         big = message(2, b"x" * 5000 + b"\n")
         data = self.stdlib_mbox([message(1), big, b"\x00\x01 binary junk\n", message(4)])

@@ -27,11 +27,13 @@
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
         "views/res_users_views.xml",
+        "views/res_config_settings_views.xml",
         "wizards/mail_converter_folder_wizard_views.xml",
         "wizards/mail_converter_simulator_views.xml",
         "views/mail_converter_menus.xml",
     ],
     "assets": {
+        # Privacy: the lock on private emails (chatter and lists); operations: the overview's graph.
         "web.assets_backend": [
             "mail_converter/static/src/**/*",
         ],

@@ -13,5 +13,7 @@ from . import mail_converter_rule
 from . import mail_converter_rule_condition
 from . import mail_converter_tag
 from . import mail_message
+from . import mail_thread
+from . import res_config_settings
 from . import res_partner
 from . import res_users

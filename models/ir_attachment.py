@@ -1,12 +1,24 @@
 import logging
 
-from odoo import models
+from odoo import fields, models
 
 _logger = logging.getLogger(__name__)
 
 
 class IrAttachment(models.Model):
     _inherit = "ir.attachment"
+
+    # The messages an attachment belongs to (inverse of mail.message.attachment_ids): the
+    # record rule hides the attachments of private messages, wherever they are stored.
+    mail_converter_message_ids = fields.Many2many(
+        "mail.message",
+        "message_attachment_rel",
+        "attachment_id",
+        "message_id",
+        string="Messages",
+        readonly=True,
+        copy=False,
+    )
 
     def _postprocess_contents(self, values):
         # Odoo only catches UserError here, but Pillow raises arbitrary errors on

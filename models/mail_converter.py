@@ -237,7 +237,10 @@ class MailConverter(models.AbstractModel):
             self._apply_not_converted(plan, mail, source)
             return dict(values, state=plan.state, reason=plan.reason)
         new_contacts = self._apply_contacts(plan, mail, source)
-        record, message = self._apply_route(plan, mail, source, new_contacts)
+        # Private from its creation on, so that followers who may not see it are not notified.
+        record, message = self.with_context(
+            mail_converter_private=self._privacy_context(plan, mail)
+        )._apply_route(plan, mail, source, new_contacts)
         if plan.followup and not plan.route.new_contact:
             self._apply_followup(record, message)
         if plan.activity:
@@ -354,10 +357,24 @@ class MailConverter(models.AbstractModel):
         )
 
     @api.model
+    def _privacy_context(self, plan, mail):
+        """``((message_id, reason),)`` for the email the plan makes private: ``mail.thread``
+        creates it private (see ``_message_create``)."""
+        if not plan.private:
+            return ()
+        reason = "; ".join(plan.private_reasons) or self.env._("Private")
+        return ((mail.msg_dict.get("message_id"), reason),)
+
+    @api.model
     def _apply_privacy(self, plan, message):
-        """Mark the stored email private."""
-        if message:
-            message.mail_converter_private = True
+        """Make sure the stored email is private (posted by another path than message_post)."""
+        if message and not message.mail_converter_private:
+            message.write(
+                {
+                    "mail_converter_private": True,
+                    "mail_converter_private_reason": "; ".join(plan.private_reasons) or False,
+                }
+            )
 
     @api.model
     def _link_commands(self, plan, record, new_contacts):

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class MailConverterFiledMixin(models.AbstractModel):
@@ -11,20 +11,28 @@ class MailConverterFiledMixin(models.AbstractModel):
         "Emails", compute="_compute_mail_converter_email_count"
     )
 
+    @api.depends_context("uid")
     def _compute_mail_converter_email_count(self):
-        counts = dict(
+        links = (
             self.env["mail.converter.link"]
             .sudo()
-            ._read_group(
+            .search_fetch(
                 [
                     ("model", "=", self._name),
                     ("res_id", "in", self.ids),
                     ("log_id.mail_message_id", "!=", False),
                 ],
-                ["res_id"],
-                ["__count"],
+                ["res_id", "log_id"],
             )
         )
+        # Count only what the user may see: private emails are hidden by record rules.
+        visible = set(
+            self.env["mail.message"].search([("id", "in", links.log_id.mail_message_id.ids)]).ids
+        )
+        counts = {}
+        for link in links:
+            if link.log_id.mail_message_id.id in visible:
+                counts[link.res_id] = counts.get(link.res_id, 0) + 1
         for record in self:
             record.mail_converter_email_count = counts.get(record.id, 0)
 

@@ -5,6 +5,7 @@ from . import test_linking
 from . import test_matching
 from . import test_operations
 from . import test_plan
+from . import test_privacy
 from . import test_protocols
 from . import test_rules
 from . import test_security

@@ -1,0 +1,132 @@
+from odoo import models
+
+
+class MailThread(models.AbstractModel):
+    """Private mail on any record: who may see it, mail staff send, who is notified."""
+
+    _inherit = "mail.thread"
+
+    # -- hooks ---------------------------------------------------------------
+    def _mail_converter_responsible_fields(self):
+        """Fields naming the responsible of a record; override to add some (e.g. a team leader)."""
+        field = self._fields.get("user_id")
+        return ["user_id"] if getattr(field, "comodel_name", None) == "res.users" else []
+
+    def _mail_converter_private_responsibles(self):
+        """``{record id: users}`` who see the record's private mail besides its authors;
+        override to widen (e.g. a helpdesk team leader)."""
+        names = self._mail_converter_responsible_fields()
+        result = {}
+        for record in self:
+            users = self.env["res.users"]
+            for name in names:
+                users |= record[name]
+            result[record.id] = users
+        return result
+
+    def _mail_converter_privacy_holders(self):
+        """The records whose privacy flags apply to mail on this record: the record itself
+        (contacts, leads), and its customer (``partner_id``); a contact's company counts too."""
+        self.ensure_one()
+        holders = []
+        if "mail_converter_all_private" in self._fields:
+            holders.append(self)
+        partner_field = self._fields.get("partner_id")
+        if getattr(partner_field, "comodel_name", None) == "res.partner" and self.partner_id:
+            holders.append(self.partner_id)
+        partners = [h for h in holders if h._name == "res.partner"]
+        for partner in partners:
+            if partner.commercial_partner_id != partner:
+                holders.append(partner.commercial_partner_id)
+        return holders
+
+    def _mail_converter_all_private_reason(self):
+        """Why mail staff send on this record is private (*All emails private* on it or on
+        its customer), or ``""``."""
+        self.ensure_one()
+        for holder in self._mail_converter_privacy_holders():
+            if holder.mail_converter_all_private:
+                return self.env._("%(record)s: all emails private", record=holder.display_name)
+        return ""
+
+    def _mail_converter_private_staff_mail(self, message):
+        """Whether ``message`` is mail staff send (a comment or email, not a note, a log or
+        an automatic message), which *All emails private* makes private."""
+        return (
+            message.message_type in ("comment", "email", "email_outgoing")
+            and not message.is_internal
+            and not message.subtype_id.internal
+        )
+
+    # -- private at creation, so that notifications already know -------------
+    def _message_create(self, values_list):
+        messages = super()._message_create(values_list)
+        context = self.env.context
+        imported = dict(context.get("mail_converter_private") or ())
+        for message in messages:
+            if context.get("mail_converter_importing"):
+                # Imported mail: the converter's plan decides, as the simulator shows.
+                reason = imported.get(message.message_id)
+            else:
+                reason = self._mail_converter_sent_private_reason(message)
+            if reason:
+                message.sudo().write(
+                    {"mail_converter_private": True, "mail_converter_private_reason": reason}
+                )
+        return messages
+
+    def _mail_converter_sent_private_reason(self, message):
+        """Why a message posted from Odoo on a record is private, or ``""``."""
+        if not message.model or not message.res_id or message.model not in self.env:
+            return ""
+        record = self.env[message.model].sudo().browse(message.res_id)
+        if not hasattr(record, "_mail_converter_all_private_reason"):
+            return ""
+        if not record._mail_converter_private_staff_mail(message):
+            return ""
+        # Posted on this very record (message_post): no need to check it still exists.
+        if not (self._name == record._name and message.res_id in self.ids) and not record.exists():
+            return ""
+        return record._mail_converter_all_private_reason()
+
+    def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
+        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
+        message_sudo = message.sudo()
+        if not message_sudo.mail_converter_private:
+            return recipients
+        addressed = set(
+            msg_vals["partner_ids"]
+            if msg_vals and "partner_ids" in msg_vals
+            else message_sudo.partner_ids.ids
+        )
+        return [
+            data
+            for data in recipients
+            if self._mail_converter_may_receive_private(message_sudo, data, addressed)
+        ]
+
+    def _mail_converter_may_receive_private(self, message, data, addressed):
+        """Whether the recipient ``data`` (see ``_notify_get_recipients``) may be notified of the
+        private ``message``: internal users who may see it, outside people it is written to."""
+        if data.get("uid") and not data.get("ushare"):
+            return message._mail_converter_may_see(self.env["res.users"].sudo().browse(data["uid"]))
+        return not data.get("id") or data["id"] in addressed
+
+    # -- who may see private mail follows the record's responsible ----------
+    def write(self, vals):
+        result = super().write(vals)
+        if set(self._mail_converter_responsible_fields()) & vals.keys():
+            self._mail_converter_refresh_private_messages()
+        return result
+
+    def _mail_converter_refresh_private_messages(self):
+        """Give the private messages of these records to their current responsible."""
+        if not self.ids:
+            return
+        self.env["mail.message"].sudo().search(
+            [
+                ("model", "=", self._name),
+                ("res_id", "in", self.ids),
+                ("mail_converter_private", "=", True),
+            ]
+        )._mail_converter_refresh_private_users()

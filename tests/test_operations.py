@@ -14,7 +14,7 @@ from unittest.mock import patch
 from lxml import etree
 
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools.safe_eval import safe_eval
 
@@ -288,6 +288,48 @@ class TestImport(ImportCase):
         bob = self.env["res.partner"].search([("email", "=", "bob@customer.example")])
         self.assertTrue(bob, "outbound settings apply: the recipient became a contact")
         self.assertIn(log.mail_message_id, bob.message_ids)
+
+    def test_converter_administrator_imports_without_helpdesk_rights(self):
+        manager = self.env["res.users"].create(
+            {
+                "name": "Converter admin",
+                "login": "converter_admin",
+                "group_ids": [
+                    fields.Command.link(
+                        self.env.ref("mail_converter.group_mail_converter_manager").id
+                    )
+                ],
+            }
+        )
+        raw = make_email(subject="Imported by a converter admin", message_id="<by-manager@x>")
+        wizard = (
+            self.env["mail.converter.import"]
+            .with_user(manager)
+            .create(
+                {"server_id": self.server.id, "file": base64.b64encode(raw), "filename": "a.eml"}
+            )
+        )
+        action = wizard.action_import()
+        job = self.env["mail.converter.import.job"].browse(action["res_id"])
+        self.assertRecordValues(job, [{"state": "done", "converted": 1, "create_uid": manager.id}])
+        self.assertEqual(len(self.tickets("Imported by a converter admin")), 1)
+        # Log readers may look at imports, not start them.
+        reader = self.env["res.users"].create(
+            {
+                "name": "Log reader",
+                "login": "log_reader",
+                "group_ids": [
+                    fields.Command.link(self.env.ref("mail_converter.group_mail_converter_user").id)
+                ],
+            }
+        )
+        self.assertEqual(job.with_user(reader).converted, 1)
+        with self.assertRaises(AccessError):
+            self.env["mail.converter.import"].with_user(reader).create(
+                {"server_id": self.server.id, "file": base64.b64encode(raw), "filename": "a.eml"}
+            )
+        with self.assertRaises(AccessError):
+            job.with_user(reader).action_cancel()
 
     def test_unsupported_file_refused(self):
         Job = self.env["mail.converter.import.job"]

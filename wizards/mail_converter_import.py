@@ -54,7 +54,9 @@ class MailConverterImport(models.TransientModel):
         job = Job._import_create(self.server_id, attachment, self.direction)
         small = attachment.file_size <= Job._import_immediate_bytes() and job._import_count()
         if small and job.total <= Job._import_immediate_limit():
-            job._import_run(commit=False)
+            # As the scheduler and Fetch Now do: the pipeline creates what the rules say,
+            # whatever the importing administrator may create themselves.
+            job.sudo()._import_run(commit=False)
         elif job.state == "queued":
             job._import_schedule()
         return {

@@ -539,6 +539,28 @@ class TestDashboard(MailConverterCase):
         self.assertEqual(self.server.converter_other_count, 1)
         self.assertEqual(other.converter_done_count, 1)
 
+    def test_overview_readable_by_converter_administrators(self):
+        manager = self.env["res.users"].create(
+            {
+                "name": "Overview reader",
+                "login": "overview_reader",
+                "group_ids": [
+                    fields.Command.link(
+                        self.env.ref("mail_converter.group_mail_converter_manager").id
+                    )
+                ],
+            }
+        )
+        view = self.env.ref("mail_converter.mail_converter_dashboard_view_kanban")
+        names = set(etree.fromstring(view.arch).xpath("//field/@name"))
+        self.assertIn("converter_graph", names)
+        Server = self.env["fetchmail.server"].with_user(manager)
+        (values,) = Server.search([("id", "=", self.server.id)]).read(sorted(names))
+        self.assertEqual(values["converter_health"], "ok")
+        self.assertEqual(len(json.loads(values["converter_graph"])["labels"]), 14)
+        with self.assertRaises(AccessError):
+            self.server.with_user(manager).read(["password"])
+
     def _filter_domain(self, name):
         """The domain of a filter of the log's search view, as the web client applies it."""
         arch = self.env.ref("mail_converter.mail_converter_log_view_search").arch

@@ -18,6 +18,13 @@
         "views/mail_converter_import_job_views.xml",
         "wizards/mail_converter_import_views.xml",
         "views/mail_converter_dashboard_views.xml",
+        # helpdesk workflow (issue 10)
+        "data/mail_converter_ticket_data.xml",
+        "views/mail_converter_ban_views.xml",
+        "views/helpdesk_ticket_views.xml",
+        "wizards/mail_converter_spam_views.xml",
+        "wizards/mail_compose_message_views.xml",
+        # end helpdesk workflow
         "views/mail_converter_folder_views.xml",
         "views/mail_converter_tag_views.xml",
         "views/mail_converter_rule_views.xml",

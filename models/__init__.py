@@ -17,3 +17,8 @@ from . import mail_thread
 from . import res_config_settings
 from . import res_partner
 from . import res_users
+
+# helpdesk workflow (issue 10)
+from . import mail_converter_ban
+from . import helpdesk_ticket
+from . import crm_lead_spam

@@ -124,6 +124,62 @@ class FetchmailServer(models.Model):
     converter_failed_count = fields.Integer(compute="_compute_converter_counts")
     converter_other_count = fields.Integer(compute="_compute_converter_counts")
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    # -- helpdesk workflow (issue 10): acknowledgements, replies, follow-ups ----------
+    converter_email = fields.Char(
+        "Mailbox address",
+        compute="_compute_converter_email",
+        store=True,
+        readonly=False,
+        help="The address customers write to. Acknowledgements and replies to tickets from this "
+        "mailbox are sent from it, with it as Reply-To, so the answers come back here. "
+        "Defaults to the login when that is an email address.",
+    )
+    auto_reply_template_id = fields.Many2one(
+        "mail.template",
+        "Acknowledgement",
+        domain=[("model", "=", "helpdesk.ticket")],
+        default=lambda self: self.env.ref(
+            "mail_converter.mail_template_ticket_acknowledgement", raise_if_not_found=False
+        ),
+        help="Sent once to the customer of each new ticket, with the ticket number in the "
+        "subject. It replaces the helpdesk's own creation email. Empty: no acknowledgement.",
+    )
+    auto_reply_limit = fields.Integer(
+        "Acknowledgements per sender per hour",
+        default=3,
+        help="The mail loop guard: no sender gets more acknowledgements than this in an hour, "
+        "counted over every mailbox.",
+    )
+    converter_reopen_closed = fields.Boolean(
+        "Reopen closed tickets",
+        help="A customer's follow-up on a ticket in a closed stage moves it back to the "
+        "team's first open stage.",
+    )
+
+    @api.depends("user")
+    def _compute_converter_email(self):
+        for server in self:
+            if not server.converter_email:
+                server.converter_email = normalize_email(server.user) or False
+
+    def _converter_own_email(self):
+        """The normalised address this mailbox answers from (its mailbox address, else its login)."""
+        self.ensure_one()
+        return normalize_email(self.converter_email) or normalize_email(self.user)
+
+    @api.model
+    def _converter_mailbox_addresses(self):
+        """Every converter mailbox's addresses (login and mailbox address), normalised."""
+        servers = self.sudo().with_context(active_test=False).search([("use_converter", "=", True)])
+        return frozenset(
+            filter(
+                None,
+                [normalize_email(s.user) for s in servers]
+                + [normalize_email(s.converter_email) for s in servers],
+            )
+        )
+
+    # -- end helpdesk workflow ----------------------------------------------------------
 
     _check_interval_positive = models.Constraint(
         "CHECK(check_interval >= 0)",
@@ -194,6 +250,7 @@ class FetchmailServer(models.Model):
         """
         self.ensure_one()
         own = {normalize_email(self.user)} if self.user and "@" in self.user else set()
+        own.add(normalize_email(self.converter_email))  # helpdesk workflow: the reply address
         return MailboxSource(
             server_id=self.id,
             name=self.name,
@@ -216,6 +273,13 @@ class FetchmailServer(models.Model):
                 for r in self.env["mail.converter.rule"]._converter_rules()
                 if not r.server_ids or self.id in r.server_ids
             ),
+            # helpdesk workflow (issue 10)
+            bans=self.env["mail.converter.ban"]._converter_bans(self.company_id.id),
+            reply_email=self._converter_own_email() or "",
+            auto_reply_template_id=self.auto_reply_template_id.id,
+            auto_reply_limit=self.auto_reply_limit,
+            reopen_closed=self.converter_reopen_closed,
+            mailbox_addresses=self._converter_mailbox_addresses(),
         )
 
     # -- connection ----------------------------------------------------

@@ -14,7 +14,7 @@ import traceback
 
 import psycopg2.errors
 
-from odoo import Command, api, models, tools
+from odoo import Command, api, fields, models, tools
 from odoo.tools import SQL
 
 from ..tools import mime
@@ -235,7 +235,13 @@ class MailConverter(models.AbstractModel):
         }
         if plan.state != "done":
             self._apply_not_converted(plan, mail, source)
-            return dict(values, state=plan.state, reason=plan.reason)
+            return dict(
+                values,
+                state=plan.state,
+                reason=plan.reason,
+                ban_id=plan.ban_id or False,
+                **self._auto_reply_log_values(plan.auto_reply),
+            )
         new_contacts = self._apply_contacts(plan, mail, source)
         # Private from its creation on, so that followers who may not see it are not notified.
         record, message = self.with_context(
@@ -247,6 +253,9 @@ class MailConverter(models.AbstractModel):
             self._apply_activity(plan, record)
         if plan.private:
             self._apply_privacy(plan, message)
+        # helpdesk workflow (issue 10)
+        self._apply_ticket_followup(plan, mail, record, message)
+        values.update(self._apply_auto_reply(plan, mail, source, record, message))
         return dict(
             values,
             state="done",
@@ -375,6 +384,117 @@ class MailConverter(models.AbstractModel):
                     "mail_converter_private_reason": "; ".join(plan.private_reasons) or False,
                 }
             )
+
+    # -- helpdesk workflow (issue 10): follow-ups and acknowledgements ------------------
+    @api.model
+    def _apply_ticket_followup(self, plan, mail, record, message):
+        """A ticket's new or follow-up email: no stage email from helpdesk_mgmt (the
+        acknowledgement replaces it); a customer's follow-up flags the ticket and may reopen it."""
+        if record._name != "helpdesk.ticket":
+            return
+        record._mail_converter_silence_stage_mails()
+        if not plan.followup or mail.origin.direction != "inbound":
+            return
+        author = message.author_id.sudo() if message else None
+        if author and any(not user.share for user in author.user_ids):
+            return  # a colleague's email on the ticket is not the customer's
+        values = {"mail_converter_followup": True}
+        if plan.reopen_stage_id:
+            values["stage_id"] = plan.reopen_stage_id
+        record.sudo().write(values)
+
+    @api.model
+    def _apply_auto_reply(self, plan, mail, source, record, message):
+        """Send the acknowledgement the plan decided, never more than the mailbox's limit per
+        sender and hour, whatever the number of workers; return the log values recording it."""
+        decision = plan.auto_reply
+        if not decision.yes:
+            return self._auto_reply_log_values(decision)
+        address = decision.detail["to"]
+        sent = self._auto_reply_sent_count(address)
+        if sent >= source.auto_reply_limit:
+            return self._auto_reply_log_values(
+                decision,
+                not_sent=self.env._(
+                    "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
+                    "(limit %(limit)s)",
+                    count=sent,
+                    email=address,
+                    limit=source.auto_reply_limit,
+                ),
+            )
+        template = self.env["mail.template"].sudo().browse(source.auto_reply_template_id).exists()
+        if not template or record._name != "helpdesk.ticket":
+            return self._auto_reply_log_values(
+                decision, not_sent=self.env._("The acknowledgement template no longer exists")
+            )
+        self._auto_reply_send(template, record, source, message, address)
+        return dict(self._auto_reply_log_values(decision), auto_reply_date=fields.Datetime.now())
+
+    @api.model
+    def _auto_reply_sent_count(self, address):
+        """Acknowledgements sent to ``address`` in the last hour, counted under a lock on the address.
+
+        The transaction-level advisory lock makes concurrent workers take turns for one
+        address until this transaction commits. A worker's snapshot may predate the
+        other's commit (repeatable read), so committed rows are read in a fresh cursor
+        and added to this transaction's own.
+        """
+        self.env.cr.execute(
+            SQL(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                f"mail_converter.auto_reply:{address}",
+            )
+        )
+        Planner = self.env["mail.converter.planner"]
+        ids = Planner._converter_auto_reply_log_ids(address)
+        with self.env.registry.cursor() as cr:
+            ids |= Planner._converter_auto_reply_log_ids(address, cr)
+        return len(ids)
+
+    @api.model
+    def _auto_reply_send(self, template, ticket, source, message, address):
+        """Queue the acknowledgement through Odoo's outgoing mail, marked automatic (RFC 3834)."""
+        mailbox_address = ticket._mail_converter_mailbox_address()
+        values = {
+            "headers": repr(self._auto_reply_headers(source)),
+            "references": message.message_id if message else False,
+            "parent_id": message.id if message else False,
+        }
+        if not template.email_from and mailbox_address:
+            values["email_from"] = mailbox_address
+        if not template.reply_to and mailbox_address:
+            values["reply_to"] = mailbox_address
+        if not (template.partner_to or template.email_to):
+            values["email_to"] = address
+        mails = template.send_mail(ticket.id, force_send=False, email_values=values)
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron:
+            cron._trigger()
+        return mails
+
+    @api.model
+    def _auto_reply_headers(self, source):
+        """Headers of an acknowledgement: automatic (RFC 3834), looped once, not to be answered."""
+        return {
+            "Auto-Submitted": "auto-replied",
+            "X-Loop": source.reply_email or source.name,
+            "X-Auto-Response-Suppress": "All",
+        }
+
+    @api.model
+    def _auto_reply_log_values(self, decision, not_sent=None):
+        """The log values recording ``decision`` (a :class:`tools.plan.Decision`)."""
+        if not decision.reason:
+            return {}
+        sent = decision.yes and not not_sent
+        return {
+            "auto_reply_state": "sent" if sent else "not_sent",
+            "auto_reply_reason": not_sent or decision.reason,
+            "auto_reply_to": decision.detail.get("to") or False,
+        }
+
+    # -- end helpdesk workflow ----------------------------------------------------------
 
     @api.model
     def _link_commands(self, plan, record, new_contacts):

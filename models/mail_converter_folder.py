@@ -162,6 +162,8 @@ class MailConverterFolder(models.Model):
                         uid=0 if pop else uid,
                         uidl=uid if pop else "",
                         uidvalidity=state.uidvalidity,
+                        # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
+                        received=getattr(mailbox, "received", {}).get(uid),
                     ),
                 )
                 if log:

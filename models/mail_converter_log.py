@@ -71,6 +71,25 @@ class MailConverterLog(models.Model):
         "ir.attachment", "Original email", readonly=True, ondelete="set null"
     )
     company_id = fields.Many2one("res.company", readonly=True, index=True)
+    # -- helpdesk workflow (issue 10): bans and acknowledgements -----------------------
+    ban_id = fields.Many2one(
+        "mail.converter.ban", readonly=True, ondelete="set null", index="btree_not_null"
+    )
+    auto_reply_state = fields.Selection(
+        [("sent", "Sent"), ("not_sent", "Not sent")],
+        "Acknowledgement",
+        readonly=True,
+        help="Whether this email got an acknowledgement; the reason says why not.",
+    )
+    auto_reply_reason = fields.Char("Acknowledgement note", readonly=True)
+    auto_reply_to = fields.Char("Acknowledged address", readonly=True)
+    auto_reply_date = fields.Datetime("Acknowledged on", readonly=True)
+
+    # The loop guard counts recent acknowledgements per address, over every mailbox.
+    _auto_reply_index = models.Index(
+        "(auto_reply_to, auto_reply_date) WHERE auto_reply_state = 'sent'"
+    )
+    # -- end helpdesk workflow ----------------------------------------------------------
 
     # One converted (or failed) row per email; extra copies are 'duplicate' rows.
     _message_key_unique = models.UniqueIndex(

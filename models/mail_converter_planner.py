@@ -15,16 +15,17 @@ Stages read the database (matching, reply headers, tags) but never write.
 
 import email
 import email.policy
+from datetime import timedelta
 
 from markupsafe import Markup
 
-from odoo import api, models, tools
+from odoo import api, fields, models, tools
 from odoo.tools import SQL
 from odoo.tools.mail import unfold_references
 
-from ..tools import addresses, matcher, mime, privacy, safe_regex
+from ..tools import addresses, autoreply, bans, matcher, mime, privacy, safe_regex
 from ..tools import rules as rules_engine
-from ..tools.plan import Mail, NewContact, Plan, Route
+from ..tools.plan import Decision, Mail, NewContact, Plan, Route
 
 
 class MailConverterPlanner(models.AbstractModel):
@@ -63,6 +64,8 @@ class MailConverterPlanner(models.AbstractModel):
         """The ``mail.thread`` environment used for parsing and posting."""
         return self.env["mail.thread"].with_context(
             default_fetchmail_server_id=source.server_id,
+            # helpdesk workflow: the ticket remembers its mailbox (replies, spam, the marker)
+            default_mail_converter_server_id=source.server_id,
             mail_converter_importing=True,
         )
 
@@ -140,6 +143,7 @@ class MailConverterPlanner(models.AbstractModel):
         """Names of the stage methods, in order; override to insert, remove or reorder stages."""
         return [
             "_plan_kind",
+            "_plan_ban",  # helpdesk workflow
             "_plan_exclusions",
             "_plan_rules",
             "_plan_reply",
@@ -153,6 +157,8 @@ class MailConverterPlanner(models.AbstractModel):
             "_plan_assignee",
             "_plan_loop",
             "_plan_privacy",
+            "_plan_reopen",  # helpdesk workflow
+            "_plan_auto_reply",  # helpdesk workflow: last, it needs the final outcome
         ]
 
     @api.model
@@ -381,8 +387,15 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_contacts(self, mail, source, plan):
-        """Contacts to create for unknown addresses, by the mailbox's options; the email is filed on them."""
-        for address in self._converter_addresses_to_create(mail, source):
+        """Contacts to create for unknown addresses, by the mailbox's options, and for the unknown
+        sender of a new ticket; the email is filed on them."""
+        wanted = self._converter_addresses_to_create(mail, source)
+        wanted += [
+            a
+            for a in self._converter_ticket_sender_to_create(mail, source, plan)
+            if a.email not in {w.email for w in wanted}
+        ]
+        for address in wanted:
             company = (
                 self._converter_company_for_domain(address.domain)
                 if source.link_company_by_domain
@@ -488,24 +501,48 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_assignee(self, mail, source, plan):
-        """The responsible of a new record: the rule's user, else the sender of sent mail or the
-        first user among the To addresses, else the mailbox's default responsible."""
+        """The responsible of a new record, the first usable of: the rule's user; the sender of
+        sent mail or the first user among the To addresses; the team's assignment; the
+        mailbox's default responsible. Else nobody: never OdooBot, the scheduler's user."""
         if not plan.route or not plan.route.creates:
             return
-        if plan.route.values.get("user_id"):
-            plan.assignee_id = plan.route.values["user_id"]
-            return
+        plan.assignee_id = next(
+            (
+                user_id
+                for user_id in self._converter_assignee_candidates(mail, source, plan)
+                if user_id and self._converter_can_assign(user_id)
+            ),
+            0,
+        )
+
+    @api.model
+    def _converter_assignee_candidates(self, mail, source, plan):
+        """User ids to assign a new record to, best first (a generator: later ones cost nothing)."""
+        yield plan.route.values.get("user_id")
         wanted = ("from",) if mail.origin.direction == "outbound" else ("to",)
-        plan.assignee_id = (
-            next(
-                (
-                    link.res_id
-                    for link in plan.links
-                    if link.model == "res.users" and link.role in wanted
-                ),
-                source.default_user_id,
-            )
-            or 0
+        for link in plan.links:
+            if link.model == "res.users" and link.role in wanted:
+                yield link.res_id
+        yield self._converter_team_assignee(plan.route)
+        yield source.default_user_id
+
+    @api.model
+    def _converter_team_assignee(self, route):
+        """Who a new ticket's team assigns it to: the team leader; override for round-robin or
+        workload-based assignment."""
+        if route.model != "helpdesk.ticket" or not route.values.get("team_id"):
+            return 0
+        return self.env["helpdesk.ticket.team"].sudo().browse(route.values["team_id"]).user_id.id
+
+    @api.model
+    def _converter_can_assign(self, user_id):
+        """Whether records may be assigned to ``user_id``: an active internal user, not a robot."""
+        user = self.env["res.users"].sudo().browse(user_id).exists()
+        return bool(
+            user
+            and user.active
+            and not user.share
+            and user != self.env.ref("base.user_root", raise_if_not_found=False)
         )
 
     @api.model
@@ -607,6 +644,166 @@ class MailConverterPlanner(models.AbstractModel):
         )
         return {"description": Markup("<p>%s</p>") % text}
 
+    # -- helpdesk workflow (issue 10): bans, ticket contacts, reopening, acknowledgements --
+    @api.model
+    def _plan_ban(self, mail, source, plan):
+        """A banned sender creates nothing: the email is rejected, naming the ban."""
+        ban = self._converter_sender_ban(mail, source)
+        if not ban:
+            return
+        plan.ban_id = ban.id
+        plan.auto_reply = Decision(False, self.env._("Banned sender"))
+        reason = self.env._("Banned sender (%(pattern)s)", pattern=ban.pattern)
+        if ban.reason:
+            reason = self.env._("%(reason)s: %(why)s", reason=reason, why=ban.reason)
+        plan.finish("rejected", reason)
+
+    @api.model
+    def _converter_sender(self, mail):
+        """The email's normalised From address, or ``""``."""
+        return next((a.email for a in mail.matches.addresses if a.role == "from"), "")
+
+    @api.model
+    def _converter_sender_ban(self, mail, source):
+        """The :class:`tools.bans.Ban` matching the sender, or ``None``; override to check more addresses."""
+        return bans.find_ban(source.bans, self._converter_sender(mail))
+
+    @api.model
+    def _converter_ticket_sender_to_create(self, mail, source, plan):
+        """The sender of received mail that opens a ticket becomes its contact when unknown."""
+        route = plan.route
+        if (
+            not route
+            or not route.creates
+            or route.model != "helpdesk.ticket"
+            or mail.origin.direction != "inbound"
+            or mail.msg_dict.get("author_id")
+        ):
+            return []
+        if source.only_linked and not self._converter_linked_beyond_users(plan):
+            return []  # "Only import linked emails" discards it next; no contact for it
+        known = {link.email for link in plan.links if link.model in ("res.partner", "res.users")}
+        skip = known | source.own_addresses | source.mailbox_addresses
+        wanted = [a for a in mail.matches.addresses if a.role == "from" and a.email not in skip]
+        aliases = set(self.env["mail.alias.domain"].sudo()._find_aliases([a.email for a in wanted]))
+        return [a for a in wanted if a.email not in aliases]
+
+    @api.model
+    def _plan_reopen(self, mail, source, plan):
+        """With *Reopen closed tickets*, a customer's follow-up moves a closed ticket back to the
+        team's first open stage; automatic replies never reopen anything."""
+        route = plan.route
+        if not (
+            source.reopen_closed
+            and plan.followup
+            and route
+            and route.model == "helpdesk.ticket"
+            and route.res_id
+            and mail.origin.direction == "inbound"
+        ):
+            return
+        ticket = self.env["helpdesk.ticket"].sudo().browse(route.res_id)
+        if not ticket.stage_id.closed or autoreply.robot_reason(mail.summary.headers):
+            return
+        stage = self._converter_reopen_stage(ticket)
+        if stage:
+            plan.reopen_stage_id = stage.id
+            plan.note(
+                self.env._(
+                    "Reopens the ticket (%(old)s to %(new)s)",
+                    old=ticket.stage_id.name,
+                    new=stage.name,
+                )
+            )
+
+    @api.model
+    def _converter_reopen_stage(self, ticket):
+        """The stage a reopened ticket goes to: its team's first stage that is not closed."""
+        stages = ticket.team_id._get_applicable_stages()
+        return stages.filtered(lambda stage: not stage.closed)[:1]
+
+    @api.model
+    def _plan_auto_reply(self, mail, source, plan):
+        """Whether the sender of a new ticket gets an acknowledgement, and why not."""
+        address = self._converter_sender(mail)
+        reason = self._converter_no_auto_reply_reason(mail, source, plan, address)
+        if reason:
+            plan.auto_reply = Decision(False, reason, {"to": address})
+            return
+        plan.auto_reply = Decision(
+            True,
+            self.env._("Acknowledgement to %(email)s", email=address),
+            {"to": address, "template_id": source.auto_reply_template_id},
+        )
+
+    @api.model
+    def _converter_no_auto_reply_reason(self, mail, source, plan, address):
+        """Why the email gets no acknowledgement, or ``None`` to send one; override to add a check."""
+        _ = self.env._
+        route = plan.route
+        if plan.state != "done" or not route or plan.kind != "mail":
+            return _("Not converted")
+        if route.model != "helpdesk.ticket" or not route.creates:
+            return _("Not a new ticket")
+        if not source.auto_reply_template_id:
+            return _("The mailbox sends no acknowledgement")
+        if mail.origin.direction != "inbound":
+            return _("Sent mail")
+        if mail.origin.backlog:
+            return _("Backlog (imported from a file)")
+        written = autoreply.mail_date(mail.summary.date, mail.origin.received)
+        if source.activation_date and written and written < source.activation_date:
+            return _(
+                "Backlog: dated %(date)s, before the mailbox was activated",
+                date=fields.Datetime.to_string(written),
+            )
+        robot = autoreply.robot_reason(mail.summary.headers) or autoreply.robot_sender_reason(
+            address
+        )
+        if robot:
+            return _("Automatic or bulk mail: %(why)s", why=robot)
+        if not address:
+            return _("No sender address")
+        if address in source.own_addresses or address in source.mailbox_addresses:
+            return _("Sent from one of our own mailbox addresses")
+        if self.env["mail.alias.domain"].sudo()._find_aliases([address]):
+            return _("Sent from one of our own aliases")
+        if bans.find_ban(source.bans, address):
+            return _("Banned sender")
+        sent = self._converter_auto_reply_count(address)
+        if sent >= source.auto_reply_limit:
+            return _(
+                "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
+                "(limit %(limit)s)",
+                count=sent,
+                email=address,
+                limit=source.auto_reply_limit,
+            )
+        return None
+
+    @api.model
+    def _converter_auto_reply_count(self, address, cr=None):
+        """Acknowledgements sent to ``address`` in the last hour, by every mailbox and worker."""
+        return len(self._converter_auto_reply_log_ids(address, cr))
+
+    @api.model
+    def _converter_auto_reply_log_ids(self, address, cr=None):
+        """Ids of the log rows recording an acknowledgement to ``address`` in the last hour."""
+        if cr is None:
+            cr = self.env.cr
+            self.env["mail.converter.log"].flush_model(
+                ["auto_reply_state", "auto_reply_to", "auto_reply_date"]
+            )
+        cr.execute(
+            SQL(
+                "SELECT id FROM mail_converter_log WHERE auto_reply_state = 'sent' "
+                "AND auto_reply_to = %s AND auto_reply_date >= %s",
+                address,
+                fields.Datetime.now() - timedelta(hours=1),
+            )
+        )
+        return {row[0] for row in cr.fetchall()}
+
     # -- presenting -----------------------------------------------------------
     @api.model
     def _converter_odoo_routes(self, plan, new_contacts=None):
@@ -618,8 +815,9 @@ class MailConverterPlanner(models.AbstractModel):
         if route.new_contact:
             res_id = (new_contacts or {}).get(route.new_contact, self.env["res.partner"]).id or 0
         values = dict(route.values)
-        if route.creates and plan.assignee_id and "user_id" in self.env[route.model]._fields:
-            values.setdefault("user_id", plan.assignee_id)
+        if route.creates and "user_id" in self.env[route.model]._fields:
+            # Always explicit: left out, helpdesk_mgmt and crm assign the gateway's user (OdooBot).
+            values["user_id"] = plan.assignee_id or False
         return [(route.model, res_id or False, values, self.env.uid, False)]
 
     @api.model

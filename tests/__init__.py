@@ -10,3 +10,4 @@ from . import test_protocols
 from . import test_rules
 from . import test_security
 from . import test_ui
+from . import test_helpdesk

@@ -230,13 +230,13 @@ class Dovecot:
         finally:
             client.logout()
 
-    def append(self, user, raw, folder="INBOX", flags=""):
-        """APPEND ``raw`` to ``folder``; return the new UID."""
+    def append(self, user, raw, folder="INBOX", flags="", date_time=None):
+        """APPEND ``raw`` to ``folder`` (received at ``date_time``, a datetime); return the new UID."""
         if isinstance(raw, str):
             raw = raw.encode()
         client = self.imap(user)
         try:
-            typ, data = client.append(folder, flags, None, raw)
+            typ, data = client.append(folder, flags, date_time, raw)
             if typ != "OK":
                 raise DovecotError(f"APPEND failed: {data!r}")
             # Dovecot answers [APPENDUID <validity> <uid>]

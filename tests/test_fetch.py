@@ -33,7 +33,12 @@ class TestFetch(MailConverterDovecotCase):
                 }
             ],
         )
-        self.assertEqual(log.link_ids.mapped("res_id"), [ticket.id])
+        # Filed on the ticket and on the contact made for its unknown sender (C6).
+        self.assertEqual(
+            [(link.model, link.res_id) for link in log.link_ids],
+            [("helpdesk.ticket", ticket.id), ("res.partner", ticket.partner_id.id)],
+        )
+        self.assertTrue(ticket.partner_id.mail_converter_created)
         self.assertEqual(log.mail_message_id.res_id, ticket.id)
         self.assertEqual(self.server.converter_folder_ids.last_uid, uid)
         # Fetching never sets \Seen; the default after-action is 'keep'.

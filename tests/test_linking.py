@@ -74,7 +74,9 @@ class TestLinkingOptions(MailConverterCase):
         self.assertRecordValues(
             jane, [{"name": "Jane Roe", "parent_id": False, "mail_converter_created": True}]
         )
-        self.assertFalse(self.env["res.partner"].search([("email", "=", "max@newco.example")]))
+        # Not to info@, but it opens a ticket: its unknown sender becomes the ticket's contact (C6).
+        max_muster = self.env["res.partner"].search([("email", "=", "max@newco.example")])
+        self.assertEqual(self._ticket("Not to info").partner_id, max_muster)
 
     def test_only_linked(self):
         self.server.only_linked = True

@@ -10,7 +10,9 @@ import imaplib
 import poplib
 import re
 import ssl
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 TIMEOUT = 60
 # imaplib refuses responses longer than this; 10 MB attachments are normal mail.
@@ -49,6 +51,14 @@ def _text(exc):
     return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
 
 
+def _internal_date(response):
+    """The INTERNALDATE of a FETCH response line as a naive UTC datetime, or ``None``."""
+    parsed = imaplib.Internaldate2tuple(response)
+    if not parsed:
+        return None
+    return datetime.fromtimestamp(time.mktime(parsed), tz=timezone.utc).replace(tzinfo=None)
+
+
 def _check(typ, data, what):
     if typ != "OK":
         detail = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
@@ -73,6 +83,8 @@ class ImapMailbox:
                 self.client.starttls(ssl_context=context)
         self.user, self.password = user, password
         self.selected = None
+        # UID -> when the server received it (INTERNALDATE, naive UTC), filled by retrieve().
+        self.received = {}
 
     def login(self):
         try:
@@ -122,13 +134,17 @@ class ImapMailbox:
         """Yield ``(uid, raw_bytes)``; one round trip for the whole batch."""
         if not uids:
             return
-        typ, data = self.client.uid("FETCH", ",".join(str(u) for u in uids), "(UID BODY.PEEK[])")
+        typ, data = self.client.uid(
+            "FETCH", ",".join(str(u) for u in uids), "(UID INTERNALDATE BODY.PEEK[])"
+        )
         _check(typ, data, "UID FETCH")
         for item in data:
             if isinstance(item, tuple) and len(item) == 2:
                 found = _FETCH_UID_RE.search(item[0])
                 if found:
-                    yield int(found.group(1)), item[1]
+                    uid = int(found.group(1))
+                    self.received[uid] = _internal_date(item[0])
+                    yield uid, item[1]
 
     def handled(self, uids, action, move_to=None):
         """Apply the folder's after-action to committed messages."""

@@ -85,6 +85,9 @@ class Plan:
     notes: list = field(default_factory=list)  # shown in the log's reason and the simulator
     stages: list = field(default_factory=list)  # (stage, what it decided), for the simulator
     auto_reply: Decision = field(default_factory=Decision)
+    # -- helpdesk workflow (issue 10) --
+    ban_id: int = 0  # the mail.converter.ban that rejected the sender
+    reopen_stage_id: int = 0  # a follow-up moves its closed ticket back to this stage
     # Room for the special kinds of mail: filled by their own stages.
     bounce: object = None
     bcc: object = None

@@ -45,6 +45,15 @@ class MailboxSource:
     own_addresses: frozenset = frozenset()
     tag_patterns: tuple = ()  # TagPattern
     rules: tuple = ()  # tools.rules.Rule, already limited to this mailbox
+    # -- helpdesk workflow (issue 10): bans, acknowledgements, follow-ups --------------
+    bans: tuple = ()  # tools.bans.Ban, active bans of this mailbox's company
+    reply_email: str = ""  # the mailbox's address: acknowledgements and replies come from it
+    auto_reply_template_id: int = 0  # mail.template of the acknowledgement; 0 sends none
+    auto_reply_limit: int = 3  # acknowledgements per sender per hour, across all mailboxes
+    reopen_closed: bool = False  # a follow-up reopens a ticket in a closed stage
+    # Addresses of every converter mailbox: mail from them never gets an acknowledgement.
+    mailbox_addresses: frozenset = frozenset()
+    # -- end helpdesk workflow ---------------------------------------------------------
     # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 

@@ -43,6 +43,8 @@ class MailConverterSimulator(models.TransientModel):
         readonly=True,
         help="model,id of the record the email is posted on; 'new' when it creates one.",
     )
+    # helpdesk workflow (issue 10)
+    auto_reply = fields.Char("Acknowledgement", readonly=True)
 
     def _raw(self):
         """The email to simulate, as bytes."""
@@ -140,4 +142,11 @@ class MailConverterSimulator(models.TransientModel):
             "verdicts_html": Markup("<pre>%s</pre>")
             % ("\n".join(plan.verdicts) or self.env._("No rule applies to this mailbox.")),
             "stages_html": self._html_table(["Stage", "Decided"], steps) if steps else False,
+            # helpdesk workflow (issue 10)
+            "auto_reply": (
+                f"{self.env._('Yes') if plan.auto_reply.yes else self.env._('No')}: "
+                f"{plan.auto_reply.reason}"
+                if plan.auto_reply.reason
+                else False
+            ),
         }

@@ -289,6 +289,33 @@ class TestImport(ImportCase):
         self.assertTrue(bob, "outbound settings apply: the recipient became a contact")
         self.assertIn(log.mail_message_id, bob.message_ids)
 
+    def test_imported_mail_never_acknowledged(self):
+        self.assertTrue(self.server.auto_reply_template_id, "new mailboxes acknowledge tickets")
+        raw = make_email(
+            subject="Old request",
+            email_from="Carla Customer <carla@customer.example>",
+            message_id="<old-request@customer.example>",
+        )
+        job = self.import_file(raw, "old.eml")
+        self.assertEqual(job.converted, 1)
+        ticket = self.tickets("Old request")
+        self.assertEqual(len(ticket), 1)
+        self.assertRecordValues(
+            self.logs(),
+            [
+                {
+                    "auto_reply_state": "not_sent",
+                    "auto_reply_reason": "Backlog (imported from a file)",
+                }
+            ],
+        )
+        self.assertFalse(
+            self.env["mail.mail"].search(
+                [("model", "=", "helpdesk.ticket"), ("res_id", "=", ticket.id)]
+            ),
+            "no email goes out for the ticket",
+        )
+
     def test_converter_administrator_imports_without_helpdesk_rights(self):
         manager = self.env["res.users"].create(
             {

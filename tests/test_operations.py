@@ -646,6 +646,12 @@ class TestOperationsUi(HttpCase):
                 raw, server._converter_source(), Origin(uidl="tour:1", backlog=True)
             )
         self.assertEqual(log.state, "failed")
+        attachment = self.env["ir.attachment"].create(
+            {"name": "tour-export.mbox", "raw": b"From a@b Mon Jan  1 00:00:00 2024\n" + raw}
+        )
+        job = self.env["mail.converter.import.job"]._import_create(server, attachment)
+        job._import_run(commit=False)
+        self.assertEqual(job.state, "done")
         self.start_tour(
             "/odoo/action-mail_converter.action_mail_converter_overview",
             "mail_converter_operations",

@@ -35,5 +35,23 @@ registry.category("web_tour.tours").add("mail_converter_operations", {
             content: "It is converted now",
             trigger: ".o_form_view .o_statusbar_status .o_arrow_button_current:contains('Converted')",
         },
+        {
+            content: "Archive imports are listed next to the log",
+            trigger: "[data-menu-xmlid='mail_converter.menu_mail_converter_imports_root']",
+            run: "click",
+        },
+        {
+            trigger: "[data-menu-xmlid='mail_converter.menu_mail_converter_import_jobs']",
+            run: "click",
+        },
+        {
+            content: "Open the import",
+            trigger: ".o_list_view .o_data_row:contains('tour-export.mbox') td[name=name]",
+            run: "click",
+        },
+        {
+            content: "Its progress bar and counters",
+            trigger: ".o_form_view .o_field_mail_converter_import_progress:contains('100')",
+        },
     ],
 });

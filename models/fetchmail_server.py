@@ -9,6 +9,7 @@ from odoo.addons.base.models.ir_cron import _intervalTypes
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import format_date
 
+from ..tools import bcc
 from ..tools.addresses import normalize_email
 from ..tools.connection import MailboxError, connect
 from ..tools.source import MailboxSource
@@ -124,6 +125,47 @@ class FetchmailServer(models.Model):
     converter_failed_count = fields.Integer(compute="_compute_converter_counts")
     converter_other_count = fields.Integer(compute="_compute_converter_counts")
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    # -- special mail: bounces, BCC logging, certified mail (PEC) ------------------------------
+    remove_bounced_address = fields.Boolean(
+        "Remove bounced addresses",
+        default=True,
+        help="A hard bounce (the address does not exist) removes the address from the contacts "
+        "and leads holding it, with a note on each, and blocklists it. Soft bounces (mailbox full, "
+        "greylisting) are only logged.",
+    )
+    bcc_logging = fields.Boolean(
+        "BCC logging",
+        help="Every email of this mailbox was BCC'd by a representative: it is logged on the one "
+        "contact or lead its To recipients designate, as the representative's sent mail. No "
+        "ticket or lead is created; refusals are explained to the sender.",
+    )
+    bcc_user_ids = fields.Many2many(
+        "res.users",
+        "fetchmail_server_bcc_user_rel",
+        "server_id",
+        "user_id",
+        "Representatives",
+        domain=[("share", "=", False)],
+        help="Internal users whose BCC'd mail is logged; their own email address identifies them.",
+    )
+    bcc_accepted_senders = fields.Text(
+        "Accepted senders",
+        help="Extra sender addresses, one per line: 'alias@example.com = rep@yourcompany.com' for "
+        "one representative, or just 'alias@example.com' for all of them (the display name then "
+        "tells them apart).",
+    )
+    bcc_category_id = fields.Many2one(
+        "res.partner.category",
+        "Tag for logged contacts",
+        help="Contacts that mail is logged on get this tag.",
+    )
+    is_pec = fields.Boolean(
+        "Certified mail (PEC)",
+        help="Italian certified mailbox: each PEC is converted from the message inside its "
+        "envelope (postacert.eml), keeping the envelope and daticert.xml as attachments; "
+        "receipts are filed on the conversation they refer to.",
+    )
+    converter_bcc_error_count = fields.Integer(compute="_compute_converter_bcc_error_count")
     # -- helpdesk workflow (issue 10): acknowledgements, replies, follow-ups ----------
     converter_email = fields.Char(
         "Mailbox address",
@@ -204,6 +246,85 @@ class FetchmailServer(models.Model):
             server.converter_failed_count = failed
             server.converter_other_count = total - done - failed
 
+    # -- special mail: bounces, BCC logging, certified mail (PEC) ------------------------------
+    @api.depends("converter_log_ids.state", "converter_log_ids.kind")
+    def _compute_converter_bcc_error_count(self):
+        counts = dict(
+            self.env["mail.converter.log"]._read_group(
+                [("server_id", "in", self.ids), ("kind", "=", "bcc"), ("state", "=", "rejected")],
+                ["server_id"],
+                ["__count"],
+            )
+        )
+        for server in self:
+            server.converter_bcc_error_count = counts.get(server, 0)
+
+    @api.constrains("bcc_user_ids", "bcc_accepted_senders")
+    def _check_bcc_settings(self):
+        for server in self:
+            if server.bcc_user_ids.filtered("share"):
+                raise ValidationError(self.env._("Representatives must be internal users."))
+            entries, errors = bcc.parse_accepted_senders(server.bcc_accepted_senders)
+            if errors:
+                raise ValidationError(
+                    self.env._(
+                        "Accepted senders: %(entry)s is not an address or 'alias = representative'.",
+                        entry=errors[0],
+                    )
+                )
+            reps = server._converter_bcc_representatives()
+            for entry in entries:
+                if entry.owner and not any(entry.owner in rep.emails for rep in reps):
+                    raise ValidationError(
+                        self.env._(
+                            "Accepted senders: %(owner)s is not the address of a representative.",
+                            owner=entry.owner,
+                        )
+                    )
+
+    def _converter_bcc_representatives(self):
+        """The representatives as :class:`tools.bcc.Representative`; override to add addresses."""
+        self.ensure_one()
+        return tuple(
+            bcc.Representative(
+                user.id,
+                user.partner_id.id,
+                user.name,
+                frozenset(filter(None, (normalize_email(user.email), normalize_email(user.login)))),
+            )
+            for user in self.bcc_user_ids.sudo()
+        )
+
+    def _converter_bcc_reply_from(self):
+        """From of the explanations mailed back to BCC senders: the mailbox's own address."""
+        self.ensure_one()
+        address = self._converter_own_email()
+        if address:
+            return tools.formataddr((self.company_id.name or "", address))
+        return self.company_id.email_formatted or ""
+
+    def _converter_source_special(self):
+        """The settings of bounces, BCC logging and PEC, as :class:`MailboxSource` values."""
+        self.ensure_one()
+        accepted, _errors = bcc.parse_accepted_senders(self.bcc_accepted_senders)
+        return {
+            "remove_bounced_address": self.remove_bounced_address,
+            "bcc_logging": self.bcc_logging,
+            "bcc_representatives": self._converter_bcc_representatives(),
+            "bcc_accepted_senders": accepted,
+            "bcc_category_id": self.bcc_category_id.id,
+            "bcc_reply_from": self._converter_bcc_reply_from() if self.bcc_logging else "",
+            "is_pec": self.is_pec,
+        }
+
+    def action_open_converter_bcc_errors(self):
+        """The BCC error report: emails this logging address refused, with the reason."""
+        action = self.action_open_converter_log()
+        action["domain"] = [("server_id", "=", self.id), ("kind", "=", "bcc")]
+        action["context"]["search_default_state_rejected"] = 1
+        action["name"] = self.env._("BCC errors")
+        return action
+
     @api.constrains("use_converter", "server_type")
     def _check_converter_server_type(self):
         for server in self:
@@ -273,6 +394,7 @@ class FetchmailServer(models.Model):
                 for r in self.env["mail.converter.rule"]._converter_rules()
                 if not r.server_ids or self.id in r.server_ids
             ),
+            **self._converter_source_special(),  # bounces, BCC logging, PEC
             # helpdesk workflow (issue 10)
             bans=self.env["mail.converter.ban"]._converter_bans(self.company_id.id),
             reply_email=self._converter_own_email() or "",

@@ -13,11 +13,12 @@ import logging
 import traceback
 
 import psycopg2.errors
+from markupsafe import Markup
 
 from odoo import Command, api, fields, models, tools
 from odoo.tools import SQL
 
-from ..tools import mime
+from ..tools import bounce, mime, pec
 from ..tools.addresses import full_name
 
 _logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class MailConverter(models.AbstractModel):
         ``source`` is the mailbox's :class:`tools.source.MailboxSource`. The work is
         isolated in savepoints of the current transaction, which the caller commits.
         """
-        summary = mime.summarize(raw)
+        summary = self._converter_summarize(raw, source)
         if retry_log:
             log, todo = retry_log, "convert"
             log.attempts += 1
@@ -45,6 +46,17 @@ class MailConverter(models.AbstractModel):
         if log.state != "failed" and origin.after_action != "keep":
             log.action_pending = True
         return log
+
+    @api.model
+    def _converter_summarize(self, raw, source):
+        """The log summary and exactly-once key of ``raw``: on a certified mailbox, those of the
+        message inside the PEC envelope, so the same PEC delivered twice is converted once."""
+        summary = mime.summarize(raw)
+        if source.is_pec and pec.is_envelope(summary.headers):
+            envelope = pec.unwrap(raw)
+            if envelope.inner:
+                return mime.summarize(envelope.inner)
+        return summary
 
     # -- stage 1: log before converting, exactly once ------------------
     @api.model
@@ -232,6 +244,7 @@ class MailConverter(models.AbstractModel):
         values = {
             "rule_id": plan.rule.id if plan.rule else False,
             "rule_trace": "\n".join(plan.verdicts) or False,
+            **self._log_special_values(plan),  # bounces, BCC logging, PEC
         }
         if plan.state != "done":
             self._apply_not_converted(plan, mail, source)
@@ -242,6 +255,11 @@ class MailConverter(models.AbstractModel):
                 ban_id=plan.ban_id or False,
                 **self._auto_reply_log_values(plan.auto_reply),
             )
+        # special mail: a PEC receipt is a note on its conversation; a BCC log tags its contact
+        if plan.kind == "pec_receipt":
+            return dict(values, **self._apply_pec_receipt(plan, mail, source, log))
+        if plan.kind == "bcc":
+            self._apply_bcc(plan)
         new_contacts = self._apply_contacts(plan, mail, source)
         # Private from its creation on, so that followers who may not see it are not notified.
         record, message = self.with_context(
@@ -269,11 +287,12 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _apply_not_converted(self, plan, mail, source):
-        """What a discarded, rejected or bounced email still does: Odoo's bounce counters."""
+        """What a discarded, rejected or bounced email still does: a bounce cleans addresses and
+        counts for Odoo; a refused BCC email is explained to its sender."""
         if plan.kind == "bounce":
-            self.env["mail.converter.planner"]._converter_mail_thread(
-                source
-            )._routing_handle_bounce(mail.message, mail.msg_dict)
+            self._apply_bounce(plan, mail, source)
+        elif plan.kind == "bcc" and plan.bcc is not None:
+            self._apply_bcc_explanation(plan, mail, source)
 
     @api.model
     def _apply_contacts(self, plan, mail, source):
@@ -537,3 +556,199 @@ class MailConverter(models.AbstractModel):
                 )
             )
         return links
+
+    # -- special mail: bounces, BCC logging, certified mail (PEC) ------------------------
+    @api.model
+    def _log_special_values(self, plan):
+        """Log values of the special kinds of mail, all read from the plan."""
+        values = {"kind": plan.kind if plan.kind in self._special_kinds() else "mail"}
+        if plan.bounce is not None:
+            recipients = plan.bounce.recipients
+            values.update(
+                bounce_recipients=", ".join(r.email for r in recipients) or False,
+                bounce_class=plan.bounce.bounce_class or False,
+                bounce_diagnostic="\n".join(
+                    f"{r.email}: {' '.join(filter(None, (r.status, r.action, r.diagnostic)))}"
+                    for r in recipients
+                )
+                or False,
+                bounce_message_id=plan.bounce.original_id or False,
+                link_ids=[Command.clear()]
+                + [
+                    Command.create(
+                        {
+                            "model": holder.model,
+                            "res_id": holder.res_id,
+                            "role": "related",
+                            "reason": self.env._(
+                                "Bounced address %(email)s removed", email=holder.email
+                            ),
+                        }
+                    )
+                    for holder in (plan.bounce.holders if plan.bounce.remove else [])
+                ],
+            )
+        if plan.bcc is not None and plan.bcc.explanation.yes:
+            values["bcc_explained_to"] = plan.bcc.sender
+        if plan.pec is not None:
+            values.update(
+                pec_receipt_type=plan.pec.receipt_type or False,
+                pec_reference=plan.pec.reference or False,
+            )
+        return values
+
+    @api.model
+    def _special_kinds(self):
+        """The kinds of mail the log knows; override with the log's ``kind`` selection."""
+        return dict(self.env["mail.converter.log"]._fields["kind"].selection)
+
+    @api.model
+    def _apply_bounce(self, plan, mail, source):
+        """Count the bounce for Odoo; for a hard one (mailbox option), remove the address from the
+        records holding it, with a note on each, and blocklist it."""
+        self._apply_bounce_counters(plan, mail, source)
+        bounce_plan = plan.bounce
+        if not bounce_plan.remove or not bounce_plan.hard:
+            return
+        by_email = {r.email: r for r in bounce_plan.recipients}
+        original = self.env["mail.message"].sudo().browse(bounce_plan.original_id).exists()
+        for holder in bounce_plan.holders:
+            record = self.env[holder.model].sudo().browse(holder.res_id).exists()
+            if not record:
+                continue
+            record.write(
+                {holder.field_name: bounce.remove_address(record[holder.field_name], holder.email)}
+            )
+            record._message_log(body=self._bounce_note(by_email[holder.email], original))
+        Blacklist = self.env["mail.blacklist"].sudo()
+        for address in bounce_plan.hard:
+            Blacklist._add(address, message=self._bounce_note(by_email[address], original))
+
+    @api.model
+    def _apply_bounce_counters(self, plan, mail, source):
+        """Odoo's own bounce handling (``message_bounce`` counters, failed notifications), once
+        per bounced address: its parser only knows a standard report's first recipient."""
+        MailThread = self.env["mail.converter.planner"]._converter_mail_thread(source)
+        Partner = self.env["res.partner"].sudo()
+        base = dict(
+            mail.msg_dict,
+            bounced_msg_ids=plan.bounce.original_message_ids or False,
+            bounced_message=self.env["mail.message"].sudo().browse(plan.bounce.original_id),
+        )
+        for address in [r.email for r in plan.bounce.recipients] or [False]:
+            partners = Partner.search([("email_normalized", "=", address)]) if address else Partner
+            MailThread._routing_handle_bounce(
+                mail.message, dict(base, bounced_email=address, bounced_partner=partners)
+            )
+
+    @api.model
+    def _bounce_note(self, recipient, original):
+        """The note on a record whose address bounced: which address, when and why."""
+        text = self.env._(
+            "The address %(email)s bounced on %(when)s and was removed: %(why)s",
+            email=recipient.email,
+            when=tools.format_datetime(self.env, fields.Datetime.now()),
+            why=recipient.diagnostic or recipient.status or self.env._("permanent failure"),
+        )
+        body = Markup("<p>%s</p>") % text
+        if original:
+            body += Markup("<p>%s</p>") % self.env._(
+                "Undelivered email: %(subject)s",
+                subject=original.subject or original.record_name or original.message_id,
+            )
+        return body
+
+    @api.model
+    def _apply_bcc(self, plan):
+        """A BCC log: the contact (or the lead's contact) gets the mailbox's tag."""
+        if not plan.bcc.category_id:
+            return
+        record = self.env[plan.route.model].sudo().browse(plan.route.res_id)
+        partner = record if record._name == "res.partner" else record.partner_id
+        if partner:
+            partner.category_id = [Command.link(plan.bcc.category_id)]
+
+    @api.model
+    def _apply_bcc_explanation(self, plan, mail, source):
+        """Mail the sender why their BCC email was not logged, when the plan says so."""
+        if plan.bcc.explanation.yes:
+            self.env["mail.mail"].sudo().create(self._bcc_explanation_values(plan, mail, source))
+
+    @api.model
+    def _bcc_explanation_values(self, plan, mail, source):
+        """The explanation mailed back to a BCC sender; override to change its wording."""
+        subject = mail.summary.subject or self.env._("(no subject)")
+        body = Markup("<p>%s</p><p><b>%s</b></p><p>%s</p>") % (
+            self.env._(
+                "Your email \u201c%(subject)s\u201d, sent in BCC to %(mailbox)s, was not logged:",
+                subject=subject,
+                mailbox=source.name,
+            ),
+            plan.reason,
+            self.env._(
+                "Send it again with exactly one customer (a contact or a lead known to Odoo) in "
+                "To, from your own address or an accepted sender address."
+            ),
+        )
+        message_id = mail.summary.message_id
+        headers = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+        if message_id:
+            headers.update({"In-Reply-To": message_id, "References": message_id})
+        return {
+            "subject": self.env._("Not logged: %(subject)s", subject=subject),
+            "body_html": body,
+            "email_to": plan.bcc.sender,
+            "email_from": source.bcc_reply_from or False,
+            "auto_delete": True,
+            "headers": repr(headers),
+        }
+
+    @api.model
+    def _apply_pec_receipt(self, plan, mail, source, log):
+        """File a PEC receipt on its conversation as a note, with ``daticert.xml`` and the
+        receipt itself attached; return the log values."""
+        record = self.env[plan.route.model].sudo().browse(plan.route.res_id)
+        envelope = mail.pec
+        attachments = [(pec.DATICERT_NAME, envelope.daticert)] if envelope.daticert else []
+        attachments.append(("pec-receipt.eml", envelope.envelope))
+        label = self.env["mail.converter.planner"]._converter_pec_receipt_label(
+            plan.pec.receipt_type
+        )
+        lines = [self.env._("PEC receipt: %(type)s", type=label)]
+        data = envelope.data
+        if data.get("consegna") or data.get("destinatari"):
+            lines.append(
+                self.env._(
+                    "Recipient: %(to)s", to=", ".join(data.get("consegna") or data["destinatari"])
+                )
+            )
+        if data.get("data"):
+            lines.append(
+                self.env._(
+                    "Certified on %(date)s by %(provider)s",
+                    date=data["data"],
+                    provider=data.get("gestore-emittente") or envelope.sender,
+                )
+            )
+        if data.get("errore-esteso"):
+            lines.append(self.env._("Error: %(error)s", error=data["errore-esteso"]))
+        message = record.with_context(mail_create_nosubscribe=True).message_post(
+            body=Markup("<br/>").join(lines),
+            subject=mail.summary.subject or False,
+            message_type="notification",
+            subtype_xmlid="mail.mt_note",
+            author_id=self.env.ref("base.partner_root").id,
+            attachments=attachments,
+            **({"message_id": mail.summary.message_id} if mail.summary.message_id else {}),
+        )
+        if plan.private:
+            self._apply_privacy(plan, message)
+        return {
+            "state": "done",
+            "reason": "; ".join(plan.notes) or False,
+            "model": record._name,
+            "res_id": record.id,
+            "mail_message_id": message.id,
+            "link_ids": [Command.clear()] * bool(log.link_ids)
+            + self._link_commands(plan, record, {}),
+        }

@@ -71,6 +71,43 @@ class MailConverterLog(models.Model):
         "ir.attachment", "Original email", readonly=True, ondelete="set null"
     )
     company_id = fields.Many2one("res.company", readonly=True, index=True)
+    # -- special mail: bounces, BCC logging, certified mail (PEC) ------------------------------
+    kind = fields.Selection(
+        [
+            ("mail", "Email"),
+            ("bounce", "Bounce"),
+            ("bcc", "BCC log"),
+            ("pec", "Certified mail (PEC)"),
+            ("pec_receipt", "PEC receipt"),
+        ],
+        default="mail",
+        readonly=True,
+        index=True,
+    )
+    bounce_recipients = fields.Char(
+        "Bounced addresses", readonly=True, help="The addresses the delivery report names."
+    )
+    bounce_class = fields.Selection(
+        [("hard", "Hard (the address is dead)"), ("soft", "Soft (temporary)")],
+        readonly=True,
+    )
+    bounce_diagnostic = fields.Text(
+        "Diagnostic", readonly=True, help="Status code and the remote server's answer."
+    )
+    bounce_message_id = fields.Many2one(
+        "mail.message",
+        "Bounced message",
+        readonly=True,
+        ondelete="set null",
+        help="The message that could not be delivered, found by the returned Message-ID.",
+    )
+    bcc_explained_to = fields.Char(
+        "Explanation sent to", readonly=True, help="Who was told why this BCC email was refused."
+    )
+    pec_receipt_type = fields.Char("PEC receipt", readonly=True, help="X-Ricevuta of a receipt.")
+    pec_reference = fields.Char(
+        "PEC reference", readonly=True, help="X-Riferimento-Message-ID: the certified message."
+    )
     # -- helpdesk workflow (issue 10): bans and acknowledgements -----------------------
     ban_id = fields.Many2one(
         "mail.converter.ban", readonly=True, ondelete="set null", index="btree_not_null"

@@ -13,6 +13,7 @@ small method a consultant can override, or a new one can be inserted::
 Stages read the database (matching, reply headers, tags) but never write.
 """
 
+import dataclasses
 import email
 import email.policy
 from datetime import timedelta
@@ -23,9 +24,19 @@ from odoo import api, fields, models, tools
 from odoo.tools import SQL
 from odoo.tools.mail import unfold_references
 
-from ..tools import addresses, autoreply, bans, matcher, mime, privacy, safe_regex
+from ..tools import addresses, autoreply, bans, bcc, bounce, matcher, mime, pec, privacy, safe_regex
 from ..tools import rules as rules_engine
-from ..tools.plan import Decision, Mail, NewContact, Plan, Route
+from ..tools.plan import (
+    BccPlan,
+    BounceHolder,
+    BouncePlan,
+    Decision,
+    Mail,
+    NewContact,
+    PecPlan,
+    Plan,
+    Route,
+)
 
 
 class MailConverterPlanner(models.AbstractModel):
@@ -35,7 +46,14 @@ class MailConverterPlanner(models.AbstractModel):
     # -- reading ----------------------------------------------------------
     @api.model
     def _converter_read(self, raw, source, origin, summary=None):
-        """Parse ``raw`` (bytes) and match its addresses: the :class:`Mail` every stage reads."""
+        """Parse ``raw`` (bytes) and match its addresses: the :class:`Mail` every stage reads.
+
+        On a certified mailbox (PEC) it is the message inside the envelope; the
+        envelope and its ``daticert.xml`` become attachments of that message.
+        """
+        envelope = self._converter_unwrap(raw, source)
+        if envelope is not None and envelope.inner:
+            raw = envelope.inner
         summary = summary or mime.summarize(raw)
         message = self._converter_parse_message(raw)
         repairs = mime.repair_charsets(message)
@@ -44,6 +62,9 @@ class MailConverterPlanner(models.AbstractModel):
         )
         if source.strip_attachments:
             msg_dict.pop("attachments", None)
+        if envelope is not None and envelope.inner:
+            # The legal envelope is kept even when the mailbox drops attachments.
+            self._converter_keep_envelope(msg_dict, envelope)
         return Mail(
             raw=raw,
             summary=summary,
@@ -52,7 +73,25 @@ class MailConverterPlanner(models.AbstractModel):
             matches=self._converter_match(summary, source),
             origin=origin,
             repairs=repairs,
+            pec=envelope,
         )
+
+    @api.model
+    def _converter_unwrap(self, raw, source):
+        """The PEC envelope of ``raw`` (:class:`tools.pec.Pec`) on a certified mailbox, else ``None``."""
+        if not source.is_pec:
+            return None
+        return pec.unwrap(raw)
+
+    @api.model
+    def _converter_keep_envelope(self, msg_dict, envelope):
+        """Attach the PEC envelope and ``daticert.xml`` to the certified message."""
+        Attachment = self.env["mail.thread"]._Attachment
+        attachments = list(msg_dict.get("attachments") or [])
+        attachments.append(Attachment("pec-envelope.eml", envelope.envelope, {}))
+        if envelope.daticert:
+            attachments.append(Attachment(pec.DATICERT_NAME, envelope.daticert, {}))
+        msg_dict["attachments"] = attachments
 
     @api.model
     def _converter_parse_message(self, raw):
@@ -142,8 +181,12 @@ class MailConverterPlanner(models.AbstractModel):
     def _converter_plan_stages(self):
         """Names of the stage methods, in order; override to insert, remove or reorder stages."""
         return [
-            "_plan_kind",
+            # special mail, recognised first: certified mail (PEC), bounces; a banned sender
+            # is refused before BCC logging would explain anything to them
+            "_plan_pec",
+            "_plan_bounce",
             "_plan_ban",  # helpdesk workflow
+            "_plan_bcc",
             "_plan_exclusions",
             "_plan_rules",
             "_plan_reply",
@@ -186,12 +229,311 @@ class MailConverterPlanner(models.AbstractModel):
             )
         return plan
 
+    # -- special mail: certified mail (PEC), bounces, BCC logging ------------------------
     @api.model
-    def _plan_kind(self, mail, source, plan):
-        """Recognise mail that is not a conversation (delivery reports, ...) and give it its own plan."""
+    def _plan_pec(self, mail, source, plan):
+        """Certified mail: a PEC is converted from its real sender (the envelope is already
+        opened); a receipt opens nothing; a broken envelope is converted as received, noted."""
+        envelope = mail.pec
+        if envelope is None or not envelope.certified:
+            return
+        plan.pec = PecPlan(
+            envelope.kind, envelope.sender, envelope.receipt_type, envelope.reference or ""
+        )
+        if envelope.kind == "receipt":
+            self._converter_plan_pec_receipt(mail, source, plan)
+        elif envelope.kind == "broken":
+            plan.note(self.env._("%(error)s: converted as received", error=envelope.error))
+        else:
+            plan.kind = "pec"
+            if envelope.kind == "anomaly":
+                plan.note(self.env._("PEC anomaly envelope: the message was not certified"))
+
+    @api.model
+    def _converter_plan_pec_receipt(self, mail, source, plan):
+        """A receipt is filed on the conversation of the message it is about, or only logged."""
+        plan.kind = "pec_receipt"
+        label = self._converter_pec_receipt_label(plan.pec.receipt_type)
+        record = self._converter_record_of_messages([plan.pec.reference])
+        if not record:
+            plan.finish(
+                "discarded",
+                self.env._(
+                    "PEC receipt (%(type)s): no conversation holds %(reference)s",
+                    type=label,
+                    reference=plan.pec.reference or self.env._("(no reference)"),
+                ),
+            )
+            return
+        plan.route = Route(
+            record._name, record.id, why=self.env._("PEC receipt (%(type)s)", type=label)
+        )
+        self._converter_settle(mail, source, plan)
+
+    @api.model
+    def _converter_pec_receipt_label(self, receipt_type):
+        """What a receipt type (``X-Ricevuta``) means, for people."""
+        labels = {
+            "accettazione": self.env._("accepted by the sender's provider"),
+            "non-accettazione": self.env._("refused by the sender's provider"),
+            "presa-in-carico": self.env._("taken in charge by the recipient's provider"),
+            "avvenuta-consegna": self.env._("delivered"),
+            "errore-consegna": self.env._("not delivered"),
+            "preavviso-errore-consegna": self.env._("not delivered within 12 hours"),
+            "rilevazione-virus": self.env._("virus detected"),
+        }
+        meaning = labels.get(receipt_type)
+        return f"{receipt_type}, {meaning}" if meaning else receipt_type or "?"
+
+    @api.model
+    def _converter_record_of_messages(self, message_ids):
+        """The record holding the newest of ``message_ids``, or ``None``."""
+        message_ids = [m for m in message_ids if m]
+        if not message_ids:
+            return None
+        found = (
+            self.env["mail.message"]
+            .sudo()
+            .search(
+                [("message_id", "in", message_ids), ("model", "!=", False), ("res_id", "!=", 0)],
+                limit=1,
+                order="id desc",
+            )
+        )
+        if not found or found.model not in self.env:
+            return None
+        record = self.env[found.model].sudo().browse(found.res_id).exists()
+        return record if record and hasattr(record, "message_post") else None
+
+    @api.model
+    def _plan_bounce(self, mail, source, plan):
+        """Delivery failure reports never open a record nor get a reply: who bounced, hard or
+        soft, and (mailbox option) the contacts and leads a hard-bounced address leaves."""
+        report = self._converter_bounce_report(mail)
+        if report is None:
+            return
+        ours = source.own_addresses | source.mailbox_addresses
+        recipients = [r for r in report.recipients if r.email not in ours]
+        hard = [r.email for r in recipients if r.hard]
+        remove = source.remove_bounced_address
+        original = self.env["mail.message"].sudo()
+        if report.original_message_ids:
+            original = original.search(
+                [("message_id", "in", report.original_message_ids)], limit=1, order="id desc"
+            )
+        plan.kind = "bounce"
+        plan.bounce = BouncePlan(
+            recipients=recipients,
+            hard=hard,
+            remove=remove,
+            holders=self._converter_bounce_holders(hard) if remove else [],
+            original_message_ids=report.original_message_ids,
+            original_id=(original or mail.msg_dict.get("bounced_message") or original)[:1].id,
+        )
+        plan.finish("bounce", self._converter_bounce_reason(plan.bounce))
+
+    @api.model
+    def _converter_bounce_report(self, mail):
+        """The :class:`tools.bounce.BounceReport` of ``mail``, or ``None`` when it is no bounce."""
+        if bounce.looks_automated(mail.message):
+            report = bounce.detect(mail.raw)
+            if report is not None:
+                return report
         if mail.msg_dict.get("is_bounce"):
-            plan.kind = "bounce"
-            plan.finish("bounce", self.env._("Delivery failure report"))
+            # Odoo recognises it (bounce alias, mailer-daemon) but it names no failed address.
+            return bounce.BounceReport()
+        return None
+
+    @api.model
+    def _converter_bounce_holders(self, emails):
+        """Contacts and leads holding each address, alone or in a list; staff are left alone."""
+        holders = []
+        for address in emails:
+            partners = self.env["res.partner"].sudo().search([("email", "ilike", address)])
+            for partner in partners:
+                if bounce.holds_address(partner.email, address) and all(
+                    user.share for user in partner.user_ids
+                ):
+                    holders.append(
+                        BounceHolder(
+                            "res.partner", partner.id, "email", address, partner.display_name
+                        )
+                    )
+            leads = self.env["crm.lead"].sudo().search([("email_from", "ilike", address)])
+            for lead in leads:
+                if bounce.holds_address(lead.email_from, address):
+                    holders.append(
+                        BounceHolder("crm.lead", lead.id, "email_from", address, lead.display_name)
+                    )
+        return holders
+
+    @api.model
+    def _converter_bounce_outcome(self, bounce_plan):
+        """What happens because of the bounce, in words."""
+        if not bounce_plan.recipients:
+            return self.env._("a delivery report naming no failed address; only logged")
+        if not bounce_plan.hard:
+            return self.env._("temporary; only logged")
+        if not bounce_plan.remove:
+            return self.env._("only logged (the mailbox keeps bounced addresses)")
+        if not bounce_plan.holders:
+            return self.env._("blocklisted; no contact or lead holds it")
+        models = {"res.partner": self.env._("contact"), "crm.lead": self.env._("lead")}
+        return self.env._(
+            "removed from %(records)s and blocklisted",
+            records=", ".join(
+                f"{holder.name} ({models.get(holder.model, holder.model)})"
+                for holder in bounce_plan.holders
+            ),
+        )
+
+    @api.model
+    def _converter_bounce_reason(self, bounce_plan):
+        """The log's reason: class, addresses, the remote server's answer and the outcome."""
+        recipients = bounce_plan.recipients
+        if not recipients:
+            return self.env._(
+                "Delivery report: %(outcome)s", outcome=self._converter_bounce_outcome(bounce_plan)
+            )
+        why = "; ".join(
+            dict.fromkeys(r.diagnostic or r.status for r in recipients if r.diagnostic or r.status)
+        )
+        text = self.env._(
+            "%(kind)s bounce for %(emails)s: %(outcome)s",
+            kind=self.env._("Hard") if bounce_plan.bounce_class == "hard" else self.env._("Soft"),
+            emails=", ".join(r.email for r in recipients),
+            outcome=self._converter_bounce_outcome(bounce_plan),
+        )
+        return f"{text} ({why})" if why else text
+
+    @api.model
+    def _plan_bcc(self, mail, source, plan):
+        """BCC logging: the email goes on the one contact or lead its To recipients designate, as
+        its representative's sent mail, and nothing is created; else it is rejected, and the
+        sender is told why."""
+        if not source.bcc_logging:
+            return
+        plan.kind = "bcc"
+        sender = next((a for a in mail.matches.addresses if a.role == "from"), None)
+        plan.bcc = BccPlan(
+            sender=sender.email if sender else "", category_id=source.bcc_category_id
+        )
+        reps = bcc.find_representatives(
+            plan.bcc.sender,
+            sender.name if sender else "",
+            source.bcc_representatives,
+            source.bcc_accepted_senders,
+        )
+        if len(reps) != 1:
+            reason = (
+                self.env._(
+                    "%(email)s is accepted for %(count)s representatives: %(names)s",
+                    email=plan.bcc.sender,
+                    count=len(reps),
+                    names=", ".join(r.name for r in reps),
+                )
+                if reps
+                else self.env._(
+                    "%(email)s is not a representative",
+                    email=plan.bcc.sender or self.env._("The sender"),
+                )
+            )
+            self._converter_bcc_refuse(mail, source, plan, reason)
+            return
+        rep = reps[0]
+        plan.bcc.representative_id, plan.bcc.representative_name = rep.user_id, rep.name
+        staff = {link.email for link in mail.matches.links if link.model == "res.users"}
+        staff |= source.own_addresses | source.mailbox_addresses | rep.emails
+        choice, contacts, leads = bcc.pick_record(
+            [link for link in mail.matches.links if link.role == "to"], staff
+        )
+        if choice is None:
+            self._converter_bcc_refuse(
+                mail,
+                source,
+                plan,
+                self._converter_bcc_no_record_reason(mail, staff, contacts, leads),
+            )
+            return
+        exclusion = self._converter_exclusion_reason(mail, source)
+        if exclusion:
+            plan.finish("discarded", exclusion)
+            return
+        record = self.env[choice.model].sudo().browse(choice.res_id)
+        plan.bcc.record_name = record.display_name
+        plan.route = Route(
+            choice.model, choice.res_id, why=self.env._("BCC log by %(rep)s", rep=rep.name)
+        )
+        plan.author_id = rep.partner_id
+        # Logged as it is: no rule, reply header or new record applies.
+        self._converter_settle(mail, source, plan)
+
+    @api.model
+    def _converter_settle(self, mail, source, plan):
+        """End a special plan that files the email on an existing record; it is private when
+        the privacy stage says so, like any email."""
+        self._plan_privacy(mail, source, plan)
+        plan.final = True
+
+    @api.model
+    def _converter_bcc_no_record_reason(self, mail, staff, contacts, leads):
+        """Why the To recipients designate no single contact or lead."""
+        if contacts or leads:
+            found = contacts or leads
+            emails = list(dict.fromkeys(link.email for link in found))
+            names = ", ".join(
+                self.env[link.model].sudo().browse(link.res_id).display_name for link in found
+            )
+            values = {"emails": ", ".join(emails), "count": len(found), "names": names}
+            if contacts:
+                return self.env._("%(emails)s matches %(count)s contacts: %(names)s", **values)
+            return self.env._("%(emails)s matches %(count)s leads: %(names)s", **values)
+        recipients = [
+            a.email for a in mail.matches.addresses if a.role == "to" and a.email not in staff
+        ]
+        if not recipients:
+            return self.env._("No customer among the To recipients")
+        return self.env._("No contact or lead for %(emails)s", emails=", ".join(recipients))
+
+    @api.model
+    def _converter_bcc_refuse(self, mail, source, plan, reason):
+        """Reject the BCC email with ``reason``, deciding whether the sender is told."""
+        plan.bcc.explanation = self._converter_bcc_explanation(mail, source, plan, reason)
+        decision = plan.bcc.explanation
+        plan.note(
+            self.env._("Explanation mailed to %(email)s", email=plan.bcc.sender)
+            if decision.yes
+            else self.env._("No explanation mail: %(why)s", why=decision.reason)
+        )
+        plan.finish("rejected", reason)
+
+    @api.model
+    def _converter_bcc_explanation(self, mail, source, plan, reason):
+        """Whether the sender gets an explanation: never automatic mail, once an hour per reason."""
+        sender = plan.bcc.sender
+        if not sender:
+            return Decision(False, self.env._("no sender address"))
+        if sender in source.own_addresses | source.mailbox_addresses:
+            return Decision(False, self.env._("sent by a converter mailbox"))
+        if bcc.is_auto_submitted(mail.summary.headers) or bounce.looks_automated(mail.message):
+            return Decision(False, self.env._("automatic mail"))
+        since = fields.Datetime.subtract(fields.Datetime.now(), hours=1)
+        if (
+            self.env["mail.converter.log"]
+            .sudo()
+            .search_count(
+                [
+                    ("kind", "=", "bcc"),
+                    ("state", "=", "rejected"),
+                    ("bcc_explained_to", "=", sender),
+                    ("reason", "=", reason),
+                    ("create_date", ">=", since),
+                ],
+                limit=1,
+            )
+        ):
+            return Decision(False, self.env._("already explained within the hour"))
+        return Decision(True, self.env._("mailed to the sender"), {"to": sender})
 
     @api.model
     def _plan_exclusions(self, mail, source, plan):
@@ -741,7 +1083,7 @@ class MailConverterPlanner(models.AbstractModel):
         """Why the email gets no acknowledgement, or ``None`` to send one; override to add a check."""
         _ = self.env._
         route = plan.route
-        if plan.state != "done" or not route or plan.kind != "mail":
+        if plan.state != "done" or not route or plan.kind not in ("mail", "pec"):
             return _("Not converted")
         if route.model != "helpdesk.ticket" or not route.creates:
             return _("Not a new ticket")
@@ -823,6 +1165,9 @@ class MailConverterPlanner(models.AbstractModel):
     @api.model
     def _converter_describe(self, plan):
         """One line a person reads: what the plan does with the email."""
+        special = self._converter_describe_special(plan)
+        if special:
+            return special
         if plan.state != "done":
             return f"{dict(self.env['mail.converter.log']._fields['state'].selection)[plan.state]}: {plan.reason}"
         route = plan.route
@@ -847,3 +1192,37 @@ class MailConverterPlanner(models.AbstractModel):
         elif plan.private:
             text += self.env._(", marked private")
         return text
+
+    # -- special mail: certified mail (PEC), bounces, BCC logging ------------------------
+    @api.model
+    def _converter_describe_special(self, plan):
+        """The line for bounces, BCC logs and certified mail, or ``None`` for ordinary mail."""
+        if plan.kind == "bounce" and plan.bounce is not None:
+            if not plan.bounce.recipients:
+                return self.env._("Bounce: %(reason)s", reason=plan.reason)
+            return self.env._(
+                "Bounce, %(kind)s, for %(emails)s: %(outcome)s",
+                kind=plan.bounce.bounce_class,
+                emails=", ".join(r.email for r in plan.bounce.recipients),
+                outcome=self._converter_bounce_outcome(plan.bounce),
+            )
+        if plan.kind == "bcc" and plan.bcc is not None:
+            if plan.state != "done" or not plan.route:
+                return None
+            model = (
+                self.env._("contact") if plan.route.model == "res.partner" else self.env._("lead")
+            )
+            return self.env._(
+                "BCC log on %(model)s %(record)s, sent by %(rep)s",
+                model=model,
+                record=plan.bcc.record_name,
+                rep=plan.bcc.representative_name,
+            )
+        if plan.pec is not None and plan.kind in ("pec", "pec_receipt"):
+            head = self.env._("PEC from %(email)s", email=plan.pec.sender or "?")
+            if plan.kind == "pec_receipt":
+                head = self.env._(
+                    "%(head)s, receipt of type %(type)s", head=head, type=plan.pec.receipt_type
+                )
+            return f"{head}: {self._converter_describe(dataclasses.replace(plan, kind='mail'))}"
+        return None

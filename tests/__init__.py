@@ -9,5 +9,6 @@ from . import test_privacy
 from . import test_protocols
 from . import test_rules
 from . import test_security
+from . import test_special
 from . import test_ui
 from . import test_helpdesk

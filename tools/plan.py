@@ -23,6 +23,8 @@ class Mail:
     matches: object  # tools.matcher.MatchResult
     origin: object  # tools.source.Origin
     repairs: list = field(default_factory=list)  # charset repairs, reported on the log
+    # Certified mailbox: the PEC envelope (tools.pec.Pec); the fields above describe its inner message.
+    pec: object = None
 
 
 @dataclass
@@ -66,7 +68,7 @@ class Decision:
 class Plan:
     state: str = "done"
     reason: str = ""
-    kind: str = "mail"  # mail, bounce; later stages add bcc, pec, pec_receipt
+    kind: str = "mail"  # mail, bounce, bcc, pec, pec_receipt
     final: bool = False  # no further stage changes the outcome
     route: Route | None = None
     contacts: list = field(default_factory=list)  # NewContact
@@ -89,9 +91,9 @@ class Plan:
     ban_id: int = 0  # the mail.converter.ban that rejected the sender
     reopen_stage_id: int = 0  # a follow-up moves its closed ticket back to this stage
     # Room for the special kinds of mail: filled by their own stages.
-    bounce: object = None
-    bcc: object = None
-    pec: object = None
+    bounce: object = None  # BouncePlan
+    bcc: object = None  # BccPlan
+    pec: object = None  # PecPlan
 
     def finish(self, state, reason):
         """End the plan with ``state``; later stages see ``final`` and leave it alone."""
@@ -107,3 +109,55 @@ class Plan:
     def outcome_key(self):
         """What the plan promises, comparable with a log row: state, route and privacy."""
         return (self.state, self.route.key() if self.route else None, self.private)
+
+
+# -- special mail: bounces, BCC logging, certified mail (PEC) -------------------------------------
+@dataclass
+class BounceHolder:
+    """A record holding a hard-bounced address, which the plan removes from it."""
+
+    model: str
+    res_id: int
+    field_name: str  # email (contacts), email_from (leads)
+    email: str
+    name: str = ""
+
+
+@dataclass
+class BouncePlan:
+    """A delivery failure report: who bounced, how hard, and what the mailbox does about it."""
+
+    recipients: list = field(default_factory=list)  # tools.bounce.Recipient
+    hard: list = field(default_factory=list)  # addresses to remove and blocklist
+    remove: bool = True  # the mailbox's remove_bounced_address
+    holders: list = field(default_factory=list)  # BounceHolder
+    original_message_ids: list = field(default_factory=list)  # of the returned message
+    original_id: int = 0  # the mail.message that bounced, when Odoo has it
+
+    @property
+    def bounce_class(self):
+        if not self.recipients:
+            return ""
+        return "hard" if any(r.hard for r in self.recipients) else "soft"
+
+
+@dataclass
+class BccPlan:
+    """An email BCC'd to a logging address: who sent it and where it is logged, or why not."""
+
+    representative_id: int = 0  # res.users
+    representative_name: str = ""
+    record_name: str = ""
+    category_id: int = 0  # contact tag the record gets
+    sender: str = ""  # normalised From
+    explanation: Decision = field(default_factory=Decision)  # the mail back to the sender
+
+
+@dataclass
+class PecPlan:
+    """Certified mail: a message from its real sender, or a provider's receipt."""
+
+    kind: str = ""  # tools.pec.Pec.kind
+    sender: str = ""
+    receipt_type: str = ""
+    reference: str = ""  # X-Riferimento-Message-ID

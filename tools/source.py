@@ -45,6 +45,14 @@ class MailboxSource:
     own_addresses: frozenset = frozenset()
     tag_patterns: tuple = ()  # TagPattern
     rules: tuple = ()  # tools.rules.Rule, already limited to this mailbox
+    # -- special mail: bounces, BCC logging, certified mail (PEC) --
+    remove_bounced_address: bool = True
+    bcc_logging: bool = False
+    bcc_representatives: tuple = ()  # tools.bcc.Representative
+    bcc_accepted_senders: tuple = ()  # tools.bcc.AcceptedSender
+    bcc_category_id: int = 0
+    bcc_reply_from: str = ""  # From of the explanations mailed back
+    is_pec: bool = False
     # -- helpdesk workflow (issue 10): bans, acknowledgements, follow-ups --------------
     bans: tuple = ()  # tools.bans.Ban, active bans of this mailbox's company
     reply_email: str = ""  # the mailbox's address: acknowledgements and replies come from it

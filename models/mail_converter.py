@@ -183,6 +183,7 @@ class MailConverter(models.AbstractModel):
             with self.env.cr.savepoint():
                 values = self._convert(raw, summary, source, origin, log)
                 log.write(dict(values, error=False))
+                self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
             _logger.info(
                 "Mail converter: %s failed (attempt %s): %s",
@@ -203,6 +204,13 @@ class MailConverter(models.AbstractModel):
         if not log.raw_attachment_id:
             vals["raw_attachment_id"] = self._store_original(log, raw).id
         log.write(vals)
+
+    @api.model
+    def _keep_original(self, log, raw, source):
+        """Keep the raw email of a converted (or discarded...) one when its mailbox keeps originals,
+        so the simulator can replay it; failed emails always keep theirs."""
+        if source.save_original and not log.raw_attachment_id:
+            log.raw_attachment_id = self._store_original(log, raw)
 
     @api.model
     def _store_original(self, log, raw):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models, tools
 from odoo.addons.base.models.ir_cron import _intervalTypes
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_date
 
 from ..tools import bcc
@@ -62,10 +62,67 @@ class FetchmailServer(models.Model):
     starttls = fields.Boolean(
         "STARTTLS", help="Upgrade a plain connection to TLS before logging in."
     )
+    # -- security (issue 9 part B2): TLS by default, a size limit, actions for admins only --
+    is_ssl = fields.Boolean(default=True)
+    port = fields.Integer(default=993)
     verify_tls = fields.Boolean(
         "Verify certificate",
-        help="Refuse servers whose TLS certificate is not trusted by this machine.",
+        default=True,
+        help="Refuse servers whose TLS certificate is not trusted by this machine. Switch it off "
+        "only for a server of your own with a self-signed certificate.",
     )
+    converter_tls_warning = fields.Char(compute="_compute_converter_tls_warning")
+    converter_max_size = fields.Integer(
+        "Largest email (MB)",
+        default=50,
+        help="Larger emails are not downloaded: they are logged as rejected (too large) with "
+        "their headers and stay on the mail server, never deleted. Raising the limit converts "
+        "them on the next run. 0 reads every email whatever its size.",
+    )
+
+    _converter_max_size_positive = models.Constraint(
+        "CHECK(converter_max_size >= 0)", "The largest email size cannot be negative."
+    )
+
+    @api.depends("use_converter", "server_type", "is_ssl", "starttls", "verify_tls")
+    def _compute_converter_tls_warning(self):
+        for server in self:
+            warning = False
+            if server.use_converter and server.server_type in ("imap", "pop"):
+                if not (server.is_ssl or server.starttls):
+                    warning = self.env._(
+                        "This mailbox connects in plain text: its password and its mail can be "
+                        "read on the network. Use SSL/TLS or STARTTLS."
+                    )
+                elif not server.verify_tls:
+                    warning = self.env._(
+                        "The server's certificate is not verified: anyone between Odoo and the "
+                        "mail server could pose as it and read the password and the mail."
+                    )
+            server.converter_tls_warning = warning
+
+    @api.model
+    def _converter_default_port(self, server_type, is_ssl):
+        """The usual port of a protocol and its security: 993/995 for TLS, 143/110 otherwise."""
+        if server_type == "pop":
+            return 995 if is_ssl else 110
+        return 993 if is_ssl else 143
+
+    def _converter_check_login_access(self):
+        """Refuse callers who may not make Odoo log in to mailboxes: Settings administrators
+        only, checked before any ``sudo()``. Override to widen or narrow."""
+        if not (self.env.su or self.env.user.has_group("base.group_system")):
+            raise AccessError(
+                self.env._("Only Settings administrators may connect Odoo to a mailbox.")
+            )
+        self.check_access("write")
+
+    def fetch_mail(self):
+        # Stock leaves it to the access rights of the model; ours names who may log in.
+        self._converter_check_login_access()
+        return super().fetch_mail()
+
+    # -- end security ------------------------------------------------------------------
     converter_folder_ids = fields.One2many(
         "mail.converter.folder", "server_id", "Folders", copy=True
     )
@@ -347,6 +404,10 @@ class FetchmailServer(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            if "port" not in vals:  # security (issue 9 part B2): the port of TLS by default
+                vals["port"] = self._converter_default_port(
+                    vals.get("server_type", "imap"), vals.get("is_ssl", True)
+                )
             if vals.get("use_converter"):
                 vals.setdefault("activation_date", fields.Datetime.now())
                 vals.setdefault("converter_folder_ids", [fields.Command.create({"path": "INBOX"})])
@@ -402,6 +463,8 @@ class FetchmailServer(models.Model):
             auto_reply_limit=self.auto_reply_limit,
             reopen_closed=self.converter_reopen_closed,
             mailbox_addresses=self._converter_mailbox_addresses(),
+            # security (issue 9 part B2): larger emails are logged, not downloaded
+            max_message_size=self.converter_max_size * 1024 * 1024,
         )
 
     # -- connection ----------------------------------------------------
@@ -444,6 +507,7 @@ class FetchmailServer(models.Model):
         return names
 
     def button_confirm_login(self):
+        self._converter_check_login_access()  # before any sudo() below
         stock = self.filtered(lambda s: not s.use_converter)
         if stock:
             super(FetchmailServer, stock).button_confirm_login()
@@ -478,6 +542,7 @@ class FetchmailServer(models.Model):
     def action_list_folders(self):
         """Read the folder list from the server into a wizard, never from a compute."""
         self.ensure_one()
+        self._converter_check_login_access()  # before the sudo() that logs in
         names = self._converter_list_folders(self.env._("Could not list folders"))
         wizard = self.env["mail.converter.folder.wizard"].create(
             {

@@ -40,7 +40,10 @@ class MailConverter(models.AbstractModel):
             log, todo = retry_log, "convert"
             log.attempts += 1
         else:
-            log, todo = self._log_seen(summary, source, origin)
+            # hostile input: a copy logged while the server could not deliver it takes its key
+            log, todo = self._log_unreadable_copy(summary, source, origin) or self._log_seen(
+                summary, source, origin
+            )
         if todo == "convert":
             self._convert_logged(raw, summary, source, origin, log)
         if log.state != "failed" and origin.after_action != "keep":
@@ -52,7 +55,8 @@ class MailConverter(models.AbstractModel):
         """The log summary and exactly-once key of ``raw``: on a certified mailbox, those of the
         message inside the PEC envelope, so the same PEC delivered twice is converted once."""
         summary = mime.summarize(raw)
-        if source.is_pec and pec.is_envelope(summary.headers):
+        too_large = self.env["mail.converter.planner"]._converter_too_large(len(raw), source)
+        if source.is_pec and not too_large and pec.is_envelope(summary.headers):
             envelope = pec.unwrap(raw)
             if envelope.inner:
                 return mime.summarize(envelope.inner)
@@ -76,6 +80,7 @@ class MailConverter(models.AbstractModel):
             "subject": summary.subject,
             "message_date": summary.date[:64],
             "attempts": 1,  # logged in order to be converted: this is the first attempt
+            "message_size": max(summary.size, origin.size),  # hostile input (issue 9 part B2)
         }
 
     @api.model
@@ -90,6 +95,12 @@ class MailConverter(models.AbstractModel):
             if log:
                 return log, "convert"
             return self._log_duplicate(Log, summary, source, origin), "handled"
+        if primary.kind == "oversize" and not self.env[
+            "mail.converter.planner"
+        ]._converter_too_large(max(summary.size, origin.size), source):
+            # hostile input: too large when it came, allowed now: converted on its own row
+            primary.write(dict(self._log_values(summary, source, origin), reason=False))
+            return primary, "convert"
         if primary.folder_id.id == origin.folder_id:
             if origin.uidl and primary.uidl == origin.uidl:
                 return self._seen_again(primary, source)
@@ -104,6 +115,45 @@ class MailConverter(models.AbstractModel):
                 primary.write({"uid": origin.uid, "uidvalidity": origin.uidvalidity})
                 return self._seen_again(primary, source)
         return self._log_duplicate(primary, summary, source, origin), "handled"
+
+    # -- hostile input (issue 9 part B2) -----------------------------------------------
+    @api.model
+    def _log_unreadable_key(self, origin):
+        """The provisional key of a copy the mail server failed to deliver (no Message-ID yet)."""
+        return f"unreadable:{origin.folder_id}:{origin.uidl or origin.uid}"
+
+    @api.model
+    def _log_unreadable_copy(self, summary, source, origin):
+        """The row of this copy logged while the server could not deliver it, now given the
+        email's own key: ``(log, "convert")``, or ``(log, "handled")`` when the email is
+        already logged elsewhere; ``None`` when there is no such row."""
+        if not origin.folder_id or not (origin.uidl or origin.uid):
+            return None
+        Log = self.env["mail.converter.log"].sudo()
+        log = Log.search([("message_key", "=", self._log_unreadable_key(origin))], limit=1)
+        if not log:
+            return None
+        values = self._log_values(summary, source, origin)
+        primary = Log.search(
+            [("message_key", "=", summary.key), ("state", "!=", "duplicate")], limit=1
+        )
+        if primary:
+            where = primary.folder_id.display_name or primary.server_id.name or ""
+            log.write(
+                dict(
+                    values,
+                    state="duplicate",
+                    attempts=0,
+                    error=False,
+                    duplicate_of_id=primary.id,
+                    reason=self.env._("Already received through %(where)s", where=where),
+                )
+            )
+            return log, "handled"
+        log.write(dict(values, attempts=log.attempts + 1))
+        return log, "convert"
+
+    # -- end hostile input ----------------------------------------------------------------
 
     @api.model
     def _log_claim(self, summary, source, origin):

@@ -5,7 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import split_every
 
-from ..tools.connection import MailboxError
+from ..tools.connection import MailboxError, Unreadable
 from ..tools.source import Origin
 
 _logger = logging.getLogger(__name__)
@@ -130,11 +130,14 @@ class MailConverterFolder(models.Model):
             on_server = Log.search([("folder_id", "=", self.id), ("uidl", "in", state.uids)])
             known = {log.uidl: log for log in on_server}
             retry = on_server.filtered(
-                lambda log: log.state == "failed" and log.attempts < source.max_attempts
+                lambda log: (
+                    (log.state == "failed" and log.attempts < source.max_attempts)
+                    or self._converter_now_allowed(log, source)
+                )
             )
             todo = [u for u in state.uids if u not in known] + retry.mapped("uidl")
             # Every finished message still on the server is due for its after-action.
-            pending = on_server.filtered(lambda log: log.state != "failed")
+            pending = on_server.filtered(lambda log: log.state != "failed") - retry
         else:
             base = [("folder_id", "=", self.id), ("uidvalidity", "=", state.uidvalidity)]
             pending = Log.search(base + [("action_pending", "=", True)])
@@ -146,6 +149,8 @@ class MailConverterFolder(models.Model):
                     ("uid", "<=", self.last_uid),
                 ]
             )
+            if self.after_action != "move":  # moved ones are no longer here
+                retry |= Log.search(base + self._converter_now_allowed_domain(source))
             todo = retry.mapped("uid") + state.uids
         self._converter_after_action(mailbox, pending)
         origin = self._converter_origin()
@@ -153,19 +158,21 @@ class MailConverterFolder(models.Model):
         batches = list(split_every(max(self.server_id.batch_size, 1), todo, list))
         for index, batch in enumerate(batches):
             finished = []
-            for uid, raw in mailbox.retrieve(batch):
+            for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
                 seen_retries.add(uid)
-                log = self._converter_process_one(
-                    raw,
-                    source,
-                    origin.for_message(
-                        uid=0 if pop else uid,
-                        uidl=uid if pop else "",
-                        uidvalidity=state.uidvalidity,
-                        # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
-                        received=getattr(mailbox, "received", {}).get(uid),
-                    ),
+                copy = origin.for_message(
+                    uid=0 if pop else uid,
+                    uidl=uid if pop else "",
+                    uidvalidity=state.uidvalidity,
+                    # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
+                    received=getattr(mailbox, "received", {}).get(uid),
+                    # hostile input: the size on the server, more than ``raw`` when too large
+                    size=getattr(mailbox, "sizes", {}).get(uid, 0),
                 )
+                if isinstance(raw, Unreadable):
+                    log = self._converter_log_unreadable(raw, source, copy)
+                else:
+                    log = self._converter_process_one(raw, source, copy)
                 if log:
                     counts[log.state] += 1
                     if log.state != "failed":
@@ -183,7 +190,9 @@ class MailConverterFolder(models.Model):
                 )
                 Cron._commit_progress()
                 return
-        vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen_retries)
+        vanished = retry.filtered(
+            lambda log: log.state == "failed" and (log.uidl if pop else log.uid) not in seen_retries
+        )
         if vanished:
             vanished.write(
                 {
@@ -214,13 +223,69 @@ class MailConverterFolder(models.Model):
             )
             return None
 
+    # -- hostile input (issue 9 part B2): oversize and unreadable messages --------------
+    @api.model
+    def _converter_now_allowed_domain(self, source):
+        """Log rows of emails too large when they came that the mailbox's limit now allows."""
+        domain = [("kind", "=", "oversize"), ("state", "=", "rejected")]
+        if source.max_message_size:
+            domain.append(("message_size", "<=", source.max_message_size))
+        return domain
+
+    @api.model
+    def _converter_now_allowed(self, log, source):
+        """Whether ``log`` is an email that was too large and that the limit now allows."""
+        return (
+            log.kind == "oversize"
+            and log.state == "rejected"
+            and (not source.max_message_size or log.message_size <= source.max_message_size)
+        )
+
+    def _converter_log_unreadable(self, problem, source, origin):
+        """Log a message the server failed to deliver (:class:`Unreadable`) as failed, with why.
+
+        It stays on the server and is read again on the next runs, up to the retries; its row
+        then takes the email's own key (``mail.converter._process``).
+        """
+        self.ensure_one()
+        Log = self.env["mail.converter.log"].sudo()
+        Converter = self.env["mail.converter"]
+        key = Converter._log_unreadable_key(origin)
+        log = Log.search([("message_key", "=", key)], limit=1)
+        if log:
+            log.write({"attempts": log.attempts + 1, "error": problem.reason})
+            return log
+        values = Converter._log_values(Converter._converter_summarize(b"", source), source, origin)
+        return Log.create(
+            dict(
+                values,
+                message_key=key,
+                message_id=False,
+                state="failed",
+                message_size=origin.size,
+                subject=self.env._("(unreadable message %(ref)s)", ref=origin.uidl or origin.uid),
+                error=problem.reason,
+            )
+        )
+
+    # -- end hostile input ----------------------------------------------------------------
+
     def _converter_after_action(self, mailbox, logs):
-        """Apply the after-action on the server to finished messages, then forget it is pending."""
+        """Apply the after-action on the server to finished messages, then forget it is pending.
+
+        An email too large to be stored is never deleted: only the mail server holds it.
+        """
         if not logs:
             return
         action = self.after_action
         if mailbox.protocol == "pop" and action != "delete":
             action = "keep"
+        if action == "delete":
+            kept = logs.filtered(lambda log: log.kind == "oversize")
+            kept.filtered("action_pending").write({"action_pending": False})
+            logs -= kept
+            if not logs:
+                return
         refs = [log.uidl if mailbox.protocol == "pop" else log.uid for log in logs]
         try:
             mailbox.handled(refs, action, self.move_to_path)

@@ -1,7 +1,7 @@
 import base64
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..tools.source import Origin
 
@@ -79,6 +79,7 @@ class MailConverterLog(models.Model):
             ("bcc", "BCC log"),
             ("pec", "Certified mail (PEC)"),
             ("pec_receipt", "PEC receipt"),
+            ("oversize", "Too large"),  # hostile input (issue 9 part B2)
         ],
         default="mail",
         readonly=True,
@@ -108,6 +109,10 @@ class MailConverterLog(models.Model):
     pec_reference = fields.Char(
         "PEC reference", readonly=True, help="X-Riferimento-Message-ID: the certified message."
     )
+    # -- hostile input (issue 9 part B2) --------------------------------------------------
+    message_size = fields.Integer(
+        "Size (bytes)", readonly=True, help="The email's size on the mail server."
+    )
     # -- helpdesk workflow (issue 10): bans and acknowledgements -----------------------
     ban_id = fields.Many2one(
         "mail.converter.ban", readonly=True, ondelete="set null", index="btree_not_null"
@@ -135,6 +140,25 @@ class MailConverterLog(models.Model):
     )
     _copy_index = models.Index("(folder_id, uidvalidity, uid)")
 
+    # -- access (issue 9 part B2): rows are the pipeline's record, never edited by hand -----
+    @api.model
+    def _converter_user_writable_fields(self):
+        """Fields users may write on a log row (none); override to open some. The others (the
+        original email, the key, the folder...) are written by the pipeline only."""
+        return set()
+
+    def write(self, vals):
+        if not self.env.su:
+            forbidden = set(vals) - self._converter_user_writable_fields()
+            if forbidden:
+                raise AccessError(
+                    self.env._(
+                        "Mail log entries are written by the mail converter only (%(fields)s).",
+                        fields=", ".join(sorted(forbidden)),
+                    )
+                )
+        return super().write(vals)
+
     @api.depends("subject", "message_key")
     def _compute_display_name(self):
         for log in self:
@@ -159,6 +183,8 @@ class MailConverterLog(models.Model):
         one failing email does not undo the others.
         """
         self.check_access("write")  # log readers may look, not convert
+        if not self.env.user.has_group("mail_converter.group_mail_converter_manager"):
+            raise AccessError(self.env._("Only mail converter administrators may retry emails."))
         failed = self.filtered(lambda log: log.state == "failed")
         if not failed:
             raise UserError(self.env._("Only failed emails can be retried."))
@@ -168,9 +194,10 @@ class MailConverterLog(models.Model):
                 self.env._("No original is stored for %(log)s.", log=missing[0].display_name)
             )
         Converter = self.env["mail.converter"]
-        for log in failed.sudo():
+        raws = {log: log._converter_raw() for log in failed.sudo()}  # all checked first
+        for log, raw in raws.items():
             source, origin = log._converter_source()
-            Converter._process(log._converter_raw(), source, origin, retry_log=log)
+            Converter._process(raw, source, origin, retry_log=log)
         return True
 
     def action_open_simulator(self):
@@ -187,9 +214,18 @@ class MailConverterLog(models.Model):
         return action
 
     def _converter_raw(self):
-        """The original email of this row, as bytes."""
+        """The original email of this row, as bytes: only an attachment of this very row."""
         self.ensure_one()
-        return base64.b64decode(self.raw_attachment_id.datas or b"")
+        attachment = self.sudo().raw_attachment_id
+        if (attachment.res_model, attachment.res_id) != (self._name, self.id):
+            raise UserError(
+                self.env._(
+                    "%(file)s is not the original of %(log)s: it is not stored on this log entry.",
+                    file=attachment.name,
+                    log=self.display_name,
+                )
+            )
+        return base64.b64decode(attachment.datas or b"")
 
     def _converter_source(self):
         """The mailbox settings and the origin of this logged copy, as the pipeline expects them."""

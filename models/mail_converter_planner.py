@@ -51,12 +51,19 @@ class MailConverterPlanner(models.AbstractModel):
         On a certified mailbox (PEC) it is the message inside the envelope; the
         envelope and its ``daticert.xml`` become attachments of that message.
         """
+        # hostile input (issue 9 part B2): an email above the mailbox's limit is read no
+        # further than its header block, for _plan_size to reject
+        size = max(len(raw), origin.size)
+        if self._converter_too_large(size, source):
+            return self._converter_read_headers_only(raw, source, origin, summary, size)
         envelope = self._converter_unwrap(raw, source)
         if envelope is not None and envelope.inner:
             raw = envelope.inner
         summary = summary or mime.summarize(raw)
-        message = self._converter_parse_message(raw)
-        repairs = mime.repair_charsets(message)
+        # Hostile headers are cut or rewritten before Odoo's parser reads them.
+        safe_raw, cuts = addresses.safe_headers(raw)
+        message = self._converter_parse_message(safe_raw)
+        repairs = [*dict.fromkeys([*summary.notes, *cuts]), *mime.repair_charsets(message)]
         msg_dict = self._converter_mail_thread(source).message_parse(
             message, save_original=source.save_original
         )
@@ -74,7 +81,48 @@ class MailConverterPlanner(models.AbstractModel):
             origin=origin,
             repairs=repairs,
             pec=envelope,
+            size=size,
         )
+
+    # -- hostile input (issue 9 part B2) -------------------------------------------------
+    @api.model
+    def _converter_too_large(self, size, source):
+        """Whether an email of ``size`` bytes is above the mailbox's limit (0: no limit)."""
+        return bool(source.max_message_size) and size > source.max_message_size
+
+    @api.model
+    def _converter_read_headers_only(self, raw, source, origin, summary, size):
+        """The :class:`Mail` of an email too large to be read: its header block, no body."""
+        head = addresses.safe_headers(mime.header_block(raw))[0]
+        summary = summary or mime.summarize(head)
+        return Mail(
+            raw=head,
+            summary=summary,
+            message=self._converter_parse_message(head),
+            msg_dict={},
+            matches=self._converter_match(summary, source),
+            origin=origin,
+            repairs=list(summary.notes),
+            size=size,
+        )
+
+    @api.model
+    def _plan_size(self, mail, source, plan):
+        """An email above the mailbox's size limit is rejected, with its size: only its headers
+        were read, and the mail server keeps it (never deleted) until the limit allows it."""
+        if not self._converter_too_large(mail.size, source):
+            return
+        plan.kind = "oversize"
+        plan.finish(
+            "rejected",
+            self.env._(
+                "Too large: %(size)s > %(limit)s",
+                size=mime.format_size(mail.size),
+                limit=mime.format_size(source.max_message_size),
+            ),
+        )
+
+    # -- end hostile input ----------------------------------------------------------------
 
     @api.model
     def _converter_unwrap(self, raw, source):
@@ -181,6 +229,7 @@ class MailConverterPlanner(models.AbstractModel):
     def _converter_plan_stages(self):
         """Names of the stage methods, in order; override to insert, remove or reorder stages."""
         return [
+            "_plan_size",  # hostile input: an email too large to read is rejected first
             # special mail, recognised first: certified mail (PEC), bounces; a banned sender
             # is refused before BCC logging would explain anything to them
             "_plan_pec",

@@ -79,6 +79,8 @@ if not server:
             "server_type": "imap",
             "server": "127.0.0.1",
             "port": port,
+            "is_ssl": False,  # the demo's Dovecot speaks plain IMAP on loopback
+            "verify_tls": False,
             "user": "support",
             "password": "support",
             "use_converter": True,

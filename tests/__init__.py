@@ -12,5 +12,6 @@ from . import test_security
 from . import test_special
 from . import test_ui
 from . import test_helpdesk
+
 # issue 9 part B2: hostile input, TLS
 from . import test_hostile

@@ -131,6 +131,8 @@ class MailConverterCase(TransactionCase):
             "server_type": protocol,
             "is_ssl": security == "ssl",
             "starttls": security == "starttls",
+            # The test servers use Dovecot's self-signed certificate (new mailboxes verify).
+            "verify_tls": False,
             "user": user,
             "password": user,
             "use_converter": True,

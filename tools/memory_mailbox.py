@@ -8,6 +8,7 @@ than IMAP or POP3. The protocol layer itself is tested against Dovecot.
 import itertools
 
 from .connection import FolderState, MailboxError
+from .mime import header_block
 
 _validity = itertools.count(1000)
 
@@ -56,6 +57,7 @@ class MemoryMailbox:
     def __init__(self, account, user, password):
         self.account, self.user, self.password = account, user, password
         self.selected = None
+        self.sizes = {}  # uid -> size, filled by retrieve() as an IMAP server's RFC822.SIZE
 
     def login(self):
         if self.user != self.account.user or self.password != self.account.password:
@@ -78,10 +80,13 @@ class MemoryMailbox:
         )
         return FolderState(folder.uidvalidity, uids)
 
-    def retrieve(self, uids):
+    def retrieve(self, uids, max_size=0):
+        """Yield ``(uid, raw)``; a message above ``max_size`` as its header block, as IMAP does."""
         for uid in uids:
             if uid in self.selected.messages:
-                yield uid, self.selected.messages[uid][0]
+                raw = self.selected.messages[uid][0]
+                self.sizes[uid] = len(raw)
+                yield uid, header_block(raw) if max_size and len(raw) > max_size else raw
 
     def handled(self, uids, action, move_to=None):
         messages = self.selected.messages

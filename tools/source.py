@@ -62,6 +62,8 @@ class MailboxSource:
     # Addresses of every converter mailbox: mail from them never gets an acknowledgement.
     mailbox_addresses: frozenset = frozenset()
     # -- end helpdesk workflow ---------------------------------------------------------
+    # -- hostile input (issue 9 part B2): larger emails are logged, never downloaded whole --
+    max_message_size: int = 0  # bytes; 0 reads every email whatever its size
     # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
@@ -78,6 +80,7 @@ class Origin:
     uidvalidity: int = 0
     received: datetime | None = None  # IMAP INTERNALDATE, when the server gave one
     backlog: bool = False  # imported from a file: never gets automatic replies
+    size: int = 0  # the copy's size on the server, when known (it may be more than what was read)
 
     def for_message(self, **changes):
         """This origin for another message of the same folder."""

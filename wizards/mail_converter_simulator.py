@@ -54,7 +54,7 @@ class MailConverterSimulator(models.TransientModel):
         if self.eml_text:
             return self.eml_text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
         if self.log_id.raw_attachment_id:
-            return base64.b64decode(self.log_id.raw_attachment_id.datas)
+            return self.log_id._converter_raw()  # only the row's own original
         raise UserError(self.env._("Upload an .eml file, paste an email or pick a logged email."))
 
     def action_simulate(self):

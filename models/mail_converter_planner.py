@@ -63,7 +63,7 @@ class MailConverterPlanner(models.AbstractModel):
         # Hostile headers are cut or rewritten before Odoo's parser reads them.
         safe_raw, cuts = addresses.safe_headers(raw)
         message = self._converter_parse_message(safe_raw)
-        repairs = [*dict.fromkeys([*summary.notes, *cuts]), *mime.repair_charsets(message)]
+        repairs = mime.repair_charsets(message)
         msg_dict = self._converter_mail_thread(source).message_parse(
             message, save_original=source.save_original
         )
@@ -82,6 +82,7 @@ class MailConverterPlanner(models.AbstractModel):
             repairs=repairs,
             pec=envelope,
             size=size,
+            header_notes=list(dict.fromkeys([*summary.notes, *cuts])),
         )
 
     # -- hostile input (issue 9 part B2) -------------------------------------------------
@@ -102,14 +103,17 @@ class MailConverterPlanner(models.AbstractModel):
             msg_dict={},
             matches=self._converter_match(summary, source),
             origin=origin,
-            repairs=list(summary.notes),
             size=size,
+            header_notes=list(summary.notes),
         )
 
     @api.model
     def _plan_size(self, mail, source, plan):
         """An email above the mailbox's size limit is rejected, with its size: only its headers
-        were read, and the mail server keeps it (never deleted) until the limit allows it."""
+        were read, and the mail server keeps it (never deleted) until the limit allows it.
+        Hostile headers cut or rewritten on reading are noted."""
+        for note in mail.header_notes:
+            plan.note(note[:1].upper() + note[1:])
         if not self._converter_too_large(mail.size, source):
             return
         plan.kind = "oversize"

@@ -196,7 +196,12 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _seen_again(self, log, source):
-        """The very copy already logged: retry it if it failed, else only finish it on the server."""
+        """The very copy already logged: retry it if it failed, else only finish it on the server.
+
+        An email once too large is looked at again (the limit may have been raised).
+        """
+        if log.too_large:
+            return log, "convert"
         if log.state == "failed":
             if log.attempts >= (source.max_attempts or 1):
                 return log, "skip"
@@ -239,7 +244,7 @@ class MailConverter(models.AbstractModel):
         try:
             with self.env.cr.savepoint():
                 values = self._convert(raw, summary, source, origin, log)
-                log.write(dict(values, error=False))
+                log.write(dict(values, error=False, too_large=False))
                 self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
             _logger.info(
@@ -308,7 +313,8 @@ class MailConverter(models.AbstractModel):
             return dict(
                 values,
                 state=plan.state,
-                reason=plan.reason,
+                # Notes too: say, the untrusted tag of a stranger's email that was then discarded.
+                reason="; ".join([plan.reason] + [n for n in plan.notes if n != plan.reason]),
                 ban_id=plan.ban_id or False,
                 **self._auto_reply_log_values(plan.auto_reply),
             )

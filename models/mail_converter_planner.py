@@ -797,9 +797,7 @@ class MailConverterPlanner(models.AbstractModel):
             return True
         if addresses.normalize_email(replied.email_from) == sender:
             return True
-        copied = " ".join(
-            filter(None, [replied.incoming_email_to or "", replied.incoming_email_cc or ""])
-        )
+        copied = ", ".join(filter(None, [replied.incoming_email_to, replied.incoming_email_cc]))
         return any(a.email == sender for a in addresses.parse_header(copied))
 
     @api.model

@@ -360,11 +360,16 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _apply_contacts(self, plan, mail, source):
         """Create the plan's new contacts; return them by address."""
-        Partner = self.env["res.partner"].sudo()
-        return {
-            new.address.email: Partner.create(self._contact_values(new, source))
-            for new in plan.contacts
-        }
+        if not plan.contacts:
+            return {}
+        # One create for all, and no "contact created" note: the email itself is their history.
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(mail_create_nolog=True, tracking_disable=True)
+        )
+        partners = Partner.create([self._contact_values(new, source) for new in plan.contacts])
+        return dict(zip((new.address.email for new in plan.contacts), partners, strict=True))
 
     @api.model
     def _contact_values(self, new_contact, source):

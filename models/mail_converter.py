@@ -313,8 +313,7 @@ class MailConverter(models.AbstractModel):
             return dict(
                 values,
                 state=plan.state,
-                # Notes too: say, the untrusted tag of a stranger's email that was then discarded.
-                reason="; ".join([plan.reason] + [n for n in plan.notes if n != plan.reason]),
+                reason=plan.reason,
                 ban_id=plan.ban_id or False,
                 **self._auto_reply_log_values(plan.auto_reply),
             )

@@ -122,7 +122,7 @@ class TestLinkingOptions(MailConverterCase):
         self.assertEqual(self.logs(subject="Re: Known customer").res_id, ticket.id)
         stranger = self.logs(subject="Re: Known customer (stranger)")
         self.assertEqual(stranger.state, "discarded")
-        self.assertIn("does not belong to it", stranger.reason or "")
+        self.assertIn("Not linked", stranger.reason)
 
     def test_never_import_list(self):
         self.server.excluded_addresses = "ceo@company.example\nhr@company.example"

@@ -12,3 +12,8 @@ from . import test_security
 from . import test_special
 from . import test_ui
 from . import test_helpdesk
+
+# security (issue 9 part B)
+from . import test_hostile
+from . import test_multicompany
+from . import test_trust

@@ -4,9 +4,12 @@ import re
 from collections import Counter
 from datetime import timedelta
 
+import psycopg2.errors
+
 from odoo import api, fields, models, tools
 from odoo.addons.base.models.ir_cron import _intervalTypes
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL
 from odoo.tools.misc import format_date
 
 from ..tools import bcc
@@ -46,6 +49,10 @@ ALERT_AFTER = timedelta(hours=24)
 GRAPH_DAYS = 14
 
 
+# A mailbox that finds nothing new records its last run at most this often (no write per poll).
+QUIET_RUN_MINUTES = 15
+
+
 class FetchmailServer(models.Model):
     # Thread and activities: a failing mailbox gives its responsible a to-do, which they
     # mark done from the mailbox's chatter.
@@ -62,67 +69,11 @@ class FetchmailServer(models.Model):
     starttls = fields.Boolean(
         "STARTTLS", help="Upgrade a plain connection to TLS before logging in."
     )
-    # -- security (issue 9 part B2): TLS by default, a size limit, actions for admins only --
-    is_ssl = fields.Boolean(default=True)
-    port = fields.Integer(default=993)
     verify_tls = fields.Boolean(
         "Verify certificate",
-        default=True,
-        help="Refuse servers whose TLS certificate is not trusted by this machine. Switch it off "
-        "only for a server of your own with a self-signed certificate.",
+        default=True,  # security: on for new mailboxes
+        help="Refuse servers whose TLS certificate is not trusted by this machine.",
     )
-    converter_tls_warning = fields.Char(compute="_compute_converter_tls_warning")
-    converter_max_size = fields.Integer(
-        "Largest email (MB)",
-        default=50,
-        help="Larger emails are not downloaded: they are logged as rejected (too large) with "
-        "their headers and stay on the mail server, never deleted. Raising the limit converts "
-        "them on the next run. 0 reads every email whatever its size.",
-    )
-
-    _converter_max_size_positive = models.Constraint(
-        "CHECK(converter_max_size >= 0)", "The largest email size cannot be negative."
-    )
-
-    @api.depends("use_converter", "server_type", "is_ssl", "starttls", "verify_tls")
-    def _compute_converter_tls_warning(self):
-        for server in self:
-            warning = False
-            if server.use_converter and server.server_type in ("imap", "pop"):
-                if not (server.is_ssl or server.starttls):
-                    warning = self.env._(
-                        "This mailbox connects in plain text: its password and its mail can be "
-                        "read on the network. Use SSL/TLS or STARTTLS."
-                    )
-                elif not server.verify_tls:
-                    warning = self.env._(
-                        "The server's certificate is not verified: anyone between Odoo and the "
-                        "mail server could pose as it and read the password and the mail."
-                    )
-            server.converter_tls_warning = warning
-
-    @api.model
-    def _converter_default_port(self, server_type, is_ssl):
-        """The usual port of a protocol and its security: 993/995 for TLS, 143/110 otherwise."""
-        if server_type == "pop":
-            return 995 if is_ssl else 110
-        return 993 if is_ssl else 143
-
-    def _converter_check_login_access(self):
-        """Refuse callers who may not make Odoo log in to mailboxes: Settings administrators
-        only, checked before any ``sudo()``. Override to widen or narrow."""
-        if not (self.env.su or self.env.user.has_group("base.group_system")):
-            raise AccessError(
-                self.env._("Only Settings administrators may connect Odoo to a mailbox.")
-            )
-        self.check_access("write")
-
-    def fetch_mail(self):
-        # Stock leaves it to the access rights of the model; ours names who may log in.
-        self._converter_check_login_access()
-        return super().fetch_mail()
-
-    # -- end security ------------------------------------------------------------------
     converter_folder_ids = fields.One2many(
         "mail.converter.folder", "server_id", "Folders", copy=True
     )
@@ -254,6 +205,73 @@ class FetchmailServer(models.Model):
         help="A customer's follow-up on a ticket in a closed stage moves it back to the "
         "team's first open stage.",
     )
+
+    # -- security (issue 9 part B): TLS by default, size limit, ID-tag trust ------------------
+    is_ssl = fields.Boolean(default=True)
+    port = fields.Integer(default=993)
+    converter_max_size = fields.Integer(
+        "Largest email (MB)",
+        default=50,
+        help="Larger emails are not downloaded nor imported: they are logged as rejected with "
+        "their size and stay on the mail server (never deleted by the folder's after-action). "
+        "0: no limit.",
+    )
+    converter_trust_company_domain = fields.Boolean(
+        "Trust the customer's colleagues",
+        help="An ID tag or a reply also files an email on a record when the sender writes from "
+        "the domain of the record's customer (never a free-mail domain). Off: only the "
+        "customer, the followers and the responsible of the record are trusted.",
+    )
+    converter_tls_warning = fields.Char(compute="_compute_converter_tls_warning")
+
+    _converter_max_size_positive = models.Constraint(
+        "CHECK(converter_max_size >= 0)",
+        "The largest email size cannot be negative.",
+    )
+
+    @api.depends("use_converter", "server_type", "is_ssl", "starttls", "verify_tls")
+    def _compute_converter_tls_warning(self):
+        for server in self:
+            warning = False
+            if server.use_converter and server.server_type in ("imap", "pop"):
+                if not (server.is_ssl or server.starttls):
+                    warning = self.env._(
+                        "This mailbox connects without encryption: its password and emails "
+                        "cross the network in clear text. Use SSL/TLS or STARTTLS."
+                    )
+                elif not server.verify_tls:
+                    warning = self.env._(
+                        "The server's certificate is not verified: anyone between Odoo and the "
+                        "mail server can read the password and the emails. Tick Verify "
+                        "certificate, or install the server's certificate authority."
+                    )
+            server.converter_tls_warning = warning
+
+    def _converter_check_mailbox_admin(self):
+        """Refuse the actions that log in to the mail server (fetch, test, list folders) to
+        anyone but Settings administrators, before any ``sudo()``; override to widen."""
+        if not (self.env.su or self.env.user.has_group("base.group_system")):
+            raise AccessError(
+                self.env._(
+                    "Only Settings administrators may make Odoo log in to a mailbox (%(mailbox)s).",
+                    mailbox=", ".join(self.sudo().mapped("name")),
+                )
+            )
+        self.check_access("write")
+
+    def fetch_mail(self):
+        self._converter_check_mailbox_admin()
+        return super().fetch_mail()
+
+    def _converter_source_security(self):
+        """The security settings as :class:`MailboxSource` values."""
+        self.ensure_one()
+        return {
+            "max_message_size": max(self.converter_max_size, 0) * 1024 * 1024,
+            "trust_company_domain": self.converter_trust_company_domain,
+        }
+
+    # -- end security ----------------------------------------------------------------------
 
     @api.depends("user")
     def _compute_converter_email(self):
@@ -404,10 +422,6 @@ class FetchmailServer(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if "port" not in vals:  # security (issue 9 part B2): the port of TLS by default
-                vals["port"] = self._converter_default_port(
-                    vals.get("server_type", "imap"), vals.get("is_ssl", True)
-                )
             if vals.get("use_converter"):
                 vals.setdefault("activation_date", fields.Datetime.now())
                 vals.setdefault("converter_folder_ids", [fields.Command.create({"path": "INBOX"})])
@@ -449,10 +463,10 @@ class FetchmailServer(models.Model):
             default_user_id=self.default_user_id.id,
             activation_date=self.activation_date,
             own_addresses=frozenset(filter(None, own)),
-            tag_patterns=self.env["mail.converter.tag"]._converter_patterns(),
+            tag_patterns=self.env["mail.converter.tag"]._converter_patterns(self.company_id.id),
             rules=tuple(
                 r
-                for r in self.env["mail.converter.rule"]._converter_rules()
+                for r in self.env["mail.converter.rule"]._converter_rules(self.company_id.id)
                 if not r.server_ids or self.id in r.server_ids
             ),
             **self._converter_source_special(),  # bounces, BCC logging, PEC
@@ -463,8 +477,7 @@ class FetchmailServer(models.Model):
             auto_reply_limit=self.auto_reply_limit,
             reopen_closed=self.converter_reopen_closed,
             mailbox_addresses=self._converter_mailbox_addresses(),
-            # security (issue 9 part B2): larger emails are logged, not downloaded
-            max_message_size=self.converter_max_size * 1024 * 1024,
+            **self._converter_source_security(),  # security (issue 9 part B)
         )
 
     # -- connection ----------------------------------------------------
@@ -494,6 +507,7 @@ class FetchmailServer(models.Model):
     def _converter_list_folders(self, failure):
         """Log in and list the server's folders; any failure becomes a UserError starting with ``failure``."""
         self.ensure_one()
+        self._converter_check_mailbox_admin()
         try:
             mailbox = self.sudo()._converter_connect()
             names = mailbox.list_folders()
@@ -507,7 +521,7 @@ class FetchmailServer(models.Model):
         return names
 
     def button_confirm_login(self):
-        self._converter_check_login_access()  # before any sudo() below
+        self._converter_check_mailbox_admin()  # security: before anything logs in
         stock = self.filtered(lambda s: not s.use_converter)
         if stock:
             super(FetchmailServer, stock).button_confirm_login()
@@ -542,7 +556,7 @@ class FetchmailServer(models.Model):
     def action_list_folders(self):
         """Read the folder list from the server into a wizard, never from a compute."""
         self.ensure_one()
-        self._converter_check_login_access()  # before the sudo() that logs in
+        self._converter_check_mailbox_admin()  # security: before anything logs in
         names = self._converter_list_folders(self.env._("Could not list folders"))
         wizard = self.env["mail.converter.folder.wizard"].create(
             {
@@ -603,8 +617,14 @@ class FetchmailServer(models.Model):
         stock = self - converter
         result_exception = super(FetchmailServer, stock)._fetch_mail(batch_limit) if stock else None
         for server in converter:
-            exception = server._converter_fetch()
+            # Each mailbox runs in a transaction of its own, committed when it is done, as stock
+            # fetchmail commits between mailboxes: its lock and its snapshot start with it, so
+            # locking it never collides with what another worker committed meanwhile.
+            with self.env.registry.cursor() as server_cr:
+                exception = server.with_env(server.env(cr=server_cr))._converter_fetch()
             result_exception = exception or result_exception
+        if converter:
+            self.invalidate_recordset()
         return result_exception
 
     def _converter_fetch(self):
@@ -616,7 +636,7 @@ class FetchmailServer(models.Model):
         self.ensure_one()
         # Not toggling the shared fetchmail cron on every write avoids workers colliding on it.
         self = self.with_context(fetchmail_cron_running=True)
-        if not self.try_lock_for_update(allow_referencing=True):
+        if not self._converter_try_lock():
             _logger.info("Mailbox %s is being fetched by another worker; skipped.", self.name)
             return None
         counts = Counter()
@@ -658,8 +678,39 @@ class FetchmailServer(models.Model):
             ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new",
         )
         now = fields.Datetime.now()
-        self.write({"date": now, "converter_last_run": now})
+        if counts or exception or self._converter_record_quiet_run(now):
+            self.write({"date": now, "converter_last_run": now})
         return exception
+
+    def _converter_try_lock(self):
+        """Lock this mailbox for this run; False when another worker holds it (or just did)."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM fetchmail_server WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                        self.id,
+                    ),
+                    log_exceptions=False,
+                )
+                return bool(self.env.cr.fetchone())
+        except psycopg2.errors.SerializationFailure:
+            # Another worker updated it after this transaction began: it was just fetched.
+            return False
+
+    def _converter_record_quiet_run(self, now):
+        """Whether a run that found nothing is worth a database write.
+
+        A quiet mailbox costs one connection and one SELECT, and no write: its last run
+        is recorded at most every QUIET_RUN_MINUTES, unless its check interval needs it.
+        """
+        self.ensure_one()
+        last = self.converter_last_run
+        return (
+            bool(self.check_interval)
+            or not last
+            or last <= now - timedelta(minutes=QUIET_RUN_MINUTES)
+        )
 
     # -- health: last run, last error, backoff, alert, dashboard ----------------------
     # A failing mailbox keeps its error here and is retried later and later (up to
@@ -852,17 +903,18 @@ class FetchmailServer(models.Model):
         """A run went through: forget the failure series and close the alert."""
         if self.converter_alert_sent:
             self._converter_close_alert()
-        self.write(
-            {
-                "error_date": False,
-                "error_message": False,
-                "converter_last_error": False,
-                "converter_last_error_date": False,
-                "converter_failing_since": False,
-                "converter_failure_count": 0,
-                "converter_alert_sent": False,
-            }
-        )
+        healthy = {
+            "error_date": False,
+            "error_message": False,
+            "converter_last_error": False,
+            "converter_last_error_date": False,
+            "converter_failing_since": False,
+            "converter_failure_count": 0,
+            "converter_alert_sent": False,
+        }
+        # Written only when it changes: a healthy mailbox's quiet run writes nothing.
+        if any(self[name] != value for name, value in healthy.items()):
+            self.write(healthy)
 
     def _converter_record_error(self, exc):
         """Show the failure on the mailbox, back off, and tell its responsible after a day."""

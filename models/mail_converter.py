@@ -40,23 +40,70 @@ class MailConverter(models.AbstractModel):
             log, todo = retry_log, "convert"
             log.attempts += 1
         else:
-            # hostile input: a copy logged while the server could not deliver it takes its key
-            log, todo = self._log_unreadable_copy(summary, source, origin) or self._log_seen(
-                summary, source, origin
-            )
+            log, todo = self._log_seen(summary, source, origin)
         if todo == "convert":
-            self._convert_logged(raw, summary, source, origin, log)
+            too_large = self._converter_too_large(raw, source, origin)
+            if too_large:
+                self._log_too_large(log, too_large)
+            else:
+                self._convert_logged(raw, summary, source, origin, log)
         if log.state != "failed" and origin.after_action != "keep":
-            log.action_pending = True
+            # An email too large to import is never deleted from the server (nothing is lost).
+            log.action_pending = not (log.too_large and origin.after_action == "delete")
         return log
+
+    # -- security (issue 9 part B): hostile input --------------------------------------
+    @api.model
+    def _converter_too_large(self, raw, source, origin):
+        """Why ``raw`` is too large to import (the mailbox's limit), or ``""``; override to
+        allow some emails more."""
+        size = max(origin.size, len(raw))
+        limit = source.max_message_size
+        if not limit or size <= limit:
+            return ""
+        return self.env._(
+            "Too large: %(size)s MB > %(limit)s MB (the mailbox's limit); left on the mail server",
+            size=round(size / 1048576, 1),
+            limit=round(limit / 1048576, 1),
+        )
+
+    @api.model
+    def _log_too_large(self, log, reason):
+        """Record an email that is not imported because of its size: rejected, with the reason."""
+        log.write({"state": "rejected", "reason": reason, "too_large": True, "error": False})
+
+    @api.model
+    def _process_unreadable(self, unreadable, source, origin):
+        """Log a message the mail server would not deliver (a :class:`tools.connection.Unreadable`)
+        as failed, so it is retried like any failure and never stops the others; return its row."""
+        if unreadable.header:
+            summary = mime.summarize(unreadable.header)
+        else:
+            where = origin.uidl or origin.uid
+            summary = mime.MailSummary(
+                key=f"unreadable:{source.server_id}:{origin.folder_id}:{where}", message_id=None
+            )
+        log, todo = self._log_seen(summary, source, origin)
+        if todo == "convert":
+            log.write(
+                {
+                    "state": "failed",
+                    "error": self.env._(
+                        "The mail server could not deliver this message: %(error)s",
+                        error=unreadable.error,
+                    ),
+                }
+            )
+        return log
+
+    # -- end security ----------------------------------------------------------------------
 
     @api.model
     def _converter_summarize(self, raw, source):
         """The log summary and exactly-once key of ``raw``: on a certified mailbox, those of the
         message inside the PEC envelope, so the same PEC delivered twice is converted once."""
         summary = mime.summarize(raw)
-        too_large = self.env["mail.converter.planner"]._converter_too_large(len(raw), source)
-        if source.is_pec and not too_large and pec.is_envelope(summary.headers):
+        if source.is_pec and pec.is_envelope(summary.headers):
             envelope = pec.unwrap(raw)
             if envelope.inner:
                 return mime.summarize(envelope.inner)
@@ -80,27 +127,26 @@ class MailConverter(models.AbstractModel):
             "subject": summary.subject,
             "message_date": summary.date[:64],
             "attempts": 1,  # logged in order to be converted: this is the first attempt
-            "message_size": max(summary.size, origin.size),  # hostile input (issue 9 part B2)
         }
 
     @api.model
     def _log_seen(self, summary, source, origin):
         """Find or create the log row; return it and ``convert``, ``handled`` or ``skip``."""
         Log = self.env["mail.converter.log"].sudo()
+        # Exactly once per company: another company's mailbox converts its own copy.
         primary = Log.search(
-            [("message_key", "=", summary.key), ("state", "!=", "duplicate")], limit=1
+            [
+                ("message_key", "=", summary.key),
+                ("state", "!=", "duplicate"),
+                ("company_id", "=", source.company_id or False),
+            ],
+            limit=1,
         )
         if not primary:
             log = self._log_claim(summary, source, origin)
             if log:
                 return log, "convert"
             return self._log_duplicate(Log, summary, source, origin), "handled"
-        if primary.kind == "oversize" and not self.env[
-            "mail.converter.planner"
-        ]._converter_too_large(max(summary.size, origin.size), source):
-            # hostile input: too large when it came, allowed now: converted on its own row
-            primary.write(dict(self._log_values(summary, source, origin), reason=False))
-            return primary, "convert"
         if primary.folder_id.id == origin.folder_id:
             if origin.uidl and primary.uidl == origin.uidl:
                 return self._seen_again(primary, source)
@@ -116,50 +162,11 @@ class MailConverter(models.AbstractModel):
                 return self._seen_again(primary, source)
         return self._log_duplicate(primary, summary, source, origin), "handled"
 
-    # -- hostile input (issue 9 part B2) -----------------------------------------------
-    @api.model
-    def _log_unreadable_key(self, origin):
-        """The provisional key of a copy the mail server failed to deliver (no Message-ID yet)."""
-        return f"unreadable:{origin.folder_id}:{origin.uidl or origin.uid}"
-
-    @api.model
-    def _log_unreadable_copy(self, summary, source, origin):
-        """The row of this copy logged while the server could not deliver it, now given the
-        email's own key: ``(log, "convert")``, or ``(log, "handled")`` when the email is
-        already logged elsewhere; ``None`` when there is no such row."""
-        if not origin.folder_id or not (origin.uidl or origin.uid):
-            return None
-        Log = self.env["mail.converter.log"].sudo()
-        log = Log.search([("message_key", "=", self._log_unreadable_key(origin))], limit=1)
-        if not log:
-            return None
-        values = self._log_values(summary, source, origin)
-        primary = Log.search(
-            [("message_key", "=", summary.key), ("state", "!=", "duplicate")], limit=1
-        )
-        if primary:
-            where = primary.folder_id.display_name or primary.server_id.name or ""
-            log.write(
-                dict(
-                    values,
-                    state="duplicate",
-                    attempts=0,
-                    error=False,
-                    duplicate_of_id=primary.id,
-                    reason=self.env._("Already received through %(where)s", where=where),
-                )
-            )
-            return log, "handled"
-        log.write(dict(values, attempts=log.attempts + 1))
-        return log, "convert"
-
-    # -- end hostile input ----------------------------------------------------------------
-
     @api.model
     def _log_claim(self, summary, source, origin):
         """Insert the log row that claims this email; ``None`` when another worker claimed it first.
 
-        The unique index on the message key decides between concurrent workers. The
+        The unique index on the message key and company decides between concurrent workers. The
         insert is the one statement expected to fail in that race, so it runs alone in
         a savepoint, with Odoo's "bad query" report switched off for it (an explicit
         ``log_exceptions=False`` rather than a logging filter).
@@ -189,7 +196,12 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _seen_again(self, log, source):
-        """The very copy already logged: retry it if it failed, else only finish it on the server."""
+        """The very copy already logged: retry it if it failed, else only finish it on the server.
+
+        An email once too large is looked at again (the limit may have been raised).
+        """
+        if log.too_large:
+            return log, "convert"
         if log.state == "failed":
             if log.attempts >= (source.max_attempts or 1):
                 return log, "skip"
@@ -232,7 +244,7 @@ class MailConverter(models.AbstractModel):
         try:
             with self.env.cr.savepoint():
                 values = self._convert(raw, summary, source, origin, log)
-                log.write(dict(values, error=False))
+                log.write(dict(values, error=False, too_large=False))
                 self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
             _logger.info(

@@ -61,6 +61,8 @@ class MailConverterFolder(models.Model):
         help="Highest UID already read; only newer messages are fetched.",
     )
     last_run = fields.Datetime(readonly=True, copy=False)
+    # Security (multi-company): a folder belongs to its mailbox's company.
+    company_id = fields.Many2one(related="server_id.company_id", store=True, index=True)
 
     _path_unique = models.Constraint(
         "UNIQUE(server_id, path)",
@@ -130,14 +132,11 @@ class MailConverterFolder(models.Model):
             on_server = Log.search([("folder_id", "=", self.id), ("uidl", "in", state.uids)])
             known = {log.uidl: log for log in on_server}
             retry = on_server.filtered(
-                lambda log: (
-                    (log.state == "failed" and log.attempts < source.max_attempts)
-                    or self._converter_now_allowed(log, source)
-                )
+                lambda log: log.state == "failed" and log.attempts < source.max_attempts
             )
             todo = [u for u in state.uids if u not in known] + retry.mapped("uidl")
             # Every finished message still on the server is due for its after-action.
-            pending = on_server.filtered(lambda log: log.state != "failed") - retry
+            pending = on_server.filtered(lambda log: log.state != "failed")
         else:
             base = [("folder_id", "=", self.id), ("uidvalidity", "=", state.uidvalidity)]
             pending = Log.search(base + [("action_pending", "=", True)])
@@ -149,30 +148,36 @@ class MailConverterFolder(models.Model):
                     ("uid", "<=", self.last_uid),
                 ]
             )
-            if self.after_action != "move":  # moved ones are no longer here
-                retry |= Log.search(base + self._converter_now_allowed_domain(source))
             todo = retry.mapped("uid") + state.uids
         self._converter_after_action(mailbox, pending)
         origin = self._converter_origin()
         seen_retries = set()
+        # Security: rows of messages the server could not deliver, keyed by their place only.
+        unreadable = {
+            (log.uidl if pop else log.uid): log
+            for log in retry
+            if log.message_key.startswith("unreadable:")
+        }
         batches = list(split_every(max(self.server_id.batch_size, 1), todo, list))
         for index, batch in enumerate(batches):
             finished = []
+            # Security: bounded reads; larger emails come as their header only (logged, kept).
             for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
                 seen_retries.add(uid)
-                copy = origin.for_message(
-                    uid=0 if pop else uid,
-                    uidl=uid if pop else "",
-                    uidvalidity=state.uidvalidity,
-                    # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
-                    received=getattr(mailbox, "received", {}).get(uid),
-                    # hostile input: the size on the server, more than ``raw`` when too large
-                    size=getattr(mailbox, "sizes", {}).get(uid, 0),
+                log = self._converter_process_one(
+                    raw,
+                    source,
+                    origin.for_message(
+                        uid=0 if pop else uid,
+                        uidl=uid if pop else "",
+                        uidvalidity=state.uidvalidity,
+                        # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
+                        received=getattr(mailbox, "received", {}).get(uid),
+                        size=getattr(mailbox, "sizes", {}).get(uid, 0),
+                    ),
                 )
-                if isinstance(raw, Unreadable):
-                    log = self._converter_log_unreadable(raw, source, copy)
-                else:
-                    log = self._converter_process_one(raw, source, copy)
+                if log and uid in unreadable and log != unreadable[uid]:
+                    self._converter_supersede(unreadable.pop(uid), log)
                 if log:
                     counts[log.state] += 1
                     if log.state != "failed":
@@ -190,9 +195,7 @@ class MailConverterFolder(models.Model):
                 )
                 Cron._commit_progress()
                 return
-        vanished = retry.filtered(
-            lambda log: log.state == "failed" and (log.uidl if pop else log.uid) not in seen_retries
-        )
+        vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen_retries)
         if vanished:
             vanished.write(
                 {
@@ -205,6 +208,17 @@ class MailConverterFolder(models.Model):
             )
         Cron._commit_progress()
 
+    def _converter_supersede(self, unreadable_log, log):
+        """A message the server could not deliver before was read at last: its failed row
+        becomes a duplicate of the row that logged it."""
+        unreadable_log.write(
+            {
+                "state": "duplicate",
+                "duplicate_of_id": log.id,
+                "reason": self.env._("Delivered by the mail server at last"),
+            }
+        )
+
     def _converter_time_is_up(self):
         """Whether the scheduler's time budget for this run is spent (never outside the scheduler)."""
         end = self.env.context.get("cron_end_time")
@@ -214,6 +228,8 @@ class MailConverterFolder(models.Model):
         """Run the pipeline on one message; an error even before it is logged skips this message only."""
         try:
             with self.env.cr.savepoint():
+                if isinstance(raw, Unreadable):
+                    return self.env["mail.converter"]._process_unreadable(raw, source, origin)
                 return self.env["mail.converter"]._process(raw, source, origin)
         except Exception:  # noqa: BLE001 - one message never stops the others
             _logger.exception(
@@ -223,65 +239,16 @@ class MailConverterFolder(models.Model):
             )
             return None
 
-    # -- hostile input (issue 9 part B2): oversize and unreadable messages --------------
-    @api.model
-    def _converter_now_allowed_domain(self, source):
-        """Log rows of emails too large when they came that the mailbox's limit now allows."""
-        domain = [("kind", "=", "oversize"), ("state", "=", "rejected")]
-        if source.max_message_size:
-            domain.append(("message_size", "<=", source.max_message_size))
-        return domain
-
-    @api.model
-    def _converter_now_allowed(self, log, source):
-        """Whether ``log`` is an email that was too large and that the limit now allows."""
-        return (
-            log.kind == "oversize"
-            and log.state == "rejected"
-            and (not source.max_message_size or log.message_size <= source.max_message_size)
-        )
-
-    def _converter_log_unreadable(self, problem, source, origin):
-        """Log a message the server failed to deliver (:class:`Unreadable`) as failed, with why.
-
-        It stays on the server and is read again on the next runs, up to the retries; its row
-        then takes the email's own key (``mail.converter._process``).
-        """
-        self.ensure_one()
-        Log = self.env["mail.converter.log"].sudo()
-        Converter = self.env["mail.converter"]
-        key = Converter._log_unreadable_key(origin)
-        log = Log.search([("message_key", "=", key)], limit=1)
-        if log:
-            log.write({"attempts": log.attempts + 1, "error": problem.reason})
-            return log
-        values = Converter._log_values(Converter._converter_summarize(b"", source), source, origin)
-        return Log.create(
-            dict(
-                values,
-                message_key=key,
-                message_id=False,
-                state="failed",
-                message_size=origin.size,
-                subject=self.env._("(unreadable message %(ref)s)", ref=origin.uidl or origin.uid),
-                error=problem.reason,
-            )
-        )
-
-    # -- end hostile input ----------------------------------------------------------------
-
     def _converter_after_action(self, mailbox, logs):
-        """Apply the after-action on the server to finished messages, then forget it is pending.
-
-        An email too large to be stored is never deleted: only the mail server holds it.
-        """
+        """Apply the after-action on the server to finished messages, then forget it is pending."""
         if not logs:
             return
         action = self.after_action
         if mailbox.protocol == "pop" and action != "delete":
             action = "keep"
         if action == "delete":
-            kept = logs.filtered(lambda log: log.kind == "oversize")
+            # Never delete what was not imported because of its size: it stays on the server.
+            kept = logs.filtered("too_large")
             kept.filtered("action_pending").write({"action_pending": False})
             logs -= kept
             if not logs:

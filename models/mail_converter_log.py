@@ -79,7 +79,6 @@ class MailConverterLog(models.Model):
             ("bcc", "BCC log"),
             ("pec", "Certified mail (PEC)"),
             ("pec_receipt", "PEC receipt"),
-            ("oversize", "Too large"),  # hostile input (issue 9 part B2)
         ],
         default="mail",
         readonly=True,
@@ -109,10 +108,6 @@ class MailConverterLog(models.Model):
     pec_reference = fields.Char(
         "PEC reference", readonly=True, help="X-Riferimento-Message-ID: the certified message."
     )
-    # -- hostile input (issue 9 part B2) --------------------------------------------------
-    message_size = fields.Integer(
-        "Size (bytes)", readonly=True, help="The email's size on the mail server."
-    )
     # -- helpdesk workflow (issue 10): bans and acknowledgements -----------------------
     ban_id = fields.Many2one(
         "mail.converter.ban", readonly=True, ondelete="set null", index="btree_not_null"
@@ -132,32 +127,21 @@ class MailConverterLog(models.Model):
         "(auto_reply_to, auto_reply_date) WHERE auto_reply_state = 'sent'"
     )
     # -- end helpdesk workflow ----------------------------------------------------------
+    # -- security (issue 9 part B) -----------------------------------------------------
+    too_large = fields.Boolean(
+        readonly=True,
+        help="Larger than its mailbox's limit: logged, not imported, and never deleted from "
+        "the mail server by the folder's after-action.",
+    )
+    # -- end security ----------------------------------------------------------------------
 
-    # One converted (or failed) row per email; extra copies are 'duplicate' rows.
+    # One converted (or failed) row per email and company; extra copies are 'duplicate' rows.
+    # Per company: the same email sent to two companies' mailboxes is theirs twice.
     _message_key_unique = models.UniqueIndex(
-        "(message_key) WHERE state != 'duplicate'",
+        "(message_key, COALESCE(company_id, 0)) WHERE state != 'duplicate'",
         "This email has already been logged.",
     )
     _copy_index = models.Index("(folder_id, uidvalidity, uid)")
-
-    # -- access (issue 9 part B2): rows are the pipeline's record, never edited by hand -----
-    @api.model
-    def _converter_user_writable_fields(self):
-        """Fields users may write on a log row (none); override to open some. The others (the
-        original email, the key, the folder...) are written by the pipeline only."""
-        return set()
-
-    def write(self, vals):
-        if not self.env.su:
-            forbidden = set(vals) - self._converter_user_writable_fields()
-            if forbidden:
-                raise AccessError(
-                    self.env._(
-                        "Mail log entries are written by the mail converter only (%(fields)s).",
-                        fields=", ".join(sorted(forbidden)),
-                    )
-                )
-        return super().write(vals)
 
     @api.depends("subject", "message_key")
     def _compute_display_name(self):
@@ -176,28 +160,57 @@ class MailConverterLog(models.Model):
             "view_mode": "form",
         }
 
+    # -- security (issue 9 part B): rows only the pipeline writes -------------------------
+    @api.model
+    def _converter_writable_fields(self):
+        """Fields people may write on a log row (nothing by default); override to open some.
+
+        Every other field is written by the pipeline only (as the system): a row pointed at
+        another attachment or email would make a retry read it with the system's rights.
+        """
+        return set()
+
+    def write(self, vals):
+        if not self.env.su:
+            forbidden = sorted(set(vals) - self._converter_writable_fields())
+            if forbidden:
+                raise AccessError(
+                    self.env._(
+                        "The mail converter log is written by the converter only (%(fields)s).",
+                        fields=", ".join(forbidden),
+                    )
+                )
+        return super().write(vals)
+
+    def _converter_check_retry_access(self):
+        """Retrying converts with the system's rights: converter administrators only."""
+        if not (
+            self.env.su or self.env.user.has_group("mail_converter.group_mail_converter_manager")
+        ):
+            raise AccessError(self.env._("Only mail converter administrators may retry emails."))
+        self.check_access("write")
+
+    # -- end security ----------------------------------------------------------------------
+
     def action_retry(self):
         """Convert failed emails again from their stored original, whatever the attempt count.
 
         Each email is converted in a savepoint of its own, as the fetch does, so
         one failing email does not undo the others.
         """
-        self.check_access("write")  # log readers may look, not convert
-        if not self.env.user.has_group("mail_converter.group_mail_converter_manager"):
-            raise AccessError(self.env._("Only mail converter administrators may retry emails."))
+        self._converter_check_retry_access()  # log readers may look, not convert
         failed = self.filtered(lambda log: log.state == "failed")
         if not failed:
             raise UserError(self.env._("Only failed emails can be retried."))
-        missing = failed.filtered(lambda log: not log.raw_attachment_id)
+        missing = failed.filtered(lambda log: not log._converter_raw_attachment())
         if missing:
             raise UserError(
                 self.env._("No original is stored for %(log)s.", log=missing[0].display_name)
             )
         Converter = self.env["mail.converter"]
-        raws = {log: log._converter_raw() for log in failed.sudo()}  # all checked first
-        for log, raw in raws.items():
+        for log in failed.sudo():
             source, origin = log._converter_source()
-            Converter._process(raw, source, origin, retry_log=log)
+            Converter._process(log._converter_raw(), source, origin, retry_log=log)
         return True
 
     def action_open_simulator(self):
@@ -216,16 +229,16 @@ class MailConverterLog(models.Model):
     def _converter_raw(self):
         """The original email of this row, as bytes: only an attachment of this very row."""
         self.ensure_one()
+        attachment = self._converter_raw_attachment()
+        return base64.b64decode(attachment.datas or b"") if attachment else b""
+
+    def _converter_raw_attachment(self):
+        """The row's stored original, or an empty recordset when it points elsewhere."""
+        self.ensure_one()
         attachment = self.sudo().raw_attachment_id
-        if (attachment.res_model, attachment.res_id) != (self._name, self.id):
-            raise UserError(
-                self.env._(
-                    "%(file)s is not the original of %(log)s: it is not stored on this log entry.",
-                    file=attachment.name,
-                    log=self.display_name,
-                )
-            )
-        return base64.b64decode(attachment.datas or b"")
+        if attachment.res_model != self._name or attachment.res_id != self.id:
+            return attachment.browse()
+        return attachment
 
     def _converter_source(self):
         """The mailbox settings and the origin of this logged copy, as the pipeline expects them."""

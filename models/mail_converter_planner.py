@@ -51,19 +51,14 @@ class MailConverterPlanner(models.AbstractModel):
         On a certified mailbox (PEC) it is the message inside the envelope; the
         envelope and its ``daticert.xml`` become attachments of that message.
         """
-        # hostile input (issue 9 part B2): an email above the mailbox's limit is read no
-        # further than its header block, for _plan_size to reject
-        size = max(len(raw), origin.size)
-        if self._converter_too_large(size, source):
-            return self._converter_read_headers_only(raw, source, origin, summary, size)
         envelope = self._converter_unwrap(raw, source)
         if envelope is not None and envelope.inner:
             raw = envelope.inner
         summary = summary or mime.summarize(raw)
-        # Hostile headers are cut or rewritten before Odoo's parser reads them.
-        safe_raw, cuts = addresses.safe_headers(raw)
-        message = self._converter_parse_message(safe_raw)
-        repairs = mime.repair_charsets(message)
+        # Security: headers are cut to their limits before Odoo's parser decodes them.
+        raw, limits = mime.cap_headers(raw)
+        message = self._converter_parse_message(raw)
+        repairs = limits + mime.repair_charsets(message)
         msg_dict = self._converter_mail_thread(source).message_parse(
             message, save_original=source.save_original
         )
@@ -81,52 +76,7 @@ class MailConverterPlanner(models.AbstractModel):
             origin=origin,
             repairs=repairs,
             pec=envelope,
-            size=size,
-            header_notes=list(dict.fromkeys([*summary.notes, *cuts])),
         )
-
-    # -- hostile input (issue 9 part B2) -------------------------------------------------
-    @api.model
-    def _converter_too_large(self, size, source):
-        """Whether an email of ``size`` bytes is above the mailbox's limit (0: no limit)."""
-        return bool(source.max_message_size) and size > source.max_message_size
-
-    @api.model
-    def _converter_read_headers_only(self, raw, source, origin, summary, size):
-        """The :class:`Mail` of an email too large to be read: its header block, no body."""
-        head = addresses.safe_headers(mime.header_block(raw))[0]
-        summary = summary or mime.summarize(head)
-        return Mail(
-            raw=head,
-            summary=summary,
-            message=self._converter_parse_message(head),
-            msg_dict={},
-            matches=self._converter_match(summary, source),
-            origin=origin,
-            size=size,
-            header_notes=list(summary.notes),
-        )
-
-    @api.model
-    def _plan_size(self, mail, source, plan):
-        """An email above the mailbox's size limit is rejected, with its size: only its headers
-        were read, and the mail server keeps it (never deleted) until the limit allows it.
-        Hostile headers cut or rewritten on reading are noted."""
-        for note in mail.header_notes:
-            plan.note(note[:1].upper() + note[1:])
-        if not self._converter_too_large(mail.size, source):
-            return
-        plan.kind = "oversize"
-        plan.finish(
-            "rejected",
-            self.env._(
-                "Too large: %(size)s > %(limit)s",
-                size=mime.format_size(mail.size),
-                limit=mime.format_size(source.max_message_size),
-            ),
-        )
-
-    # -- end hostile input ----------------------------------------------------------------
 
     @api.model
     def _converter_unwrap(self, raw, source):
@@ -152,8 +102,12 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _converter_mail_thread(self, source):
-        """The ``mail.thread`` environment used for parsing and posting."""
-        return self.env["mail.thread"].with_context(
+        """The ``mail.thread`` environment used for parsing and posting, in the mailbox's company
+        (new records get its company, team and sequence)."""
+        MailThread = self.env["mail.thread"]
+        if source.company_id:
+            MailThread = MailThread.with_company(source.company_id)
+        return MailThread.with_context(
             default_fetchmail_server_id=source.server_id,
             # helpdesk workflow: the ticket remembers its mailbox (replies, spam, the marker)
             default_mail_converter_server_id=source.server_id,
@@ -175,6 +129,7 @@ class MailConverterPlanner(models.AbstractModel):
 
         One indexed query whatever the number of addresses; records are read
         as the system does, the links are what users then see through access rules.
+        Only records of the mailbox's company (or of none) and users allowed in it match.
         """
         if not emails:
             return [], {}
@@ -185,9 +140,12 @@ class MailConverterPlanner(models.AbstractModel):
                 "name",
                 "mail_converter_exclude",
                 "commercial_partner_id",
+                "company_id",
             ]
         )
-        self.env["crm.lead"].flush_model(["email_normalized", "active", "mail_converter_exclude"])
+        self.env["crm.lead"].flush_model(
+            ["email_normalized", "active", "mail_converter_exclude", "company_id"]
+        )
         self.env["res.users"].flush_model(["active", "share", "partner_id"])
         self.env.cr.execute(
             SQL(
@@ -197,19 +155,24 @@ class MailConverterPlanner(models.AbstractModel):
               FROM res_partner p
          LEFT JOIN res_partner c ON c.id = p.commercial_partner_id AND c.id != p.id AND c.active
              WHERE p.active AND p.email_normalized = ANY(%(emails)s)
+               AND (%(company)s::int IS NULL OR p.company_id IS NULL OR p.company_id = %(company)s)
          UNION ALL
             SELECT 'crm.lead', l.id, l.email_normalized,
                    COALESCE(NULLIF(l.contact_name, ''), NULLIF(l.partner_name, ''), l.name),
                    l.mail_converter_exclude, NULL, NULL, NULL
               FROM crm_lead l
              WHERE l.active AND l.email_normalized = ANY(%(emails)s)
+               AND (%(company)s::int IS NULL OR l.company_id IS NULL OR l.company_id = %(company)s)
          UNION ALL
             SELECT 'res.users', u.id, p.email_normalized, p.name, FALSE, NULL, NULL, NULL
               FROM res_users u JOIN res_partner p ON p.id = u.partner_id
              WHERE u.active AND u.share IS NOT TRUE AND p.email_normalized = ANY(%(emails)s)
+               AND (%(company)s::int IS NULL OR EXISTS (
+                    SELECT 1 FROM res_company_users_rel r WHERE r.user_id = u.id AND r.cid = %(company)s))
           ORDER BY 1, 2
         """,
                 emails=list(emails),
+                company=source.company_id or None,
             )
         )
         candidates, companies = [], {}
@@ -233,7 +196,6 @@ class MailConverterPlanner(models.AbstractModel):
     def _converter_plan_stages(self):
         """Names of the stage methods, in order; override to insert, remove or reorder stages."""
         return [
-            "_plan_size",  # hostile input: an email too large to read is rejected first
             # special mail, recognised first: certified mail (PEC), bounces; a banned sender
             # is refused before BCC logging would explain anything to them
             "_plan_pec",
@@ -272,7 +234,8 @@ class MailConverterPlanner(models.AbstractModel):
         if plan.state == "done" and not plan.route:
             plan.finish("discarded", self.env._("No destination record was found"))
         if mail.repairs:
-            plan.note("; ".join(mail.repairs).capitalize())
+            text = "; ".join(mail.repairs)
+            plan.note(text[:1].upper() + text[1:])  # not capitalize(): it lowers "KiB", names...
         if mail.matches.ambiguous:
             plan.note(
                 self.env._(
@@ -614,13 +577,32 @@ class MailConverterPlanner(models.AbstractModel):
                 email=excluded.email,
             )
         msg_id = msg_dict.get("message_id")
-        if msg_id and self.env["mail.message"].sudo().search_count(
-            [("message_id", "=", msg_id)], limit=1
-        ):
+        if msg_id and self._converter_already_in_odoo(msg_id, source):
             return self.env._("Already in Odoo (sent or imported by this database)")
         if self.env["mail.thread"]._detect_loop_headers(msg_dict):
             return self.env._("Reply to a bounce notification (mail loop)")
         return None
+
+    @api.model
+    def _converter_already_in_odoo(self, message_id, source):
+        """Whether Odoo holds the email ``message_id`` already: sent from this database, or
+        imported for the mailbox's company (another company's import of it does not count)."""
+        messages = (
+            self.env["mail.message"].sudo().search([("message_id", "=", message_id)], limit=20)
+        )
+        if not messages or not source.company_id:
+            return bool(messages)
+        others = (
+            self.env["mail.converter.log"]
+            .sudo()
+            .search(
+                [
+                    ("mail_message_id", "in", messages.ids),
+                    ("company_id", "not in", [source.company_id, False]),
+                ]
+            )
+        )
+        return bool(messages - others.mail_message_id)
 
     @api.model
     def _plan_rules(self, mail, source, plan):
@@ -676,46 +658,182 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_reply(self, mail, source, plan):
-        """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation."""
-        record = self._converter_replied_record(mail)
-        if record:
-            plan.route = Route(
-                record._name, record.id, why=self.env._("Continues its conversation")
-            )
-            plan.followup = True
+        """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation,
+        when its sender belongs to that conversation; else it is handled as a new email."""
+        replied = self._converter_replied_message(mail, source)
+        record = self._converter_replied_record(mail, source, replied)
+        if not record:
+            return
+        if not (
+            self._converter_sender_was_recipient(replied, mail)
+            or self._converter_sender_belongs(record, mail, source)
+        ):
+            plan.note(self._converter_untrusted_note(record, mail, self.env._("Reply header")))
+            return
+        plan.route = Route(record._name, record.id, why=self.env._("Continues its conversation"))
+        plan.followup = True
 
     @api.model
-    def _converter_replied_record(self, mail):
-        """The record whose message ``mail`` replies to, as Odoo's own routing finds it."""
+    def _converter_replied_message(self, mail, source):
+        """The newest message Odoo holds among those ``mail`` replies to, on a record of the
+        mailbox's company; an empty recordset when there is none."""
         msg_dict = mail.msg_dict
         references = unfold_references(
             msg_dict.get("references") or msg_dict.get("in_reply_to") or ""
         )
         # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
         references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
+        Message = self.env["mail.message"].sudo()
         if not references:
-            return None
-        replied = (
-            self.env["mail.message"]
-            .sudo()
-            .search(
-                [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
-                limit=1,
-                order="id desc",
-            )
-        )
+            return Message
+        # The same email may sit in two companies' records: the first of the mailbox's company.
+        for replied in Message.search(
+            [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
+            limit=10,
+            order="id desc",
+        ):
+            record = self._converter_replied_record(mail, source, replied)
+            if record:
+                return replied
+        return Message
+
+    @api.model
+    def _converter_replied_record(self, mail, source, replied):
+        """The record holding ``replied`` (a message), when it takes replies and belongs to the
+        mailbox's company, else ``None``."""
         if not replied or replied.model not in self.env:
             return None
         record = self.env[replied.model].sudo().browse(replied.res_id).exists()
-        return record if record and hasattr(record, "message_update") else None
+        if not record or not hasattr(record, "message_update"):
+            return None
+        return record if self._converter_in_company(record, source) else None
+
+    # -- security (issue 9 part B): ID tags and replies trusted from the record's people --
+    @api.model
+    def _converter_in_company(self, record, source):
+        """Whether ``record`` may receive mail of the mailbox's company (shared records may)."""
+        if not source.company_id or "company_id" not in record._fields:
+            return True
+        company = record.sudo().company_id
+        return not company or company.id == source.company_id
+
+    @api.model
+    def _converter_sender_belongs(self, record, mail, source):
+        """Whether the sender of ``mail`` may file it on ``record`` by an ID tag or a reply:
+        the record's customer or contact, a follower, its responsible, staff who may read
+        it, or (mailbox option) an address of the customer's company domain. Override to
+        trust more or fewer people."""
+        sender = self._converter_sender(mail)
+        if not sender:
+            return False
+        record = record.sudo()
+        if sender in self._converter_record_emails(record):
+            return True
+        for link in mail.matches.links:
+            if link.model == "res.users" and link.email == sender:
+                user = self.env["res.users"].sudo().browse(link.res_id)
+                if record.with_user(user).has_access("read"):
+                    return True
+        if source.trust_company_domain:
+            domain = addresses.email_domain(sender)
+            return bool(domain) and domain in self._converter_record_domains(record)
+        return False
+
+    @api.model
+    def _converter_record_people(self, record):
+        """The contacts who belong to ``record``: its customer (and the customer's company),
+        its followers and the partners of its responsible users."""
+        partners = self.env["res.partner"].sudo()
+        if record._name == "res.partner":
+            partners |= record | record.commercial_partner_id
+        elif "partner_id" in record._fields and record.partner_id:
+            partners |= record.partner_id | record.partner_id.commercial_partner_id
+        if "message_partner_ids" in record._fields:
+            partners |= record.message_partner_ids
+        for name in ("user_id", "user_ids"):
+            field = record._fields.get(name)
+            if field and field.comodel_name == "res.users":
+                partners |= record[name].partner_id
+        return partners
+
+    @api.model
+    def _converter_record_emails(self, record):
+        """Normalised addresses that belong to ``record``: its people's, and the address the
+        record itself holds (a lead's or ticket's customer email)."""
+        emails = {p.email_normalized for p in self._converter_record_people(record)}
+        for name in ("email_from", "partner_email", "email"):
+            if name in record._fields and record._fields[name].type == "char":
+                emails.add(addresses.normalize_email(record[name]))
+        emails.discard(False)
+        emails.discard("")
+        return emails
+
+    @api.model
+    def _converter_record_domains(self, record):
+        """Email domains of ``record``'s customer: its addresses and its company's website;
+        free-mail domains never count."""
+        partners = self.env["res.partner"].sudo()
+        if record._name == "res.partner":
+            partners = record.commercial_partner_id | record
+        elif "partner_id" in record._fields:
+            partners = record.partner_id.commercial_partner_id | record.partner_id
+        domains = {addresses.email_domain(p.email_normalized or "") for p in partners}
+        domains |= {addresses.website_domain(p.website) for p in partners if p.website}
+        for name in ("email_from", "partner_email"):
+            if name in record._fields and record._fields[name].type == "char":
+                domains.add(addresses.email_domain(addresses.normalize_email(record[name])))
+        return {d for d in domains if d and not addresses.is_freemail(d)}
+
+    @api.model
+    def _converter_sender_was_recipient(self, replied, mail):
+        """Whether Odoo sent ``replied`` to the sender (or received it with the sender in To/Cc),
+        or the sender wrote it: answering it is part of that conversation."""
+        sender = self._converter_sender(mail)
+        if not sender or not replied:
+            return False
+        replied = replied.sudo()
+        partners = replied.author_id | replied.partner_ids | replied.notification_ids.res_partner_id
+        if sender in set(partners.mapped("email_normalized")):
+            return True
+        if addresses.normalize_email(replied.email_from) == sender:
+            return True
+        copied = ", ".join(filter(None, [replied.incoming_email_to, replied.incoming_email_cc]))
+        return any(a.email == sender for a in addresses.parse_header(copied))
+
+    @api.model
+    def _converter_untrusted_note(self, record, mail, what):
+        """The note saying that a tag or reply header was not trusted, for the log and simulator."""
+        return self.env._(
+            "%(what)s names %(record)s, but %(email)s does not belong to it: handled as a new email",
+            what=what,
+            record=record.sudo().display_name,
+            email=self._converter_sender(mail) or self.env._("the sender"),
+        )
+
+    # -- end security ----------------------------------------------------------------------
 
     @api.model
     def _plan_tags(self, mail, source, plan):
         """File the email on records named by ID tags; the first receives it unless a reply
-        header already chose its conversation."""
+        header already chose its conversation. Only tags of records the sender belongs to
+        count (:meth:`_converter_sender_belongs`); the others are noted."""
         tagged = self.env["mail.converter.tag"]._find_records(
-            source.tag_patterns, mail.msg_dict.get("subject"), str(mail.msg_dict.get("body") or "")
+            source.tag_patterns,
+            mail.msg_dict.get("subject"),
+            str(mail.msg_dict.get("body") or ""),
+            company_id=source.company_id or None,
         )
+        trusted = []
+        for name, record in tagged:
+            if self._converter_sender_belongs(record, mail, source):
+                trusted.append((name, record))
+            else:
+                plan.note(
+                    self._converter_untrusted_note(
+                        record, mail, self.env._("Tag %(tag)s", tag=name)
+                    )
+                )
+        tagged = trusted
         for name, record in tagged:
             plan.links.append(
                 matcher.Link(
@@ -741,7 +859,10 @@ class MailConverterPlanner(models.AbstractModel):
             return
         why = self.env._("Rule %(rule)s", rule=rule.name)
         if rule.action == "ticket_update":
-            ticket = self._converter_ticket_by_tag(rule.tag_regex, mail.msg_dict)
+            ticket = self._converter_ticket_by_tag(rule.tag_regex, mail.msg_dict, source)
+            if ticket and not self._converter_sender_belongs(ticket, mail, source):
+                plan.note(self._converter_untrusted_note(ticket, mail, why))
+                ticket = ticket.browse()
             if ticket:
                 plan.route = Route("helpdesk.ticket", ticket.id, why=why)
                 plan.followup = True
@@ -758,15 +879,18 @@ class MailConverterPlanner(models.AbstractModel):
             plan.route = Route("crm.lead", values=dict(rule.lead_values), why=why)
 
     @api.model
-    def _converter_ticket_by_tag(self, tag_regex, msg_dict):
-        """The ticket whose number ``tag_regex`` captures in the subject."""
+    def _converter_ticket_by_tag(self, tag_regex, msg_dict, source=None):
+        """The ticket whose number ``tag_regex`` captures in the subject (in the mailbox's company)."""
         if not tag_regex:
             return self.env["helpdesk.ticket"]
         found = safe_regex.compile(tag_regex).search(msg_dict.get("subject") or "")
         if not found:
             return self.env["helpdesk.ticket"]
         number = found.group(1) if found.groups() else found.group(0)
-        return self.env["helpdesk.ticket"].sudo().search([("number", "=ilike", number)], limit=1)
+        domain = [("number", "=ilike", number)]
+        if source and source.company_id:
+            domain.append(("company_id", "in", [source.company_id, False]))
+        return self.env["helpdesk.ticket"].sudo().search(domain, limit=1)
 
     @api.model
     def _plan_default_route(self, mail, source, plan):

@@ -46,6 +46,12 @@ class MailConverterRule(models.Model):
         help="For 'Update the ticket': its first group is the ticket number, e.g. \\[(HT\\d+)\\].",
     )
     private = fields.Boolean(help="Mark the imported email private.")
+    # Security (multi-company): a rule reads its company's mailboxes only.
+    company_id = fields.Many2one(
+        "res.company",
+        default=lambda self: self.env.company,
+        help="Leave empty to apply this rule to every company's mailboxes.",
+    )
     stop = fields.Boolean("Stop processing further rules", default=True)
     # Ticket defaults
     team_id = fields.Many2one("helpdesk.ticket.team", "Helpdesk team")
@@ -73,9 +79,13 @@ class MailConverterRule(models.Model):
                 )
 
     @api.model
-    def _converter_rules(self):
-        """Active rules for the evaluator, with what their actions need, read once per fetch run."""
-        return tuple(rule._converter_rule() for rule in self.sudo().search([]))
+    def _converter_rules(self, company_id=None):
+        """Active rules for the evaluator, with what their actions need, read once per fetch run.
+
+        With ``company_id``, only that company's rules and the shared ones.
+        """
+        domain = [("company_id", "in", [company_id, False])] if company_id else []
+        return tuple(rule._converter_rule() for rule in self.sudo().search(domain))
 
     def _converter_rule(self):
         """This rule as a plain :class:`tools.rules.Rule`; override to carry more settings."""

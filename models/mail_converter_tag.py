@@ -40,6 +40,12 @@ class MailConverterTag(models.Model):
         help="Field holding the value the pattern captures.",
     )
     search_body = fields.Boolean("Also search the body", default=True)
+    # Security (multi-company): a tag of one company never reads another's mail.
+    company_id = fields.Many2one(
+        "res.company",
+        default=lambda self: self.env.company,
+        help="Leave empty to use this tag in every company's mailboxes.",
+    )
 
     @api.constrains("regex")
     def _check_regex(self):
@@ -51,10 +57,14 @@ class MailConverterTag(models.Model):
                 )
 
     @api.model
-    def _converter_patterns(self):
-        """Active tags as plain values, read once per fetch run; unusable ones are skipped, not fatal."""
+    def _converter_patterns(self, company_id=None):
+        """Active tags as plain values, read once per fetch run; unusable ones are skipped, not fatal.
+
+        With ``company_id``, only that company's tags and the shared ones.
+        """
         patterns = []
-        for tag in self.sudo().search([]):
+        domain = [("company_id", "in", [company_id, False])] if company_id else []
+        for tag in self.sudo().search(domain):
             try:
                 regex = safe_regex.compile(tag.regex)
             except safe_regex.UnsafePattern as exc:
@@ -74,8 +84,11 @@ class MailConverterTag(models.Model):
         return tuple(patterns)
 
     @api.model
-    def _find_records(self, patterns, subject, body):
-        """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``."""
+    def _find_records(self, patterns, subject, body, company_id=None):
+        """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``.
+
+        With ``company_id``, records of other companies are left out (shared ones are kept).
+        """
         found = []
         for pattern in patterns:
             texts = [subject or ""] + (
@@ -91,10 +104,9 @@ class MailConverterTag(models.Model):
                 values = [int(v) for v in values if str(v).isdigit()]
             if not values or pattern.model not in self.env:
                 continue
-            records = (
-                self.env[pattern.model]
-                .sudo()
-                .search([(pattern.field_name, "in", values)], limit=len(values))
-            )
+            domain = [(pattern.field_name, "in", values)]
+            if company_id and "company_id" in self.env[pattern.model]._fields:
+                domain.append(("company_id", "in", [company_id, False]))
+            records = self.env[pattern.model].sudo().search(domain, limit=len(values))
             found.extend((pattern.name, record) for record in records)
         return found

@@ -8,10 +8,13 @@ from . import test_plan
 from . import test_privacy
 from . import test_protocols
 from . import test_rules
+from . import test_scale
 from . import test_security
 from . import test_special
 from . import test_ui
 from . import test_helpdesk
 
-# issue 9 part B2: hostile input, TLS
+# security (issue 9 part B)
 from . import test_hostile
+from . import test_multicompany
+from . import test_trust

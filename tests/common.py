@@ -131,7 +131,7 @@ class MailConverterCase(TransactionCase):
             "server_type": protocol,
             "is_ssl": security == "ssl",
             "starttls": security == "starttls",
-            # The test servers use Dovecot's self-signed certificate (new mailboxes verify).
+            # Dovecot's test certificate is self-signed; new mailboxes verify by default.
             "verify_tls": False,
             "user": user,
             "password": user,

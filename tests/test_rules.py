@@ -112,8 +112,15 @@ class TestRules(MailConverterCase):
                 "email": "agent-rules@company.example",
             }
         )
+        # Alice's ticket: her tag is trusted (a stranger's is not: test_trust).
+        alice = self.env["res.partner"].create({"name": "Alice", "email": "alice@customer.example"})
         ticket = self.env["helpdesk.ticket"].create(
-            {"name": "Broken printer", "description": "x", "user_id": agent.id}
+            {
+                "name": "Broken printer",
+                "description": "x",
+                "user_id": agent.id,
+                "partner_id": alice.id,
+            }
         )
         self.append(
             make_email(
@@ -244,7 +251,9 @@ class TestSimulator(MailConverterCase):
 
         ticket = self.tickets("Simulated")
         wizard.eml_text = make_email(
-            subject="Re: Simulated", headers={"In-Reply-To": ticket.message_ids[-1].message_id}
+            subject="Re: Simulated",
+            email_from="Vera <vera@vip.example>",  # her own ticket: trusted (test_trust)
+            headers={"In-Reply-To": ticket.message_ids[-1].message_id},
         ).decode()
         wizard.action_simulate()
         self.assertIn(f"File on Helpdesk Ticket {ticket.display_name}", wizard.outcome)
@@ -282,7 +291,11 @@ class TestRuleActionsMore(MailConverterCase):
         partner = self.env["res.partner"].create(
             {"name": "Paula Partner", "email": "paula@partner.example"}
         )
-        ticket = self.env["helpdesk.ticket"].create({"name": "Question", "description": "x"})
+        # Alice's ticket: her reply is trusted (a stranger's is not: test_trust).
+        alice = self.env["res.partner"].create({"name": "Alice", "email": "alice@customer.example"})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Question", "description": "x", "partner_id": alice.id}
+        )
         original = ticket.message_post(body="Our answer", message_type="comment")
         self.append(
             make_email(subject="Re: Question", headers={"In-Reply-To": original.message_id})

@@ -1,12 +1,8 @@
-import os
 import time
 
-from lxml import etree
-
-from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.service.model import call_kw
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
+from odoo.tests.common import JsonRpcException
 
 from .common import MailConverterCase, MailConverterDovecotCase, make_email
 
@@ -56,6 +52,181 @@ class TestSecurity(MailConverterCase):
             log.with_user(self.manager).action_retry()
         self.assertEqual(log.state, "done")
 
+    # -- issue 9 part B: privilege paths ----------------------------------------------------
+    def test_actions_that_log_in_are_for_settings_admins_only(self):
+        portal = new_test_user(self.env, "mc_portal", groups="base.group_portal")
+        for user in (portal, self.employee, self.reader, self.manager):
+            for method in ("fetch_mail", "button_confirm_login", "action_list_folders"):
+                with self.assertRaises(AccessError, msg=f"{user.login} {method}"):
+                    getattr(self.server.with_user(user), method)()
+        self.assertEqual(self.accounts["support"].logins, 0, "nobody logged in to the mailbox")
+        self.server.with_user(self.admin).action_list_folders()
+        self.assertEqual(self.accounts["support"].logins, 1)
+
+    def test_converter_administrator_opens_every_screen(self):
+        """The converter administrator manages the converter without Settings rights."""
+        self.append(make_email(subject="Logged for the form"))
+        self.fetch()
+        log = self.logs()
+        Rule = self.env["mail.converter.rule"].with_user(self.manager)
+        self.assertFalse(self.manager.has_group("base.group_system"))
+        for model in (
+            "fetchmail.server",
+            "mail.converter.rule",
+            "mail.converter.folder",
+            "mail.converter.log",
+            "mail.converter.tag",
+            "mail.converter.ban",
+            "mail.converter.simulator",
+        ):
+            views = (
+                self.env[model]
+                .with_user(self.manager)
+                .get_views([(False, "list"), (False, "form")])
+            )
+            self.assertTrue(views["views"]["form"]["arch"], model)
+        self.assertEqual(Form(self.server.with_user(self.manager)).name, self.server.name)
+        Server = self.env["fetchmail.server"].with_user(self.manager)
+        arch = Server.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertNotIn('name="password"', arch, "no password for them")
+        self.assertNotIn('name="button_confirm_login"', arch, "nor buttons that log in")
+        with Form(Rule) as rule:
+            rule.name = "VIP"
+            rule.action = "ticket"
+            rule.server_ids.add(self.server.with_user(self.manager))
+        with Form(self.server.converter_folder_ids.with_user(self.manager)) as folder:
+            folder.after_action = "seen"
+        with Form(self.env["mail.converter.ban"].with_user(self.manager)) as ban:
+            ban.pattern = "spam@spammer.example"
+        with Form(self.env["mail.converter.tag"].with_user(self.manager)) as tag:
+            tag.name = "Lead case"
+            tag.regex = r"\[LC(\d+)\]"
+            tag.model_id = self.env["ir.model"]._get("crm.lead")
+            tag.field_id = self.env["ir.model.fields"]._get("crm.lead", "id")
+        self.assertEqual(Form(log.with_user(self.manager)).subject, "Logged for the form")
+        with Form(self.env["mail.converter.simulator"].with_user(self.manager)) as simulator:
+            simulator.server_id = self.server.with_user(self.manager)
+            simulator.eml_text = make_email(subject="Simulated").decode()
+        simulator.record.action_simulate()
+        self.assertTrue(simulator.record.outcome)
+
+    def test_log_rows_cannot_be_pointed_at_other_data(self):
+        self.append(make_email(subject="Failing"))
+        with patch_convert_failure(self):
+            self.fetch()
+        log = self.logs()
+        own = log.raw_attachment_id
+        self.assertEqual((own.res_model, own.res_id), (log._name, log.id))
+        secret = self.env["ir.attachment"].create(
+            {
+                "name": "payroll.eml",
+                "raw": make_email(subject="Payroll"),
+                "res_model": "res.partner",
+            }
+        )
+        for values in (
+            {"raw_attachment_id": secret.id},
+            {"message_key": "<other@x>"},
+            {"state": "failed"},
+            {"server_id": False},
+            {"folder_id": False},
+        ):
+            with self.assertRaises(AccessError, msg=str(values)):
+                log.with_user(self.manager).write(values)
+        # A row that points elsewhere anyway (written by an old version) reads nothing from it.
+        log.sudo().raw_attachment_id = secret
+        with self.assertRaisesRegex(UserError, "No original is stored"):
+            log.with_user(self.manager).action_retry()
+        simulator = (
+            self.env["mail.converter.simulator"]
+            .with_user(self.manager)
+            .create({"server_id": self.server.id, "log_id": log.id})
+        )
+        with self.assertRaises(UserError):
+            simulator.action_simulate()
+        self.assertNotIn("Payroll", simulator.outcome or "")
+
+    def test_new_mailboxes_use_verified_tls_and_others_show_a_warning(self):
+        with Form(self.env["fetchmail.server"].with_context(default_use_converter=True)) as form:
+            form.name = "New mailbox"
+            form.server = "imap.example.com"
+            form.user = "support@example.com"
+            form.password = "x"
+        server = form.record
+        self.assertRecordValues(server, [{"is_ssl": True, "verify_tls": True, "port": 993}])
+        self.assertFalse(server.converter_tls_warning)
+        server.verify_tls = False
+        self.assertIn("not verified", server.converter_tls_warning)
+        server.write({"is_ssl": False, "starttls": False})
+        self.assertIn("without encryption", server.converter_tls_warning)
+        server.starttls = True
+        server.verify_tls = True
+        self.assertFalse(server.converter_tls_warning)
+        arch = self.env["fetchmail.server"].get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="converter_tls_warning"', arch)
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestLoginByRpc(MailConverterDovecotCase, HttpCase):
+    """Every mailbox method called by RPC as a portal or internal user: Dovecot sees no login."""
+
+    def _logins(self, user):
+        with open(f"{self.dovecot.dir}/dovecot.log", encoding="utf-8", errors="replace") as log:
+            return sum(f"Login: user=<{user}>" in line for line in log)
+
+    def _settle(self):
+        """Wait until Dovecot has logged a login of ours (its log is written asynchronously)."""
+        before = self._logins("archive")
+        self.dovecot.imap("archive").logout()
+        for _i in range(50):
+            if self._logins("archive") > before:
+                return
+            time.sleep(0.1)
+
+    def test_portal_and_internal_users_make_no_login(self):
+        server = self.make_server()
+        portal = new_test_user(self.env, "mc_rpc_portal", groups="base.group_portal")
+        employee = new_test_user(self.env, "mc_rpc_employee", groups="base.group_user")
+        manager = new_test_user(
+            self.env,
+            "mc_rpc_manager",
+            groups="base.group_user,mail_converter.group_mail_converter_manager",
+        )
+        self.append(make_email(subject="Waiting on the server"))
+        self._settle()
+        before = self._logins("support")
+        methods = ("fetch_mail", "button_confirm_login", "action_list_folders")
+        for user in (portal, employee, manager):
+            self.authenticate(user.login, user.login)
+            for method in methods:
+                with self.assertRaises(JsonRpcException, msg=f"{user.login} {method}") as caught:
+                    self.make_jsonrpc_request(
+                        f"/web/dataset/call_kw/fetchmail.server/{method}",
+                        {
+                            "model": "fetchmail.server",
+                            "method": method,
+                            "args": [[server.id]],
+                            "kwargs": {},
+                        },
+                    )
+                self.assertIn("AccessError", str(caught.exception))
+        self._settle()
+        self.assertEqual(self._logins("support"), before, "no login reached Dovecot")
+        self.assertFalse(self.tickets("Waiting on the server"))
+        # The check counts: a Settings administrator's test does log in.
+        self.authenticate("admin", "admin")
+        self.make_jsonrpc_request(
+            "/web/dataset/call_kw/fetchmail.server/button_confirm_login",
+            {
+                "model": "fetchmail.server",
+                "method": "button_confirm_login",
+                "args": [[server.id]],
+                "kwargs": {},
+            },
+        )
+        self._settle()
+        self.assertEqual(self._logins("support"), before + 1)
+
 
 def patch_convert_failure(case):
     from unittest.mock import patch
@@ -63,212 +234,3 @@ def patch_convert_failure(case):
     return patch.object(
         type(case.env["mail.converter"]), "_convert", side_effect=RuntimeError("boom")
     )
-
-
-def _spec(arch, fields_info):
-    """The web_read specification of a form, as the web client builds it from the view."""
-    names = set(etree.fromstring(arch).xpath("//field[not(ancestor::field)]/@name"))
-    return {
-        name: {"fields": {"display_name": {}}} if fields_info[name].get("relation") else {}
-        for name in names
-    }
-
-
-@tagged("post_install", "-at_install", "mail_converter")
-class TestConverterAdministrator(MailConverterCase):
-    """A converter administrator who is not a Settings administrator, through the ORM as RPC does."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.manager = new_test_user(
-            cls.env,
-            "mc_admin_only_converter",
-            groups="base.group_user,mail_converter.group_mail_converter_manager",
-        )
-        cls.reader = new_test_user(
-            cls.env, "mc_reader2", groups="base.group_user,mail_converter.group_mail_converter_user"
-        )
-        cls.employee = new_test_user(cls.env, "mc_employee2", groups="base.group_user")
-        cls.portal = new_test_user(cls.env, "mc_portal2", groups="base.group_portal")
-        cls.partner = cls.env["res.partner"].create({"name": "Payroll holder"})
-        cls.secret = cls.env["ir.attachment"].create(
-            {
-                "name": "payroll.eml",
-                "raw": make_email(subject="Payroll of everyone", message_id="<payroll@x>"),
-                "res_model": "res.partner",
-                "res_id": cls.partner.id,
-            }
-        )
-
-    def _failed_log(self, subject="Retry me"):
-        self.append(make_email(subject=subject))
-        with patch_convert_failure(self):
-            self.fetch()
-        log = self.logs(subject=subject)
-        self.assertEqual(log.state, "failed")
-        return log
-
-    def test_screens_open_for_converter_administrators(self):
-        log = self._failed_log()
-        rule = self.env["mail.converter.rule"].create(
-            {"name": "VIP", "action": "ticket", "server_ids": [fields.Command.link(self.server.id)]}
-        )
-        ban = self.env["mail.converter.ban"].create({"pattern": "@spam.example"})
-        tag = self.env["mail.converter.tag"].search([], limit=1)
-        records = {
-            "fetchmail.server": self.server,
-            "mail.converter.folder": self.server.converter_folder_ids,
-            "mail.converter.rule": rule,
-            "mail.converter.log": log,
-            "mail.converter.ban": ban,
-            "mail.converter.tag": tag,
-        }
-        for model, record in records.items():
-            with self.subTest(model=model):
-                Model = self.env[model].with_user(self.manager)
-                views = Model.get_views([(False, "list"), (False, "form"), (False, "search")])
-                fields_info = views["models"][model]["fields"]
-                self.assertNotIn("password", fields_info)
-                for view_type in ("list", "form"):
-                    spec = _spec(views["views"][view_type]["arch"], fields_info)
-                    (values,) = Model.browse(record.id).web_read(spec)
-                    self.assertEqual(values["id"], record.id)
-                if model not in ("fetchmail.server", "mail.converter.log"):
-                    Model.onchange({}, [], spec)  # a new record's form
-        # They manage rules, folders, tags and bans, and use the simulator; mailboxes are read-only.
-        rule.with_user(self.manager).write({"name": "VIP customers"})
-        self.server.converter_folder_ids.with_user(self.manager).write({"after_action": "seen"})
-        with self.assertRaises(AccessError):
-            self.server.with_user(self.manager).write({"name": "renamed"})
-        simulator = (
-            self.env["mail.converter.simulator"]
-            .with_user(self.manager)
-            .create({"server_id": self.server.id, "log_id": log.id})
-        )
-        simulator.action_simulate()
-        self.assertEqual(simulator.plan_state, "done")
-        # The mailboxes are on their menu.
-        mailboxes_menu = self.env.ref("mail_converter.menu_mail_converter_mailboxes")
-        self.assertIn(
-            mailboxes_menu.id, self.env["ir.ui.menu"].with_user(self.manager)._visible_menu_ids()
-        )
-
-    def test_retry_only_by_converter_administrators(self):
-        log = self._failed_log()
-        Log = self.env["mail.converter.log"]
-        for user in (self.portal, self.employee, self.reader):
-            with self.subTest(user=user.login), self.assertRaises(AccessError):
-                call_kw(Log.with_user(user), "action_retry", [log.ids], {})
-        with self.enter_registry_test_mode():
-            call_kw(Log.with_user(self.manager), "action_retry", [log.ids], {})
-        self.assertEqual(log.state, "done")
-
-    def test_log_rows_cannot_be_pointed_at_foreign_attachments(self):
-        log = self._failed_log()
-        own = log.raw_attachment_id
-        self.assertEqual((own.res_model, own.res_id), ("mail.converter.log", log.id))
-        other_folder = self.env["mail.converter.folder"].create(
-            {"server_id": self.server.id, "path": "Other"}
-        )
-        Log = self.env["mail.converter.log"].with_user(self.manager)
-        for field, value in (
-            ("raw_attachment_id", self.secret.id),
-            ("message_key", "<payroll@x>"),
-            ("folder_id", other_folder.id),
-            ("server_id", False),
-            ("uid", 99),
-            ("state", "failed"),
-            ("mail_message_id", False),
-        ):
-            with self.subTest(field=field), self.assertRaises(AccessError):
-                call_kw(Log, "write", [log.ids, {field: value}], {})
-        self.assertEqual(log.raw_attachment_id, own)
-        # A row that points elsewhere anyway (only the system can write it) is not retried from it.
-        log.raw_attachment_id = self.secret
-        with self.assertRaisesRegex(UserError, "not the original of"):
-            log.with_user(self.manager).action_retry()
-        self.assertFalse(self.tickets("Payroll of everyone"))
-        # An archive import cannot be pointed at another file either.
-        job = self.env["mail.converter.import.job"]._import_create(
-            self.server,
-            self.env["ir.attachment"].create({"name": "a.eml", "raw": make_email(subject="Mine")}),
-        )
-        with self.assertRaises(AccessError):
-            call_kw(
-                self.env["mail.converter.import.job"].with_user(self.manager),
-                "write",
-                [job.ids, {"attachment_id": self.secret.id}],
-                {},
-            )
-        call_kw(
-            self.env["mail.converter.import.job"].with_user(self.manager),
-            "action_cancel",
-            [job.ids],
-            {},
-        )
-        self.assertEqual(job.state, "cancelled")
-
-
-@tagged("post_install", "-at_install", "mail_converter")
-class TestMailboxLoginAccess(MailConverterDovecotCase):
-    """Nobody but a Settings administrator makes Odoo log in to a mailbox, whatever they call."""
-
-    LOGIN_METHODS = ("fetch_mail", "button_confirm_login", "action_list_folders")
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.users = [
-            new_test_user(cls.env, "mc_login_portal", groups="base.group_portal"),
-            new_test_user(cls.env, "mc_login_employee", groups="base.group_user"),
-            new_test_user(
-                cls.env,
-                "mc_login_reader",
-                groups="base.group_user,mail_converter.group_mail_converter_user",
-            ),
-            new_test_user(
-                cls.env,
-                "mc_login_manager",
-                groups="base.group_user,mail_converter.group_mail_converter_manager",
-            ),
-        ]
-        cls.admin = new_test_user(
-            cls.env, "mc_login_admin", groups="base.group_user,base.group_system"
-        )
-
-    def _logins(self):
-        """Logins of the mailbox user that Dovecot logged so far."""
-        path = os.path.join(self.dovecot.dir, "dovecot.log")
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read().count("Login: user=<support>")
-
-    def _logins_after(self, expected, timeout=10.0):
-        """The login count once Dovecot has logged ``expected`` logins (its log is asynchronous)."""
-        deadline = time.monotonic() + timeout
-        count = self._logins()
-        while count < expected and time.monotonic() < deadline:
-            time.sleep(0.1)
-            count = self._logins()
-        return count
-
-    def test_no_login_reaches_the_mail_server_without_the_right(self):
-        server = self.make_server()
-        stock = self.make_server(use_converter=False, name="stock mailbox")
-        before = self._logins()
-        for user in self.users:
-            for method in self.LOGIN_METHODS:
-                for mailbox in (server, stock):
-                    with (
-                        self.subTest(user=user.login, method=method, mailbox=mailbox.name),
-                        self.assertRaises(AccessError),
-                    ):
-                        call_kw(
-                            self.env["fetchmail.server"].with_user(user),
-                            method,
-                            [mailbox.ids],
-                            {},
-                        )
-        # The control: an administrator's connection test is one login, and Dovecot's log shows it.
-        server.with_user(self.admin).button_confirm_login()
-        self.assertEqual(self._logins_after(before + 1), before + 1)

@@ -5,16 +5,13 @@ and ``disconnect``. IMAP reads with ``BODY.PEEK[]`` so fetching never sets
 ``\\Seen``; flags change only when the caller says a message is handled,
 which it does after its records are committed.
 
-Reads are bounded per session and per message, never by patching the standard
-library for the whole process: each message's size is asked first, messages
-above the mailbox's limit are read as their header block only, a round trip
-downloads at most :data:`BATCH_BYTES` (a larger message comes alone), and a
-POP3 line may be as long as its message but no longer. A POP3 protocol error
-on one message is reported for that message (:class:`Unreadable`); the session
-is then opened again and the other messages are read.
+Reads are bounded per message, never by patching the protocol modules for
+the whole process: sizes are asked first, a message above the caller's limit
+is read as its header only, one IMAP round trip holds at most
+:data:`BATCH_BYTES`, and a message the server cannot deliver is yielded as
+:class:`Unreadable` so it fails alone instead of stopping its mailbox.
 """
 
-import contextlib
 import imaplib
 import poplib
 import re
@@ -23,18 +20,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import mime
-from .mime import header_block
-
 TIMEOUT = 60
-# Bytes one IMAP round trip downloads at most; a message larger than this comes alone.
-BATCH_BYTES = 32 * 1024 * 1024
-# What is read of a message above the mailbox's size limit: its header block, up to this.
-HEAD_BYTES = mime.HEAD_BYTES
-# Longest IMAP response line (not literal): a UID SEARCH of about two million messages.
-IMAP_MAX_LINE = 16 * 1024 * 1024
-# Longest POP3 line outside a message (status lines, UIDL, LIST); RFC 1939 lines are short.
-POP3_MAX_LINE = 64 * 1024
+BATCH_BYTES = 64 * 1024 * 1024  # bytes of messages one IMAP FETCH may return
+POP3_CHUNK = 64 * 1024  # a long POP3 line is read in pieces of this size
 
 _UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID_RE = re.compile(rb"UID (\d+)")
@@ -47,30 +35,20 @@ class MailboxError(Exception):
 
 
 @dataclass(frozen=True)
-class FolderState:
-    uidvalidity: int
-    uids: list  # IMAP: ints; POP3: UIDL strings
+class Unreadable:
+    """A message the server would not deliver; yielded by ``retrieve`` in place of its bytes.
+
+    ``header`` is its header block when the server gave that much, so it can be logged.
+    """
+
+    error: str
+    header: bytes = b""
 
 
 @dataclass(frozen=True)
-class Unreadable:
-    """Yielded by ``retrieve`` in place of a message the server could not deliver, with why."""
-
-    reason: str
-
-
-def batch_by_size(sizes, budget):
-    """Split ``[(uid, size)]`` into consecutive batches of at most ``budget`` bytes each; a
-    message larger than the budget is a batch of its own."""
-    batch, total = [], 0
-    for uid, size in sizes:
-        if batch and total + size > budget:
-            yield batch
-            batch, total = [], 0
-        batch.append((uid, size))
-        total += size
-    if batch:
-        yield batch
+class FolderState:
+    uidvalidity: int
+    uids: list  # IMAP: ints; POP3: UIDL strings
 
 
 def _tls_context(verify):
@@ -78,6 +56,20 @@ def _tls_context(verify):
         return ssl.create_default_context()
     # Self-hosted servers commonly use self-signed certificates; the admin opts out.
     return ssl._create_unverified_context()  # noqa: S323
+
+
+def _chunks_by_bytes(uids, sizes, budget):
+    """Split ``uids`` into runs whose sizes add up to ``budget`` at most (one message at least)."""
+    chunk, total = [], 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and total + size > budget:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += size
+    if chunk:
+        yield chunk
 
 
 def _imap_quote(name):
@@ -105,23 +97,27 @@ def _check(typ, data, what):
     return data
 
 
-class _BoundedImapLines:
-    """imaplib bounds response lines by a module-wide constant; this session has its own bound."""
+class _BoundedLines:
+    """IMAP client whose longest response line is a limit of the session, not of the process.
 
-    max_line = IMAP_MAX_LINE
+    Message bodies arrive as literals, which imaplib reads by size; only lines such
+    as a folder's ``SEARCH`` answer can be long (about 7 bytes per message).
+    """
+
+    max_line = 16 * 1024 * 1024
 
     def readline(self):
         line = self.file.readline(self.max_line + 1)
         if len(line) > self.max_line:
-            raise self.error(f"got more than {self.max_line} bytes in one line")
+            raise self.error(f"got more than {self.max_line} bytes")
         return line
 
 
-class _Imap4(_BoundedImapLines, imaplib.IMAP4):
+class _IMAP4(_BoundedLines, imaplib.IMAP4):
     pass
 
 
-class _Imap4Ssl(_BoundedImapLines, imaplib.IMAP4_SSL):
+class _IMAP4_SSL(_BoundedLines, imaplib.IMAP4_SSL):
     pass
 
 
@@ -131,21 +127,20 @@ class ImapMailbox:
     protocol = "imap"
 
     def __init__(
-        self, host, port, user, password, security="none", verify_tls=True, timeout=TIMEOUT
+        self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
     ):
         context = _tls_context(verify_tls)
         if security == "ssl":
-            self.client = _Imap4Ssl(host, port, ssl_context=context, timeout=timeout)
+            self.client = _IMAP4_SSL(host, port, ssl_context=context, timeout=timeout)
         else:
-            self.client = _Imap4(host, port, timeout=timeout)
+            self.client = _IMAP4(host, port, timeout=timeout)
             if security == "starttls":
                 self.client.starttls(ssl_context=context)
         self.user, self.password = user, password
         self.selected = None
         # UID -> when the server received it (INTERNALDATE, naive UTC), filled by retrieve().
         self.received = {}
-        # UID -> its size on the server (RFC822.SIZE), filled by retrieve().
-        self.sizes = {}
+        self.sizes = {}  # UID -> RFC822.SIZE, filled by retrieve()
 
     def login(self):
         try:
@@ -192,51 +187,72 @@ class ImapMailbox:
         return FolderState(uidvalidity, uids)
 
     def retrieve(self, uids, max_size=0):
-        """Yield ``(uid, raw_bytes)``, in round trips of at most :data:`BATCH_BYTES`.
+        """Yield ``(uid, raw_bytes)``, or ``(uid, Unreadable)``, reading at most
+        :data:`BATCH_BYTES` per round trip.
 
-        A message larger than ``max_size`` (0: no limit) is read as its header block only;
-        ``sizes`` tells its real size, so the caller can tell it apart.
+        A message larger than ``max_size`` bytes (0: no limit) is read as its header
+        only; its size is in :attr:`sizes` either way.
         """
         if not uids:
             return
-        sizes = self._fetch_sizes(uids)
+        sizes = self._sizes(uids)
         self.sizes.update(sizes)
-        present = [(uid, sizes[uid]) for uid in uids if uid in sizes]
-        too_large = [uid for uid, size in present if max_size and size > max_size]
-        readable = [(uid, size) for uid, size in present if not (max_size and size > max_size)]
-        for batch in batch_by_size(readable, BATCH_BYTES):
-            yield from self._fetch([uid for uid, _size in batch], "BODY.PEEK[]")
-        if too_large:
-            for uid, head in self._fetch(too_large, f"BODY.PEEK[HEADER]<0.{HEAD_BYTES}>"):
-                yield uid, header_block(head)
+        small = [u for u in uids if not (max_size and sizes.get(u, 0) > max_size)]
+        large = [u for u in uids if u not in set(small)]
+        for chunk in _chunks_by_bytes(small, sizes, BATCH_BYTES):
+            yield from self._fetch(chunk, "BODY.PEEK[]")
+        for uid in large:
+            yield from self._fetch([uid], "BODY.PEEK[HEADER]")
 
-    def _fetch_sizes(self, uids):
-        """``{uid: size}`` of the messages still in the folder."""
+    def _sizes(self, uids):
+        """``{uid: RFC822.SIZE}`` of ``uids``, in one round trip."""
         typ, data = self.client.uid("FETCH", ",".join(str(u) for u in uids), "(UID RFC822.SIZE)")
         _check(typ, data, "UID FETCH RFC822.SIZE")
         sizes = {}
         for item in data:
             line = item[0] if isinstance(item, tuple) else item
-            if not isinstance(line, bytes):
-                continue
-            uid, size = _FETCH_UID_RE.search(line), _FETCH_SIZE_RE.search(line)
-            if uid and size:
-                sizes[int(uid.group(1))] = int(size.group(1))
+            if isinstance(line, bytes):
+                uid, size = _FETCH_UID_RE.search(line), _FETCH_SIZE_RE.search(line)
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
         return sizes
 
     def _fetch(self, uids, part):
-        """Yield ``(uid, bytes)`` of ``part`` of each message, in one round trip."""
-        typ, data = self.client.uid(
-            "FETCH", ",".join(str(u) for u in uids), f"(UID INTERNALDATE {part})"
-        )
-        _check(typ, data, "UID FETCH")
+        """Fetch ``part`` of ``uids``; when the server refuses the batch, each message alone,
+        so that one message it cannot deliver fails alone."""
+        try:
+            typ, data = self.client.uid(
+                "FETCH", ",".join(str(u) for u in uids), f"(UID INTERNALDATE {part})"
+            )
+            _check(typ, data, "UID FETCH")
+        except (MailboxError, imaplib.IMAP4.error) as exc:
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise  # the connection is gone: the mailbox run stops here
+            if len(uids) > 1:
+                for uid in uids:
+                    yield from self._fetch([uid], part)
+            else:
+                yield uids[0], Unreadable(_text(exc), self._header_of(uids[0]))
+            return
         for item in data:
             if isinstance(item, tuple) and len(item) == 2:
-                found = _FETCH_UID_RE.search(item[0])
-                if found:
-                    uid = int(found.group(1))
+                match = _FETCH_UID_RE.search(item[0])
+                if match:
+                    uid = int(match.group(1))
                     self.received[uid] = _internal_date(item[0])
                     yield uid, item[1]
+
+    def _header_of(self, uid):
+        """The header block of ``uid``, or ``b""`` when the server will not give that either."""
+        try:
+            typ, data = self.client.uid("FETCH", str(uid), "(UID BODY.PEEK[HEADER])")
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error:
+            return b""
+        if typ != "OK":
+            return b""
+        return next((i[1] for i in data if isinstance(i, tuple) and len(i) == 2), b"")
 
     def handled(self, uids, action, move_to=None):
         """Apply the folder's after-action to committed messages."""
@@ -274,23 +290,48 @@ class ImapMailbox:
             self.client.logout()
 
 
-class _BoundedPop3(poplib.POP3):
-    """poplib bounds lines by a module-wide constant; this session has its own bound, raised
-    to a message's size while that message is read (mail may hold very long lines)."""
+class _SessionLost(poplib.error_proto):
+    """The POP3 session lost its place in the server's answer: nothing more can be read."""
 
-    max_line = POP3_MAX_LINE
+
+class _LongLines:
+    """POP3 client reading lines of any length, in pieces, up to ``max_line`` bytes.
+
+    poplib refuses lines over 2 KiB (``poplib._MAXLINE``) and then loses its place
+    in the server's answer, which blocked the whole mailbox on one message with a
+    long line. RFC 5322 allows 998 characters, real mail has longer ones.
+    """
+
+    max_line = 256 * 1024 * 1024
 
     def _getline(self):
-        line = self.file.readline(self.max_line + 1)
-        if len(line) > self.max_line:
-            raise poplib.error_proto(f"line longer than {self.max_line} bytes")
+        line = self.file.readline(POP3_CHUNK)
+        if line and not line.endswith(b"\n") and len(line) >= POP3_CHUNK:
+            parts, total = [line], len(line)
+            while not parts[-1].endswith(b"\n"):
+                piece = self.file.readline(POP3_CHUNK)
+                if not piece:
+                    break
+                total += len(piece)
+                if total > self.max_line:
+                    raise _SessionLost(f"-ERR line longer than {self.max_line} bytes")
+                parts.append(piece)
+            line = b"".join(parts)
         if not line:
-            raise poplib.error_proto("-ERR EOF")
-        # RFC 1939 ends lines with CRLF; some servers send a bare LF.
-        return line.removesuffix(b"\n").removesuffix(b"\r"), len(line)
+            raise _SessionLost("-ERR EOF")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
 
 
-class _BoundedPop3Ssl(_BoundedPop3, poplib.POP3_SSL):
+class _POP3(_LongLines, poplib.POP3):
+    pass
+
+
+class _POP3_SSL(_LongLines, poplib.POP3_SSL):
     pass
 
 
@@ -300,24 +341,18 @@ class Pop3Mailbox:
     protocol = "pop"
 
     def __init__(
-        self, host, port, user, password, security="none", verify_tls=True, timeout=TIMEOUT
+        self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
     ):
-        self._address = (host, port, security, verify_tls, timeout)
-        self.user, self.password = user, password
-        self.client = self._open()
-        self._numbers = {}
-        self._sizes = {}  # message number -> size (LIST)
-        self.sizes = {}  # UIDL -> size, filled by retrieve()
-
-    def _open(self):
-        host, port, security, verify_tls, timeout = self._address
         context = _tls_context(verify_tls)
         if security == "ssl":
-            return _BoundedPop3Ssl(host, port, context=context, timeout=timeout)
-        client = _BoundedPop3(host, port, timeout=timeout)
-        if security == "starttls":
-            client.stls(context=context)
-        return client
+            self.client = _POP3_SSL(host, port, context=context, timeout=timeout)
+        else:
+            self.client = _POP3(host, port, timeout=timeout)
+            if security == "starttls":
+                self.client.stls(context=context)
+        self.user, self.password = user, password
+        self._numbers = {}
+        self.sizes = {}  # UIDL -> size the server announced (LIST)
 
     def login(self):
         try:
@@ -333,66 +368,54 @@ class Pop3Mailbox:
     def open_folder(self, path="INBOX", after_uid=0, unread_only=False):
         """POP3 has one folder and no UID order: every UIDL on the server is returned."""
         _resp, lines, _octets = self.client.uidl()
-        self._numbers = {}
+        self._numbers, self.sizes = {}, {}
         for line in lines:
             num, uidl = line.decode("ascii", "replace").split(None, 1)
             self._numbers[uidl] = int(num)
-        _resp, lines, _octets = self.client.list()
-        self._sizes = {}
-        for line in lines:
-            num, size = line.split()[:2]
-            self._sizes[int(num)] = int(size)
         return FolderState(0, list(self._numbers))
 
     def retrieve(self, uidls, max_size=0):
-        """Yield ``(uidl, raw_bytes)``; a message larger than ``max_size`` (0: no limit) as its
-        header block only, one the server fails to deliver as :class:`Unreadable`."""
+        """Yield ``(uidl, raw_bytes)``, or ``(uidl, Unreadable)`` when the server refuses one.
+
+        A message larger than ``max_size`` bytes (0: no limit) is read as its header only
+        (``TOP n 0``).
+        """
+        if uidls and not self.sizes:
+            _resp, lines, _octets = self.client.list()
+            by_number = {}
+            for line in lines:
+                num, _sep, size = line.decode("ascii", "replace").partition(" ")
+                if num.isdigit() and size.strip().isdigit():
+                    by_number[int(num)] = int(size.strip())
+            self.sizes = {u: by_number.get(n, 0) for u, n in self._numbers.items()}
         for uidl in uidls:
             num = self._numbers.get(uidl)
             if num is None:
                 continue
-            size = self._sizes.get(num, 0)
-            self.sizes[uidl] = size
+            large = max_size and self.sizes.get(uidl, 0) > max_size
             try:
-                if max_size and size > max_size:
-                    raw = self._top(num)
+                if large:
+                    _resp, lines, _octets = self.client.top(num, 0)
                 else:
-                    raw = self._retr(num, size)
-            except (poplib.error_proto, EOFError) as exc:
-                yield uidl, Unreadable(f"POP3 error on this message: {_text(exc)}")
-                self._reopen()
+                    _resp, lines, _octets = self.client.retr(num)
+            except _SessionLost as exc:
+                raise MailboxError(f"RETR {num} failed: {_text(exc)}") from exc
+            except poplib.error_proto as exc:
+                # The server answered -ERR for this message only; the session goes on.
+                yield uidl, Unreadable(_text(exc), self._header_of(num))
                 continue
-            yield uidl, raw
+            # Byte-stuffed lines (RFC 1939) are already unstuffed by poplib.
+            yield uidl, b"\r\n".join(lines) + b"\r\n"
 
-    def _retr(self, num, size):
-        """RETR one message, its lines bounded by its size as LIST announced it."""
-        self.client.max_line = max(POP3_MAX_LINE, size + 2)
-        try:
-            _resp, lines, _octets = self.client.retr(num)
-        finally:
-            self.client.max_line = POP3_MAX_LINE
-        return b"\r\n".join(lines) + b"\r\n"
-
-    def _top(self, num):
-        """The header block of one message (TOP n 0), at most :data:`HEAD_BYTES` per line."""
-        self.client.max_line = HEAD_BYTES
+    def _header_of(self, num):
+        """The header block of message ``num``, or ``b""`` when the server refuses it too."""
         try:
             _resp, lines, _octets = self.client.top(num, 0)
-        finally:
-            self.client.max_line = POP3_MAX_LINE
-        return header_block(b"\r\n".join(lines) + b"\r\n\r\n")
-
-    def _reopen(self):
-        """After an error the session may be in the middle of a message: drop it without QUIT
-        (so no deletion is committed; pending ones are applied again next run) and log in again."""
-        with contextlib.suppress(OSError):
-            self.client.close()
-        try:
-            self.client = self._open()
-            self.login()
-        except (poplib.error_proto, OSError) as exc:
-            raise MailboxError(f"Reconnecting after a message error failed: {_text(exc)}") from exc
-        self.open_folder()
+        except _SessionLost:
+            raise
+        except poplib.error_proto:
+            return b""
+        return b"\r\n".join(lines) + b"\r\n"
 
     def handled(self, uidls, action, move_to=None):
         if action != "delete":
@@ -406,7 +429,7 @@ class Pop3Mailbox:
 
 
 def connect(
-    protocol, host, port, user, password, security="none", verify_tls=True, timeout=TIMEOUT
+    protocol, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
 ):
     """Open and log in; raise :class:`MailboxError` or ``OSError`` on failure."""
     cls = ImapMailbox if protocol == "imap" else Pop3Mailbox

@@ -2,11 +2,6 @@
 
 Only the header block is parsed here; the full MIME parse is Odoo's
 ``mail.thread.message_parse``. Nothing in this module raises on bad input.
-
-Hostile headers are cut before anything decodes them: the standard library
-decodes RFC 2047 words in quadratic time (a 2.8 MB subject took a minute), so
-:func:`cap_headers` bounds each header and the header block, in one linear pass,
-for this module and for Odoo's parser alike.
 """
 
 import codecs
@@ -24,15 +19,15 @@ _KEY_HEADERS = ("from", "to", "cc", "date", "subject")
 ADDRESS_HEADERS = ("from", "to", "cc", "delivered-to", "bcc")
 _HEADER_SPLIT_RE = re.compile(rb"\r?\n\r?\n")
 _PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-# Longest header kept (name and folded lines included): hundreds of recipients fit.
-MAX_HEADER_LENGTH = 64 * 1024
-# Longest header block kept; the headers after it are dropped.
-MAX_HEADER_BLOCK = 1024 * 1024
-# Addresses an email may list before the rest is ignored (tools.addresses.MAX_ADDRESSES).
-MAX_ADDRESSES = 500
-_HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
-# What is read of a message too large to be read whole: its header block, up to this.
-HEAD_BYTES = 256 * 1024
+
+# Hostile input: limits applied to the raw header block *before* anything decodes it.
+# Decoding RFC 2047 words is quadratic in Python (67 s for a 2.8 MB subject), and the
+# stdlib's structured header parsers are slow on long address lists: a header longer
+# than its limit is cut, so no crafted header can stall a run.
+MAX_HEADERS = 1000  # header fields kept, in order
+MAX_HEADER_VALUE = 16 * 1024  # bytes kept of one header field
+MAX_ADDRESS_HEADER = 64 * 1024  # ... of From, To, Cc, Delivered-To, Bcc
+_FIELD_NAME_RE = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 
 
 @dataclass
@@ -49,87 +44,15 @@ class MailSummary:
         default_factory=dict
     )  # every value of From/To/Cc/Delivered-To/Bcc
     size: int = 0  # bytes of the raw message
-    notes: list = field(default_factory=list)  # what was cut from hostile headers, for the log
+    limits: list = field(default_factory=list)  # which header limits cut this message
 
 
-def format_size(size):
-    """``61 MB``, ``2 KB``: a size for people, rounded."""
-    if size >= 1024 * 1024:
-        return f"{round(size / (1024 * 1024))} MB"
-    return f"{max(round(size / 1024), 1)} KB"
-
-
-def _header_end(raw):
-    """Index where the header block ends (its blank line included), or ``len(raw)``."""
-    found = _HEADER_END_RE.search(raw)
-    return found.end() if found else len(raw)
-
-
-def header_block(raw, limit=HEAD_BYTES):
-    """The header block of ``raw`` (its blank line included), at most ``limit`` bytes."""
-    head = raw[:limit]
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        end = head.find(separator)
-        if end >= 0:
-            return head[: end + len(separator)]
-    return head
-
-
-def _headers(head):
-    """``[(name, bytes)]`` of a header block, each header with its folded lines."""
-    headers = []
-    for line in head.splitlines(keepends=True):
-        if not line.strip(b"\r\n"):
-            break  # the blank line ending the block
-        if headers and line[:1] in (b" ", b"\t"):
-            headers[-1][1].append(line)
-        else:
-            headers.append((line.split(b":", 1)[0].strip()[:100], [line]))
-    return [(name, b"".join(lines)) for name, lines in headers]
-
-
-def cap_headers(
-    raw, max_length=MAX_HEADER_LENGTH, max_block=MAX_HEADER_BLOCK, rewrite=None, rewrite_above=0
-):
-    """``(raw, notes)``: ``raw`` with every header cut to ``max_length`` bytes and the header
-    block to ``max_block``, and what was cut. Normal mail comes back unchanged (the same object).
-
-    ``rewrite(name, header)``, when given, returns a header's replacement, or ``None`` to keep
-    it; it is offered the headers longer than ``rewrite_above`` or holding many comments.
-    """
-    end = _header_end(raw)
-    head = raw[:end]
-    if end <= (min(max_length, rewrite_above) if rewrite else max_length) and (
-        head.count(b"(") <= 64
-    ):
-        return raw, []  # no header can be long enough to matter
-    notes, out, size = [], [], 0
-    for name, header in _headers(head):
-        label = name.decode("ascii", "replace")
-        if rewrite and (len(header) > rewrite_above or header.count(b"(") > 64):
-            new = rewrite(label, header)
-            if new is not None:
-                header = new
-                notes.append(f"header {label} rewritten as the list of its addresses")
-        if len(header) > max_length:
-            header = header[: max_length - 2].rstrip(b"\r\n") + b"\r\n"
-            notes.append(f"header {label} longer than {format_size(max_length)}: cut")
-        if size + len(header) > max_block:
-            notes.append(f"header block longer than {format_size(max_block)}: the rest dropped")
-            break
-        out.append(header)
-        size += len(header)
-    return b"".join(out) + b"\r\n" + raw[end:], notes
-
-
-def decode_header_value(value, limit=MAX_HEADER_LENGTH):
-    """Decode RFC 2047 words of the first ``limit`` characters; undecodable bytes become
-    U+FFFD, never an error."""
+def decode_header_value(value):
+    """Decode RFC 2047 words; undecodable bytes become U+FFFD, never an error."""
     if value is None:
         return ""
     if isinstance(value, email.header.Header):
         value = str(value)
-    value = value[:limit]  # decoding is quadratic in the length: cut first
     try:
         parts = email.header.decode_header(value)
     except (email.errors.HeaderParseError, ValueError, LookupError):
@@ -183,14 +106,80 @@ def message_key(message_id, headers, raw):
     return "sha256:" + digest.hexdigest()
 
 
-def summarize(raw):
-    """Parse the header block of ``raw`` (bytes) into a :class:`MailSummary`."""
+def _split_header_block(raw):
+    """``(header block, separator, body)`` of ``raw`` (a linear search for the first blank line)."""
+    found = _HEADER_SPLIT_RE.search(raw)
+    if found:
+        return raw[: found.start()], raw[found.start() : found.end()], raw[found.end() :]
+    return raw, b"", b""
+
+
+def _header_fields(block):
+    """The raw header fields of a header block, each with its continuation lines."""
+    fields, current = [], []
+    for line in block.splitlines(keepends=True):
+        if current and line[:1] in (b" ", b"\t"):
+            current.append(line)
+            continue
+        if current:
+            fields.append(b"".join(current))
+        current = [line]
+    if current:
+        fields.append(b"".join(current))
+    return fields
+
+
+def cap_headers(raw):
+    """Return ``(raw, limits)``: ``raw`` with its header block cut to the limits above, and
+    a note per limit applied (empty when the message was left as it is).
+
+    Cut fields keep their name; the body is untouched. Runs in time linear in the
+    size of the header block.
+    """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
-    end = _header_end(raw)
-    head, notes = cap_headers(raw[:end])
+    block, separator, body = _split_header_block(raw)
+    limits = []
+    if len(block) <= MAX_HEADER_VALUE and block.count(b"\n") < MAX_HEADERS:
+        return raw, limits  # the common case: nothing to look at
+    fields = _header_fields(block)
+    if len(fields) > MAX_HEADERS:
+        limits.append(f"{len(fields)} header fields: only the first {MAX_HEADERS} kept")
+        fields = fields[:MAX_HEADERS]
+    kept = []
+    for raw_field in fields:
+        name = _FIELD_NAME_RE.match(raw_field)
+        lname = name.group(1).decode("ascii").lower() if name else ""
+        limit = MAX_ADDRESS_HEADER if lname in ADDRESS_HEADERS else MAX_HEADER_VALUE
+        if len(raw_field) > limit:
+            ending = b"\r\n" if raw_field.endswith(b"\r\n") else b"\n"
+            cut = raw_field[:limit]
+            if lname in ADDRESS_HEADERS and b"," in cut:
+                cut = cut[: cut.rindex(b",")]  # whole addresses only
+            limits.append(
+                f"{lname or 'a'} header of {len(raw_field) // 1024} KiB cut to {limit // 1024} KiB"
+            )
+            raw_field = cut.rstrip(b"\r\n") + ending
+        kept.append(raw_field)
+    if not limits:
+        return raw, limits
+    block = b"".join(kept).rstrip(b"\r\n")
+    return block + (separator or b"\r\n\r\n") + body, limits
+
+
+def summarize(raw):
+    """Parse the header block of ``raw`` (bytes) into a :class:`MailSummary`.
+
+    Headers are cut to the limits of :func:`cap_headers` before being decoded; the
+    exactly-once key still hashes the whole body.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    size = len(raw)
+    capped, limits = cap_headers(raw)
+    block = _split_header_block(capped)[0]
     try:
-        msg = _PARSER.parsebytes(head)
+        msg = _PARSER.parsebytes(block + b"\r\n\r\n")
         headers, address_headers = {}, {}
         for name, value in msg.items():
             lname = name.lower()
@@ -201,10 +190,6 @@ def summarize(raw):
     except Exception:  # noqa: BLE001 - a broken header block is still a message to keep
         headers, address_headers = {}, {}
     message_id = normalize_message_id(headers.get("message-id"))
-    if sum(v.count("@") for values in address_headers.values() for v in values) > MAX_ADDRESSES:
-        notes.append(
-            f"more than {MAX_ADDRESSES} addresses: only the first {MAX_ADDRESSES} are read"
-        )
     return MailSummary(
         key=message_key(message_id, headers, raw),
         message_id=message_id,
@@ -213,8 +198,8 @@ def summarize(raw):
         date=headers.get("date", ""),
         headers=headers,
         address_headers=address_headers,
-        size=len(raw),
-        notes=notes,
+        size=size,
+        limits=limits,
     )
 
 

@@ -25,8 +25,6 @@ class Mail:
     repairs: list = field(default_factory=list)  # charset repairs, reported on the log
     # Certified mailbox: the PEC envelope (tools.pec.Pec); the fields above describe its inner message.
     pec: object = None
-    size: int = 0  # bytes on the mail server; above the mailbox's limit only the headers were read
-    header_notes: list = field(default_factory=list)  # hostile headers cut or rewritten on reading
 
 
 @dataclass

@@ -62,8 +62,10 @@ class MailboxSource:
     # Addresses of every converter mailbox: mail from them never gets an acknowledgement.
     mailbox_addresses: frozenset = frozenset()
     # -- end helpdesk workflow ---------------------------------------------------------
-    # -- hostile input (issue 9 part B2): larger emails are logged, never downloaded whole --
-    max_message_size: int = 0  # bytes; 0 reads every email whatever its size
+    # -- security (issue 9 part B): hostile input and ID-tag trust --------------------
+    max_message_size: int = 0  # bytes; a larger email is logged "rejected", never converted
+    trust_company_domain: bool = False  # ID tags: the customer's colleagues belong to its records
+    # -- end security ----------------------------------------------------------------------
     # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
@@ -80,7 +82,7 @@ class Origin:
     uidvalidity: int = 0
     received: datetime | None = None  # IMAP INTERNALDATE, when the server gave one
     backlog: bool = False  # imported from a file: never gets automatic replies
-    size: int = 0  # the copy's size on the server, when known (it may be more than what was read)
+    size: int = 0  # bytes, as the mail server announced them (0: unknown, the raw's length counts)
 
     def for_message(self, **changes):
         """This origin for another message of the same folder."""

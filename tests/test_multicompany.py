@@ -1,0 +1,130 @@
+"""Two companies whose mail stays apart (C5, issue 9): matching, exactly-once, tags and access."""
+
+from odoo import fields
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+
+from .common import MailConverterCase, make_email
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestMultiCompany(MailConverterCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env.company
+        cls.company_b = cls.env["res.company"].create({"name": "Beta Ltd"})
+        cls.server_b = cls.make_server(user="sales", company_id=cls.company_b.id)
+        cls.server.company_id = cls.company_a
+        Partner = cls.env["res.partner"]
+        # The same customer address is a contact in each company.
+        cls.carla_a = Partner.create(
+            {"name": "Carla", "email": "carla@customer.example", "company_id": cls.company_a.id}
+        )
+        cls.carla_b = Partner.create(
+            {"name": "Carla", "email": "carla@customer.example", "company_id": cls.company_b.id}
+        )
+        groups = (
+            "base.group_user,helpdesk_mgmt.group_helpdesk_user,"
+            "mail_converter.group_mail_converter_manager"
+        )
+        cls.user_a = new_test_user(
+            cls.env,
+            "mc_user_a",
+            groups=groups,
+            company_id=cls.company_a.id,
+            company_ids=[fields.Command.set(cls.company_a.ids)],
+        )
+        cls.user_b = new_test_user(
+            cls.env,
+            "mc_user_b",
+            groups=groups,
+            company_id=cls.company_b.id,
+            company_ids=[fields.Command.set(cls.company_b.ids)],
+        )
+
+    def _fetch_both(self):
+        self.fetch(self.server)
+        self.fetch(self.server_b)
+
+    def test_same_email_converted_once_per_company(self):
+        raw = make_email(
+            subject="Both companies",
+            email_from="Carla <carla@customer.example>",
+            message_id="<both@customer.example>",
+        )
+        self.append(raw, user="support")
+        self.append(raw, user="sales")
+        self._fetch_both()
+        # A refetch is still exactly once in each company.
+        self._fetch_both()
+        log_a, log_b = self.logs(self.server), self.logs(self.server_b)
+        self.assertRecordValues(
+            log_a + log_b,
+            [
+                {"state": "done", "company_id": self.company_a.id, "model": "helpdesk.ticket"},
+                {"state": "done", "company_id": self.company_b.id, "model": "helpdesk.ticket"},
+            ],
+        )
+        ticket_a = self.env["helpdesk.ticket"].browse(log_a.res_id)
+        ticket_b = self.env["helpdesk.ticket"].browse(log_b.res_id)
+        self.assertNotEqual(ticket_a, ticket_b)
+        self.assertEqual(ticket_a.company_id, self.company_a)
+        self.assertEqual(ticket_b.company_id, self.company_b)
+        # Each company's contact only: the other company's namesake is not matched.
+        self.assertEqual(ticket_a.partner_id, self.carla_a)
+        self.assertEqual(ticket_b.partner_id, self.carla_b)
+        filed_a = {(x.model, x.res_id) for x in log_a.link_ids}
+        filed_b = {(x.model, x.res_id) for x in log_b.link_ids}
+        self.assertNotIn(("res.partner", self.carla_b.id), filed_a)
+        self.assertNotIn(("res.partner", self.carla_a.id), filed_b)
+
+        # Each company's people see their own mail only.
+        Log = self.env["mail.converter.log"]
+        self.assertEqual(
+            Log.with_user(self.user_a).search([("id", "in", (log_a | log_b).ids)]), log_a
+        )
+        self.assertEqual(
+            Log.with_user(self.user_b).search([("id", "in", (log_a | log_b).ids)]), log_b
+        )
+        Link = self.env["mail.converter.link"].with_user(self.user_b)
+        self.assertFalse(Link.search([("log_id", "=", log_a.id)]))
+        with self.assertRaises(AccessError):
+            log_a.with_user(self.user_b).read(["subject"])
+        with self.assertRaises(AccessError):
+            ticket_a.with_user(self.user_b).read(["name"])
+        Folder = self.env["mail.converter.folder"].with_user(self.user_b)
+        self.assertEqual(Folder.search([]), self.server_b.converter_folder_ids)
+        Server = self.env["fetchmail.server"].with_user(self.user_b)
+        self.assertEqual(Server.search([("use_converter", "=", True)]), self.server_b)
+
+    def test_tags_and_rules_stay_within_the_company(self):
+        ticket_a = self.env["helpdesk.ticket"].create(
+            {"name": "Printer A", "description": "x", "partner_id": self.carla_a.id}
+        )
+        self.assertEqual(ticket_a.company_id, self.company_a)
+        Rule = self.env["mail.converter.rule"]
+        Rule.search([]).action_archive()
+        rule_a = Rule.create(
+            {"name": "A tickets", "action": "ticket", "company_id": self.company_a.id}
+        )
+        rule_b = Rule.with_company(self.company_b).create({"name": "B tickets", "action": "ticket"})
+        self.assertEqual(rule_b.company_id, self.company_b)
+        # Carla writes to company B quoting company A's ticket number.
+        self.append(
+            make_email(
+                subject=f"Question [{ticket_a.number}]",
+                email_from="carla@customer.example",
+                message_id="<tag-b@customer.example>",
+            ),
+            user="sales",
+        )
+        self.fetch(self.server_b)
+        log = self.logs(self.server_b)
+        self.assertEqual(log.state, "done")
+        self.assertEqual(log.rule_id, rule_b, "company A's rule does not read company B's mail")
+        self.assertNotEqual((log.model, log.res_id), ("helpdesk.ticket", ticket_a.id))
+        self.assertNotIn("<tag-b@customer.example>", ticket_a.message_ids.mapped("message_id"))
+        self.assertEqual(self.env["helpdesk.ticket"].browse(log.res_id).company_id, self.company_b)
+        self.assertEqual(self.env["mail.converter.rule"].with_user(self.user_b).search([]), rule_b)
+        self.assertNotIn(rule_a, self.env["mail.converter.rule"].with_user(self.user_b).search([]))

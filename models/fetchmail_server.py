@@ -210,6 +210,15 @@ class FetchmailServer(models.Model):
         )
 
     # -- end helpdesk workflow ----------------------------------------------------------
+    # -- trust (issue 9): ID tags and reply headers from the record's people only ------
+    converter_trust_company_domain = fields.Boolean(
+        "Trust the customer's domain",
+        help="An ID tag or a reply to a conversation files an email on a record only when "
+        "its sender belongs to the record: its customer, a follower, its responsible. "
+        "Ticked, any address of the customer's company domain belongs too (never a "
+        "free-mail domain). Others get a record of their own.",
+    )
+    # -- end trust ---------------------------------------------------------------------
 
     _check_interval_positive = models.Constraint(
         "CHECK(check_interval >= 0)",
@@ -376,10 +385,11 @@ class FetchmailServer(models.Model):
             default_user_id=self.default_user_id.id,
             activation_date=self.activation_date,
             own_addresses=frozenset(filter(None, own)),
-            tag_patterns=self.env["mail.converter.tag"]._converter_patterns(),
+            # multi-company (issue 9): tags and rules of this mailbox's company, or shared
+            tag_patterns=self.env["mail.converter.tag"]._converter_patterns(self.company_id.id),
             rules=tuple(
                 r
-                for r in self.env["mail.converter.rule"]._converter_rules()
+                for r in self.env["mail.converter.rule"]._converter_rules(self.company_id.id)
                 if not r.server_ids or self.id in r.server_ids
             ),
             **self._converter_source_special(),  # bounces, BCC logging, PEC
@@ -390,6 +400,8 @@ class FetchmailServer(models.Model):
             auto_reply_limit=self.auto_reply_limit,
             reopen_closed=self.converter_reopen_closed,
             mailbox_addresses=self._converter_mailbox_addresses(),
+            # trust (issue 9)
+            trust_company_domain=self.converter_trust_company_domain,
         )
 
     # -- connection ----------------------------------------------------

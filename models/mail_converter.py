@@ -80,10 +80,19 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _log_seen(self, summary, source, origin):
-        """Find or create the log row; return it and ``convert``, ``handled`` or ``skip``."""
+        """Find or create the log row; return it and ``convert``, ``handled`` or ``skip``.
+
+        Exactly once per company: the same email reaching mailboxes of two companies is
+        converted by each, on its own records.
+        """
         Log = self.env["mail.converter.log"].sudo()
         primary = Log.search(
-            [("message_key", "=", summary.key), ("state", "!=", "duplicate")], limit=1
+            [
+                ("message_key", "=", summary.key),
+                ("state", "!=", "duplicate"),
+                ("company_id", "=", source.company_id or False),
+            ],
+            limit=1,
         )
         if not primary:
             log = self._log_claim(summary, source, origin)
@@ -109,7 +118,7 @@ class MailConverter(models.AbstractModel):
     def _log_claim(self, summary, source, origin):
         """Insert the log row that claims this email; ``None`` when another worker claimed it first.
 
-        The unique index on the message key decides between concurrent workers. The
+        The unique index on the message key and company decides between concurrent workers. The
         insert is the one statement expected to fail in that race, so it runs alone in
         a savepoint, with Odoo's "bad query" report switched off for it (an explicit
         ``log_exceptions=False`` rather than a logging filter).

@@ -127,9 +127,12 @@ class MailConverterLog(models.Model):
     )
     # -- end helpdesk workflow ----------------------------------------------------------
 
-    # One converted (or failed) row per email; extra copies are 'duplicate' rows.
+    # One converted (or failed) row per email and company; extra copies are 'duplicate' rows.
+    # Multi-company (issue 9): the same email reaching two companies is converted by each.
+    # Odoo drops and recreates the index when this definition changes (upgrade-safe: the
+    # new index is looser than the old one, so existing rows always satisfy it).
     _message_key_unique = models.UniqueIndex(
-        "(message_key) WHERE state != 'duplicate'",
+        "(message_key, COALESCE(company_id, 0)) WHERE state != 'duplicate'",
         "This email has already been logged.",
     )
     _copy_index = models.Index("(folder_id, uidvalidity, uid)")

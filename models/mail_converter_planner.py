@@ -100,8 +100,12 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _converter_mail_thread(self, source):
-        """The ``mail.thread`` environment used for parsing and posting."""
-        return self.env["mail.thread"].with_context(
+        """The ``mail.thread`` environment used for parsing and posting, in the mailbox's company
+        (the records it creates belong to it)."""
+        MailThread = self.env["mail.thread"]
+        if source.company_id:
+            MailThread = MailThread.with_company(source.company_id)
+        return MailThread.with_context(
             default_fetchmail_server_id=source.server_id,
             # helpdesk workflow: the ticket remembers its mailbox (replies, spam, the marker)
             default_mail_converter_server_id=source.server_id,
@@ -123,6 +127,8 @@ class MailConverterPlanner(models.AbstractModel):
 
         One indexed query whatever the number of addresses; records are read
         as the system does, the links are what users then see through access rules.
+        Contacts and leads of another company than the mailbox's are not matched (those
+        of no company are shared), nor users who may not work in it.
         """
         if not emails:
             return [], {}
@@ -133,10 +139,14 @@ class MailConverterPlanner(models.AbstractModel):
                 "name",
                 "mail_converter_exclude",
                 "commercial_partner_id",
+                "company_id",
             ]
         )
-        self.env["crm.lead"].flush_model(["email_normalized", "active", "mail_converter_exclude"])
-        self.env["res.users"].flush_model(["active", "share", "partner_id"])
+        self.env["crm.lead"].flush_model(
+            ["email_normalized", "active", "mail_converter_exclude", "company_id"]
+        )
+        self.env["res.users"].flush_model(["active", "share", "partner_id", "company_ids"])
+        company = source.company_id or None  # multi-company: NULL matches every company
         self.env.cr.execute(
             SQL(
                 """
@@ -145,19 +155,24 @@ class MailConverterPlanner(models.AbstractModel):
               FROM res_partner p
          LEFT JOIN res_partner c ON c.id = p.commercial_partner_id AND c.id != p.id AND c.active
              WHERE p.active AND p.email_normalized = ANY(%(emails)s)
+               AND (p.company_id IS NULL OR %(company)s::int IS NULL OR p.company_id = %(company)s)
          UNION ALL
             SELECT 'crm.lead', l.id, l.email_normalized,
                    COALESCE(NULLIF(l.contact_name, ''), NULLIF(l.partner_name, ''), l.name),
                    l.mail_converter_exclude, NULL, NULL, NULL
               FROM crm_lead l
              WHERE l.active AND l.email_normalized = ANY(%(emails)s)
+               AND (l.company_id IS NULL OR %(company)s::int IS NULL OR l.company_id = %(company)s)
          UNION ALL
             SELECT 'res.users', u.id, p.email_normalized, p.name, FALSE, NULL, NULL, NULL
               FROM res_users u JOIN res_partner p ON p.id = u.partner_id
              WHERE u.active AND u.share IS NOT TRUE AND p.email_normalized = ANY(%(emails)s)
+               AND (%(company)s::int IS NULL OR EXISTS (
+                    SELECT 1 FROM res_company_users_rel r WHERE r.user_id = u.id AND r.cid = %(company)s))
           ORDER BY 1, 2
         """,
                 emails=list(emails),
+                company=company,
             )
         )
         candidates, companies = [], {}
@@ -561,8 +576,12 @@ class MailConverterPlanner(models.AbstractModel):
                 email=excluded.email,
             )
         msg_id = msg_dict.get("message_id")
+        # multi-company (issue 9): another company's copy of the email does not count
+        company = [("record_company_id", "in", [source.company_id, False])] * bool(
+            source.company_id
+        )
         if msg_id and self.env["mail.message"].sudo().search_count(
-            [("message_id", "=", msg_id)], limit=1
+            [("message_id", "=", msg_id)] + company, limit=1
         ):
             return self.env._("Already in Odoo (sent or imported by this database)")
         if self.env["mail.thread"]._detect_loop_headers(msg_dict):
@@ -623,17 +642,36 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_reply(self, mail, source, plan):
-        """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation."""
-        record = self._converter_replied_record(mail)
-        if record:
-            plan.route = Route(
-                record._name, record.id, why=self.env._("Continues its conversation")
+        """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation,
+        when its sender belongs to that conversation (:meth:`_converter_sender_belongs`); else
+        the email is handled as a new one and the suspicious reference is noted."""
+        replied = self._converter_replied_messages(mail)
+        record = self._converter_record_of(replied[:1])
+        if not record:
+            return
+        why = self._converter_untrusted_reason(record, mail, source, replied)
+        if why:
+            plan.note(
+                self.env._(
+                    "Suspicious reply headers: they point to %(record)s, but %(why)s; "
+                    "handled as a new email",
+                    record=self._converter_record_label(record),
+                    why=why,
+                )
             )
-            plan.followup = True
+            return
+        plan.route = Route(record._name, record.id, why=self.env._("Continues its conversation"))
+        plan.followup = True
 
     @api.model
     def _converter_replied_record(self, mail):
         """The record whose message ``mail`` replies to, as Odoo's own routing finds it."""
+        return self._converter_record_of(self._converter_replied_messages(mail)[:1])
+
+    @api.model
+    def _converter_replied_messages(self, mail):
+        """The messages ``mail`` replies to (In-Reply-To, References) that are on a record, newest
+        first, as ``sudo`` records."""
         msg_dict = mail.msg_dict
         references = unfold_references(
             msg_dict.get("references") or msg_dict.get("in_reply_to") or ""
@@ -641,29 +679,43 @@ class MailConverterPlanner(models.AbstractModel):
         # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
         references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
         if not references:
-            return None
-        replied = (
+            return self.env["mail.message"].sudo()
+        return (
             self.env["mail.message"]
             .sudo()
             .search(
                 [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
-                limit=1,
                 order="id desc",
+                limit=32,
             )
         )
-        if not replied or replied.model not in self.env:
+
+    @api.model
+    def _converter_record_of(self, message):
+        """The record ``message`` is posted on, when it still exists and takes replies."""
+        if not message or message.model not in self.env:
             return None
-        record = self.env[replied.model].sudo().browse(replied.res_id).exists()
+        record = self.env[message.model].sudo().browse(message.res_id).exists()
         return record if record and hasattr(record, "message_update") else None
 
     @api.model
     def _plan_tags(self, mail, source, plan):
-        """File the email on records named by ID tags; the first receives it unless a reply
-        header already chose its conversation."""
+        """File the email on records named by ID tags, when its sender belongs to them; the
+        first receives it unless a reply header already chose its conversation. A tag naming
+        a record the sender does not belong to is noted, and the email handled as new."""
         tagged = self.env["mail.converter.tag"]._find_records(
-            source.tag_patterns, mail.msg_dict.get("subject"), str(mail.msg_dict.get("body") or "")
+            source.tag_patterns,
+            mail.msg_dict.get("subject"),
+            str(mail.msg_dict.get("body") or ""),
+            company_id=source.company_id,
         )
+        trusted = []
         for name, record in tagged:
+            why = self._converter_untrusted_reason(record, mail, source)
+            if why:
+                plan.note(self._converter_suspicious_tag_note(name, record, why))
+                continue
+            trusted.append((name, record))
             plan.links.append(
                 matcher.Link(
                     record._name,
@@ -673,23 +725,30 @@ class MailConverterPlanner(models.AbstractModel):
                     self.env._("Tag %(tag)s: %(record)s", tag=name, record=record.display_name),
                 )
             )
-        if tagged and not plan.route:
-            record = tagged[0][1]
+        if trusted and not plan.route:
+            record = trusted[0][1]
             plan.route = Route(
-                record._name, record.id, why=self.env._("Tag %(tag)s", tag=tagged[0][0])
+                record._name, record.id, why=self.env._("Tag %(tag)s", tag=trusted[0][0])
             )
             plan.followup = True
 
     @api.model
     def _plan_rule_route(self, mail, source, plan):
-        """What the deciding rule creates; a reply to an existing conversation always stays in it."""
+        """What the deciding rule creates; a reply to an existing conversation always stays in it.
+
+        *Update the ticket* updates the ticket its tag names only when the sender belongs to
+        it; otherwise it creates a ticket, as for an unknown number, and notes the tag.
+        """
         rule = plan.rule
         if plan.route or rule is None or rule.action == "link":
             return
         why = self.env._("Rule %(rule)s", rule=rule.name)
         if rule.action == "ticket_update":
-            ticket = self._converter_ticket_by_tag(rule.tag_regex, mail.msg_dict)
-            if ticket:
+            ticket = self._converter_ticket_by_tag(rule.tag_regex, mail.msg_dict, source)
+            untrusted = ticket and self._converter_untrusted_reason(ticket, mail, source)
+            if untrusted:
+                plan.note(self._converter_suspicious_tag_note(rule.name, ticket, untrusted))
+            elif ticket:
                 plan.route = Route("helpdesk.ticket", ticket.id, why=why)
                 plan.followup = True
                 return
@@ -705,15 +764,141 @@ class MailConverterPlanner(models.AbstractModel):
             plan.route = Route("crm.lead", values=dict(rule.lead_values), why=why)
 
     @api.model
-    def _converter_ticket_by_tag(self, tag_regex, msg_dict):
-        """The ticket whose number ``tag_regex`` captures in the subject."""
+    def _converter_ticket_by_tag(self, tag_regex, msg_dict, source=None):
+        """The ticket whose number ``tag_regex`` captures in the subject, within the mailbox's
+        company (or shared)."""
         if not tag_regex:
             return self.env["helpdesk.ticket"]
         found = safe_regex.compile(tag_regex).search(msg_dict.get("subject") or "")
         if not found:
             return self.env["helpdesk.ticket"]
         number = found.group(1) if found.groups() else found.group(0)
-        return self.env["helpdesk.ticket"].sudo().search([("number", "=ilike", number)], limit=1)
+        domain = [("number", "=ilike", number)]
+        if source and source.company_id:
+            domain.append(("company_id", "in", [source.company_id, False]))
+        return self.env["helpdesk.ticket"].sudo().search(domain, limit=1)
+
+    # -- trust (issue 9): who may file on a record by an ID tag or reply headers ----------
+    @api.model
+    def _converter_untrusted_reason(self, record, mail, source, replied=None):
+        """Why the email may not be filed on ``record`` by a tag or reply header, or ``""``."""
+        if not self._converter_in_company(record, source):
+            return self.env._("it belongs to another company")
+        if self._converter_sender_belongs(record, mail, source, replied):
+            return ""
+        return self.env._(
+            "%(email)s is not trusted there (not its customer, a follower or its responsible)",
+            email=self._converter_sender(mail) or self.env._("an unknown sender"),
+        )
+
+    @api.model
+    def _converter_sender_belongs(self, record, mail, source, replied=None):
+        """Whether the sender belongs to ``record``: its customer or a contact of the customer's
+        company, a follower, its responsible, a recipient (or the author) of a message it
+        replies to (``replied``), staff writing from an outbound folder, and, with the mailbox
+        option, an address of the customer's company domain. Override to trust more people."""
+        sender = self._converter_sender(mail)
+        if not sender:
+            return False
+        if mail.origin.direction == "outbound" and any(
+            link.model == "res.users" and link.email == sender for link in mail.matches.links
+        ):
+            return True
+        record = record.sudo()
+        customers = self._converter_record_customers(record)
+        if sender in self._converter_record_emails(record, customers):
+            return True
+        if replied and sender in self._converter_message_people(
+            replied.filtered(lambda m: m.model == record._name and m.res_id == record.id)
+        ):
+            return True
+        companies = customers.commercial_partner_id
+        if companies and self.env["res.partner"].sudo().search_count(
+            [("email_normalized", "=", sender), ("commercial_partner_id", "in", companies.ids)],
+            limit=1,
+        ):
+            return True
+        if source.trust_company_domain:
+            domain = addresses.email_domain(sender)
+            return bool(domain) and domain in self._converter_customer_domains(customers)
+        return False
+
+    @api.model
+    def _converter_record_customers(self, record):
+        """The customers of ``record`` (itself for a contact), as Odoo's mail layer sees them."""
+        if record._name == "res.partner":
+            return record
+        return record._mail_get_partners()[record.id]
+
+    @api.model
+    def _converter_record_emails(self, record, customers):
+        """Normalised addresses of the people of ``record``: its customers and their company,
+        its followers, its responsible, and its own email field (a lead's *Email*)."""
+        partners = customers | customers.commercial_partner_id | record.message_partner_ids
+        user = record["user_id"] if "user_id" in record._fields else None
+        if user is not None and user._name == "res.users":
+            partners |= user.partner_id
+        emails = set(partners.mapped("email_normalized"))
+        for name in (record._mail_get_primary_email_field(), "partner_email"):
+            if name and name in record._fields and record[name]:
+                emails.add(addresses.normalize_email(record[name]))
+        emails.discard(False)
+        emails.discard("")
+        return emails
+
+    @api.model
+    def _converter_message_people(self, messages):
+        """Normalised addresses of the authors and recipients of ``messages``."""
+        partners = (
+            messages.author_id | messages.partner_ids | messages.notification_ids.res_partner_id
+        )
+        emails = set(partners.mapped("email_normalized"))
+        for message in messages:
+            for text in (
+                message.email_from,
+                message.incoming_email_to,
+                message.incoming_email_cc,
+                message.outgoing_email_to,
+            ):
+                emails.update(a.email for a in addresses.parse_header(text or ""))
+        emails.discard(False)
+        emails.discard("")
+        return emails
+
+    @api.model
+    def _converter_customer_domains(self, customers):
+        """Email and website domains of the customers' companies; never a free-mail domain."""
+        domains = set()
+        for partner in customers | customers.commercial_partner_id:
+            domains.add(addresses.email_domain(partner.email_normalized or ""))
+            domains.add(addresses.website_domain(partner.website))
+        return {d for d in domains if d and not addresses.is_freemail(d)}
+
+    @api.model
+    def _converter_in_company(self, record, source):
+        """Whether ``record`` belongs to the mailbox's company, or to none (shared)."""
+        if not source.company_id:
+            return True
+        company = record.sudo()._mail_get_companies()[record.id]
+        return not company or company.id == source.company_id
+
+    @api.model
+    def _converter_suspicious_tag_note(self, tag, record, why):
+        """The plan's note for a tag naming a record the sender may not file on."""
+        return self.env._(
+            "Suspicious tag (%(tag)s): it names %(record)s, but %(why)s; handled as a new email",
+            tag=tag,
+            record=self._converter_record_label(record),
+            why=why,
+        )
+
+    @api.model
+    def _converter_record_label(self, record):
+        """``Helpdesk Ticket HT00042 - Printer``: a record as the log names it."""
+        model_name = self.env["ir.model"]._get(record._name).name
+        return f"{model_name} {record.sudo().display_name}"
+
+    # -- end trust ------------------------------------------------------------------------
 
     @api.model
     def _plan_default_route(self, mail, source, plan):
@@ -739,7 +924,7 @@ class MailConverterPlanner(models.AbstractModel):
         ]
         for address in wanted:
             company = (
-                self._converter_company_for_domain(address.domain)
+                self._converter_company_for_domain(address.domain, source)
                 if source.link_company_by_domain
                 else self.env["res.partner"]
             )
@@ -786,15 +971,15 @@ class MailConverterPlanner(models.AbstractModel):
         return [a for a in wanted if a.email not in aliases]
 
     @api.model
-    def _converter_company_for_domain(self, domain):
-        """The company whose website is on ``domain``; free-mail domains never match."""
+    def _converter_company_for_domain(self, domain, source=None):
+        """The company whose website is on ``domain``; free-mail domains never match, nor
+        companies of another company than the mailbox's."""
         if not domain or addresses.is_freemail(domain):
             return self.env["res.partner"]
-        companies = (
-            self.env["res.partner"]
-            .sudo()
-            .search([("is_company", "=", True), ("website", "ilike", domain)], limit=20, order="id")
-        )
+        scope = [("is_company", "=", True), ("website", "ilike", domain)]
+        if source and source.company_id:
+            scope.append(("company_id", "in", [source.company_id, False]))
+        companies = self.env["res.partner"].sudo().search(scope, limit=20, order="id")
         return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
 
     @api.model

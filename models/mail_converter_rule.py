@@ -18,6 +18,7 @@ class MailConverterRule(models.Model):
     _name = "mail.converter.rule"
     _description = "Mail converter rule"
     _order = "sequence, id"
+    _check_company_auto = True
 
     name = fields.Char(required=True)
     sequence = fields.Integer(default=10)
@@ -26,6 +27,7 @@ class MailConverterRule(models.Model):
         "fetchmail.server",
         string="Mailboxes",
         domain=[("use_converter", "=", True)],
+        check_company=True,
         help="Leave empty for every converter mailbox.",
     )
     direction = fields.Selection(
@@ -47,6 +49,12 @@ class MailConverterRule(models.Model):
     )
     private = fields.Boolean(help="Mark the imported email private.")
     stop = fields.Boolean("Stop processing further rules", default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        default=lambda self: self.env.company,
+        index="btree_not_null",
+        help="The rule applies to the mailboxes of this company. Leave empty for every company.",
+    )
     # Ticket defaults
     team_id = fields.Many2one("helpdesk.ticket.team", "Helpdesk team")
     user_id = fields.Many2one("res.users", "Assigned to", domain=[("share", "=", False)])
@@ -73,9 +81,11 @@ class MailConverterRule(models.Model):
                 )
 
     @api.model
-    def _converter_rules(self):
-        """Active rules for the evaluator, with what their actions need, read once per fetch run."""
-        return tuple(rule._converter_rule() for rule in self.sudo().search([]))
+    def _converter_rules(self, company_id=None):
+        """Active rules of ``company_id`` (and shared ones) for the evaluator, with what their
+        actions need, read once per fetch run. No company: every rule."""
+        domain = [("company_id", "in", [company_id, False])] if company_id else []
+        return tuple(rule._converter_rule() for rule in self.sudo().search(domain))
 
     def _converter_rule(self):
         """This rule as a plain :class:`tools.rules.Rule`; override to carry more settings."""

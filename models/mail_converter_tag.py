@@ -40,6 +40,13 @@ class MailConverterTag(models.Model):
         help="Field holding the value the pattern captures.",
     )
     search_body = fields.Boolean("Also search the body", default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        default=lambda self: self.env.company,
+        index="btree_not_null",
+        help="The mailboxes of this company use the tag, and it finds records of this company "
+        "(or shared ones). Leave empty for every company.",
+    )
 
     @api.constrains("regex")
     def _check_regex(self):
@@ -51,10 +58,12 @@ class MailConverterTag(models.Model):
                 )
 
     @api.model
-    def _converter_patterns(self):
-        """Active tags as plain values, read once per fetch run; unusable ones are skipped, not fatal."""
+    def _converter_patterns(self, company_id=None):
+        """Active tags of ``company_id`` (and shared ones) as plain values, read once per fetch
+        run; unusable ones are skipped, not fatal. No company: every tag."""
         patterns = []
-        for tag in self.sudo().search([]):
+        domain = [("company_id", "in", [company_id, False])] if company_id else []
+        for tag in self.sudo().search(domain):
             try:
                 regex = safe_regex.compile(tag.regex)
             except safe_regex.UnsafePattern as exc:
@@ -74,8 +83,12 @@ class MailConverterTag(models.Model):
         return tuple(patterns)
 
     @api.model
-    def _find_records(self, patterns, subject, body):
-        """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``."""
+    def _find_records(self, patterns, subject, body, company_id=None):
+        """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``.
+
+        With ``company_id``, only records of that company or of none: a mailbox never
+        files on another company's records.
+        """
         found = []
         for pattern in patterns:
             texts = [subject or ""] + (
@@ -91,10 +104,11 @@ class MailConverterTag(models.Model):
                 values = [int(v) for v in values if str(v).isdigit()]
             if not values or pattern.model not in self.env:
                 continue
-            records = (
-                self.env[pattern.model]
-                .sudo()
-                .search([(pattern.field_name, "in", values)], limit=len(values))
-            )
+            Model = self.env[pattern.model].sudo()
+            domain = [(pattern.field_name, "in", values)]
+            company_field = Model._mail_get_company_field()
+            if company_id and company_field:
+                domain.append((company_field, "in", [company_id, False]))
+            records = Model.search(domain, limit=len(values))
             found.extend((pattern.name, record) for record in records)
         return found

@@ -11,6 +11,7 @@ from . import test_security
 from . import test_special
 from . import test_ui
 from . import test_helpdesk
+
 # issue 9 part B1: ID tags trusted from the record's people; multi-company
 from . import test_trust
 from . import test_multicompany

@@ -127,7 +127,17 @@ class TestMultiCompany(MailConverterCase):
 
     def test_configuration_belongs_to_its_company(self):
         env_a = self.env(user=self.user_a)
-        self.assertEqual(env_a["fetchmail.server"].search([]), self.server.with_env(env_a))
+        admin_a = new_test_user(
+            self.env,
+            "mc_alpha_admin",
+            groups="base.group_user,base.group_system",
+            company_id=self.company_a.id,
+            company_ids=[fields.Command.set(self.company_a.ids)],
+        )
+        self.assertEqual(
+            self.env["fetchmail.server"].with_user(admin_a).search([("use_converter", "=", True)]),
+            self.server,
+        )
         self.assertEqual(
             env_a["mail.converter.folder"].search([]),
             self.server.converter_folder_ids.with_env(env_a),
@@ -135,8 +145,11 @@ class TestMultiCompany(MailConverterCase):
         self.assertNotIn(self.rule_b.id, env_a["mail.converter.rule"].search([]).ids)
         with self.assertRaises(AccessError):
             self.server_b.converter_folder_ids.with_user(self.user_a).check_access("read")
+        condition_b = self.env["mail.converter.rule.condition"].create(
+            {"rule_id": self.rule_b.id, "field": "subject", "operator": "contains", "value": "x"}
+        )
         with self.assertRaises(AccessError):
-            self.rule_b.condition_ids.with_user(self.user_a).check_access("read")
+            condition_b.with_user(self.user_a).check_access("read")
         # A rule and a tag created by a company's administrator belong to that company.
         rule = env_a["mail.converter.rule"].create({"name": "Alpha rule", "action": "ticket"})
         self.assertEqual(rule.company_id, self.company_a)

@@ -62,6 +62,9 @@ class MailboxSource:
     # Addresses of every converter mailbox: mail from them never gets an acknowledgement.
     mailbox_addresses: frozenset = frozenset()
     # -- end helpdesk workflow ---------------------------------------------------------
+    # -- trust (issue 9): who may file on a record by an ID tag or reply headers --------
+    # An unknown address of the customer's company domain belongs to the record too.
+    trust_company_domain: bool = False
     # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 

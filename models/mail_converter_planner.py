@@ -834,7 +834,9 @@ class MailConverterPlanner(models.AbstractModel):
     def _converter_record_emails(self, record, customers):
         """Normalised addresses of the people of ``record``: its customers and their company,
         its followers, its responsible, and its own email field (a lead's *Email*)."""
-        partners = customers | customers.commercial_partner_id | record.message_partner_ids
+        partners = customers | customers.commercial_partner_id
+        if "message_partner_ids" in record._fields:
+            partners |= record.message_partner_ids
         user = record["user_id"] if "user_id" in record._fields else None
         if user is not None and user._name == "res.users":
             partners |= user.partner_id

@@ -81,7 +81,13 @@ class TestLinkingOptions(MailConverterCase):
     def test_only_linked(self):
         self.server.only_linked = True
         self.append(make_email(subject="Stranger", email_from="stranger@nowhere.example"))
-        self.append(make_email(subject="Known customer", email_from="Alice <alice@acme.example>"))
+        self.append(
+            make_email(
+                subject="Known customer",
+                email_from="Alice <alice@acme.example>",
+                cc="colleague@nowhere.example",
+            )
+        )
         self.append(
             make_email(
                 subject="Only staff", email_from="agent@company.example", to="owner@company.example"
@@ -94,7 +100,8 @@ class TestLinkingOptions(MailConverterCase):
             self.logs(subject="Only staff").state, "discarded", "users do not count as links"
         )
         self.assertEqual(self.logs(subject="Known customer").state, "done")
-        # A reply to an existing conversation is linked, even from an unknown address.
+        # A reply to an existing conversation is linked, even from an address unknown to Odoo
+        # (someone the first email was copied to).
         ticket = self._ticket("Known customer")
         self.append(
             make_email(
@@ -187,7 +194,10 @@ class TestLinkingOptions(MailConverterCase):
 @tagged("post_install", "-at_install", "mail_converter")
 class TestIdTags(MailConverterCase):
     def test_ticket_number_in_subject_files_on_ticket(self):
-        ticket = self.env["helpdesk.ticket"].create({"name": "Printer", "description": "x"})
+        customer = self.env["res.partner"].create({"name": "New", "email": "new@person.example"})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Printer", "description": "x", "partner_id": customer.id}
+        )
         self.assertTrue(ticket.number.startswith("HT"))
         self.append(
             make_email(
@@ -243,9 +253,7 @@ class TestIdTags(MailConverterCase):
                 "field_id": self.env["ir.model.fields"]._get("crm.lead", "id").id,
             }
         )
-        self.append(
-            make_email(subject=f"Contract [LC{lead.id}]", email_from="someone@else.example")
-        )
+        self.append(make_email(subject=f"Contract [LC{lead.id}]", email_from="buyer@corp.example"))
         self.fetch()
         self.assertRecordValues(self.logs(), [{"model": "crm.lead", "res_id": lead.id}])
 
@@ -260,6 +268,8 @@ class TestReplyHeaders(MailConverterCase):
         sent = lead.message_post(
             body="Here is our offer", message_type="email", partner_ids=customer.ids
         )
+        # The customer's assistant answers: an address of the customer's domain, by the option.
+        self.server.converter_trust_company_domain = True
         self.append(
             make_email(
                 subject="Re: Fleet renewal",

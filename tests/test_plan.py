@@ -89,7 +89,9 @@ class TestNoDefaultModel(MailConverterCase):
 
     def test_rules_create_tickets_and_leads(self):
         self._rules()
-        ticket = self.env["helpdesk.ticket"].create({"name": "Older ticket", "description": "x"})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Older ticket", "description": "x", "partner_id": self.karl.id}
+        )
         sent = ticket.message_post(body="We are on it", message_type="comment")
         self.append(make_email(subject="Please help", email_from="stranger@nowhere.example"))
         self.append(make_email(subject="Quote for 40 seats", email_from="buyer@newco.example"))
@@ -97,7 +99,7 @@ class TestNoDefaultModel(MailConverterCase):
         self.append(
             make_email(
                 subject="Re: Older ticket",
-                email_from="stranger@nowhere.example",
+                email_from="Karl <karl@customer.example>",
                 headers={"In-Reply-To": sent.message_id},
             )
         )
@@ -169,7 +171,9 @@ class TestSimulatorAgreesWithPipeline(MailConverterCase):
         Partner.create(
             {"name": "Secret Sam", "email": "sam@secret.example", "mail_converter_exclude": True}
         )
-        cls.ticket = cls.env["helpdesk.ticket"].create({"name": "Known issue", "description": "x"})
+        cls.ticket = cls.env["helpdesk.ticket"].create(
+            {"name": "Known issue", "description": "x", "partner_id": cls.karl.id}
+        )
         cls.sent = cls.ticket.message_post(body="Working on it", message_type="comment")
 
     def _emails(self):
@@ -185,13 +189,22 @@ class TestSimulatorAgreesWithPipeline(MailConverterCase):
             (
                 "reply header",
                 make_email(
-                    subject="Re: Known issue", headers={"In-Reply-To": self.sent.message_id}
+                    subject="Re: Known issue",
+                    email_from="Karl <karl@customer.example>",
+                    headers={"In-Reply-To": self.sent.message_id},
                 ),
             ),
             (
                 "ID tag",
                 make_email(
                     subject=f"About [{self.ticket.number}]", email_from="karl@customer.example"
+                ),
+            ),
+            (
+                "a stranger's ID tag",
+                make_email(
+                    subject=f"Wire money [{self.ticket.number}]",
+                    email_from="mallory@evil.example",
                 ),
             ),
             (
@@ -253,6 +266,10 @@ class TestSimulatorAgreesWithPipeline(MailConverterCase):
         self.assertEqual(
             predicted["new contact for info@"][1], "res.partner,new:nina@newco.example"
         )
+        self.assertNotEqual(
+            predicted["a stranger's ID tag"][1], f"helpdesk.ticket,{self.ticket.id}"
+        )
+        self.assertIn("Suspicious tag", predicted["a stranger's ID tag"][2])
 
         last_ids = {
             model: self.env[model].search([], order="id desc", limit=1).id

@@ -113,11 +113,18 @@ class TestRules(MailConverterCase):
             }
         )
         ticket = self.env["helpdesk.ticket"].create(
-            {"name": "Broken printer", "description": "x", "user_id": agent.id}
+            {
+                "name": "Broken printer",
+                "description": "x",
+                "user_id": agent.id,
+                "partner_id": self.customer.id,
+            }
         )
         self.append(
             make_email(
-                subject=f"Still broken [{ticket.number}]", message_id="<again@customer.example>"
+                subject=f"Still broken [{ticket.number}]",
+                email_from="Karl <karl@customer.example>",
+                message_id="<again@customer.example>",
             )
         )
         self.append(make_email(subject="Something new [HT99999]"))
@@ -244,7 +251,9 @@ class TestSimulator(MailConverterCase):
 
         ticket = self.tickets("Simulated")
         wizard.eml_text = make_email(
-            subject="Re: Simulated", headers={"In-Reply-To": ticket.message_ids[-1].message_id}
+            subject="Re: Simulated",
+            email_from="Vera <vera@vip.example>",
+            headers={"In-Reply-To": ticket.message_ids[-1].message_id},
         ).decode()
         wizard.action_simulate()
         self.assertIn(f"File on Helpdesk Ticket {ticket.display_name}", wizard.outcome)
@@ -282,7 +291,12 @@ class TestRuleActionsMore(MailConverterCase):
         partner = self.env["res.partner"].create(
             {"name": "Paula Partner", "email": "paula@partner.example"}
         )
-        ticket = self.env["helpdesk.ticket"].create({"name": "Question", "description": "x"})
+        alice = self.env["res.partner"].create(
+            {"name": "Alice Customer", "email": "alice@customer.example"}
+        )
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Question", "description": "x", "partner_id": alice.id}
+        )
         original = ticket.message_post(body="Our answer", message_type="comment")
         self.append(
             make_email(subject="Re: Question", headers={"In-Reply-To": original.message_id})

@@ -13,6 +13,11 @@
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
         "data/mail_converter_tag_data.xml",
+        # Operations: archive imports and the overview.
+        "data/mail_converter_import_cron.xml",
+        "views/mail_converter_import_job_views.xml",
+        "wizards/mail_converter_import_views.xml",
+        "views/mail_converter_dashboard_views.xml",
         # helpdesk workflow (issue 10)
         "data/mail_converter_ticket_data.xml",
         "views/mail_converter_ban_views.xml",
@@ -35,7 +40,7 @@
         "views/mail_converter_menus.xml",
     ],
     "assets": {
-        # Privacy: the lock on private emails (chatter and lists).
+        # Privacy: the lock on private emails (chatter and lists); operations: the overview's graph.
         "web.assets_backend": [
             "mail_converter/static/src/**/*",
         ],

@@ -11,7 +11,9 @@ Scenarios (``--scenarios``, all by default):
 * ``scale``: the same with ``--contacts`` (100,000) extra contacts in both databases;
 * ``workers``: 1 worker, then ``--workers`` (2) worker processes, on 4 converter mailboxes;
 * ``idle``: one scheduler run over ``--idle-mailboxes`` (50) empty mailboxes;
-* ``memory``: 2,000 emails, twenty of them with a 25 MB attachment: peak RSS.
+* ``memory``: 2,000 emails, twenty of them with a 25 MB attachment: peak RSS;
+* ``import``: the speed corpus as one ``.mbox`` file through the archive import,
+  against fetching it over IMAP (the ``speed`` scenario's converter side).
 
 It ends with one table: every figure, its target, PASS or MISS.
 """
@@ -31,7 +33,7 @@ sys.path.insert(0, HERE)
 from corpus import big, generate  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
 
-SCENARIOS = ("speed", "scale", "workers", "idle", "memory")
+SCENARIOS = ("speed", "scale", "workers", "idle", "memory", "import")
 
 
 def _rss_kb(field):
@@ -115,6 +117,10 @@ def run_phase(args):
             break
     elapsed = time.perf_counter() - start
     queries = clock.query_count - queries_before
+    if clock.shapes:
+        with open(f"/tmp/mc-bench-{args.phase}.sql", "w") as fh:
+            for shape, n in clock.shapes.most_common():
+                fh.write(f"{n:6d} {shape}\n")
     if clock.traces:
         with open(f"/tmp/mc-bench-{args.phase}.trace", "w") as fh:
             for path, n in clock.traces.most_common():
@@ -148,6 +154,52 @@ def _outcome(env):
         if "mail.converter.log" in env
         else {},
     }
+
+
+def run_import(args):
+    """The archive import of ``--mbox`` into a converter mailbox, in this process; report JSON."""
+    from odoo import SUPERUSER_ID, api
+
+    registry = _odoo(args)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        env["fetchmail.server"].search([]).action_archive()
+        add_typical_rules(env)
+        server_id = _make_server(env, "import", 1, True).id
+    rss_before = _rss_kb("VmRSS")
+    start = time.perf_counter()
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        # Stored as the import wizard stores an upload, then imported in committed batches.
+        with open(args.mbox, "rb") as fh:
+            attachment = env["ir.attachment"].create({"name": "corpus.mbox", "raw": fh.read()})
+        job = env["mail.converter.import.job"]._import_create(
+            env["fetchmail.server"].browse(server_id), attachment
+        )
+        job._import_run()
+        state = job.state
+    elapsed = time.perf_counter() - start
+    with registry.cursor() as cr:
+        result = _outcome(api.Environment(cr, SUPERUSER_ID, {}))
+    result.update(
+        phase="import",
+        state=state,
+        seconds=elapsed,
+        rss_before_mb=rss_before / 1024,
+        peak_rss_mb=_rss_kb("VmHWM") / 1024,
+    )
+    print(json.dumps(result))
+
+
+def write_mbox(corpus, path):
+    """The corpus as one mbox file, written by the standard library (mboxo escaping)."""
+    import mailbox
+
+    box = mailbox.mbox(path)
+    for raw in corpus:
+        box.add(raw)
+    box.flush()
+    box.close()
 
 
 def run_workers(args):
@@ -343,7 +395,9 @@ class Bench:
 
     def sub(self, phase, db, **extra):
         command = [sys.executable, __file__, "--phase", phase, "--db", db]
-        command += ["--odoo-args", self.args.odoo_args, "--imap-port", str(self.dovecot.imap_port)]
+        command += ["--odoo-args", self.args.odoo_args]
+        if self.dovecot:
+            command += ["--imap-port", str(self.dovecot.imap_port)]
         for key, value in extra.items():
             command += [f"--{key.replace('_', '-')}", str(value)]
         proc = subprocess.run(command, capture_output=True, text=True)
@@ -401,6 +455,14 @@ class Bench:
         result["count"] = len(corpus)
         return result
 
+    def archive_import(self, corpus):
+        """The corpus as an .mbox through the archive import, on its own converter database."""
+        path = os.path.join(self.workdir, "corpus.mbox")
+        write_mbox(corpus, path)
+        db = f"{self.args.template}_import"
+        self.fresh_db(db, f"{self.args.template}_converter_tpl")
+        return self.sub("import", db, mbox=path, count=len(corpus))
+
     def close(self):
         if self.dovecot:
             self.dovecot.stop()
@@ -455,7 +517,9 @@ def _same(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", choices=["stock", "converter", "workers", "worker", "idle"])
+    parser.add_argument(
+        "--phase", choices=["stock", "converter", "workers", "worker", "idle", "import"]
+    )
     parser.add_argument("--db")
     parser.add_argument("--template", default="mc_bench")
     parser.add_argument("--imap-port", type=int)
@@ -473,6 +537,7 @@ def main():
     parser.add_argument("--users", default="")
     parser.add_argument("--expected", type=int, default=0)
     parser.add_argument("--worker-index", type=int, default=0)
+    parser.add_argument("--mbox", help="import phase: the corpus as an mbox file")
     args = parser.parse_args()
     if args.phase in ("stock", "converter"):
         return run_phase(args)
@@ -482,6 +547,8 @@ def main():
         return run_worker(args)
     if args.phase == "idle":
         return run_idle(args)
+    if args.phase == "import":
+        return run_import(args)
 
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     corpus = generate(args.messages)
@@ -588,6 +655,38 @@ def main():
                     res["peak_rss_mb"] < 500,
                 )
             )
+        if "import" in scenarios:
+            res = bench.archive_import(corpus)
+            speed = count / res["seconds"]
+            print(
+                f"\nArchive import of the same {count} messages as one .mbox: {speed:.1f} msg/s "
+                f"in {res['seconds']:.1f} s ({res['state']}), peak RSS {res['peak_rss_mb']:.0f} MB; "
+                f"log {res['logs']}"
+            )
+            if empty:
+                ratio = empty["converter"]["seconds"] / res["seconds"]
+                table.append(
+                    (
+                        "archive import / IMAP fetch, same corpus",
+                        f"{ratio:.2f}x ({speed:.1f} msg/s)",
+                        ">= 0.9x",
+                        ratio >= 0.9,
+                    )
+                )
+                same = (res["tickets"], res["emails"]) == (
+                    empty["converter"]["tickets"],
+                    empty["converter"]["emails"],
+                )
+                table.append(
+                    (
+                        "archive import: same tickets and emails as fetching",
+                        "yes" if same else "NO",
+                        "yes",
+                        same,
+                    )
+                )
+            else:
+                table.append(("archive import (.mbox)", f"{speed:.1f} msg/s", "-", True))
     finally:
         bench.close()
     rules_ms = rule_evaluation_cost(corpus)

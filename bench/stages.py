@@ -72,9 +72,14 @@ class StageClock:
         # MC_BENCH_TRACE=<text>: which code paths issue the queries containing <text>.
         trace = os.environ.get("MC_BENCH_TRACE")
         self.traces = Counter()
+        # MC_BENCH_SQLSTATS=1: count queries by shape.
+        self.shapes = Counter() if os.environ.get("MC_BENCH_SQLSTATS") else None
 
         def execute(cr, query, params=None, log_exceptions=True):
             clock.query_count += 1
+            if clock.shapes is not None:
+                text = query.code if hasattr(query, "code") else str(query)
+                clock.shapes[" ".join(text.split())[:120]] += 1
             if trace and trace in (query.code if hasattr(query, "code") else str(query)):
                 frames = [
                     f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"

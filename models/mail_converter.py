@@ -192,6 +192,7 @@ class MailConverter(models.AbstractModel):
             with self.env.cr.savepoint():
                 values = self._convert(raw, summary, source, origin, log)
                 log.write(dict(values, error=False))
+                self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
             _logger.info(
                 "Mail converter: %s failed (attempt %s): %s",
@@ -212,6 +213,13 @@ class MailConverter(models.AbstractModel):
         if not log.raw_attachment_id:
             vals["raw_attachment_id"] = self._store_original(log, raw).id
         log.write(vals)
+
+    @api.model
+    def _keep_original(self, log, raw, source):
+        """Keep the raw email of a converted (or discarded...) one when its mailbox keeps originals,
+        so the simulator can replay it; failed emails always keep theirs."""
+        if source.save_original and not log.raw_attachment_id:
+            log.raw_attachment_id = self._store_original(log, raw)
 
     @api.model
     def _store_original(self, log, raw):
@@ -298,11 +306,16 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _apply_contacts(self, plan, mail, source):
         """Create the plan's new contacts; return them by address."""
-        Partner = self.env["res.partner"].sudo()
-        return {
-            new.address.email: Partner.create(self._contact_values(new, source))
-            for new in plan.contacts
-        }
+        if not plan.contacts:
+            return {}
+        # One create for all, and no "contact created" note: the email itself is their history.
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(mail_create_nolog=True, tracking_disable=True)
+        )
+        partners = Partner.create([self._contact_values(new, source) for new in plan.contacts])
+        return dict(zip((new.address.email for new in plan.contacts), partners, strict=True))
 
     @api.model
     def _contact_values(self, new_contact, source):

@@ -37,7 +37,8 @@ class MailConverterLog(models.Model):
         "mail.converter.folder", index=True, ondelete="set null", readonly=True
     )
     uid = fields.Integer("UID", readonly=True, help="IMAP UID of the message in its folder.")
-    uidl = fields.Char("POP3 UIDL", readonly=True)
+    # Indexed: POP3 folders and archive imports (``import:<checksum>:<n>``) look copies up by it.
+    uidl = fields.Char("POP3 UIDL", readonly=True, index="btree_not_null")
     uidvalidity = fields.Integer(readonly=True)
     direction = fields.Selection([("inbound", "Inbound"), ("outbound", "Outbound")], readonly=True)
     email_from = fields.Char("From", readonly=True)
@@ -174,6 +175,19 @@ class MailConverterLog(models.Model):
             source, origin = log._converter_source()
             Converter._process(log._converter_raw(), source, origin, retry_log=log)
         return True
+
+    def action_open_simulator(self):
+        """Replay this logged email in the simulator (its original is kept)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mail_converter.action_mail_converter_simulator"
+        )
+        action["context"] = {
+            "default_log_id": self.id,
+            "default_server_id": self.server_id.id,
+            "default_direction": self.direction or "inbound",
+        }
+        return action
 
     def _converter_raw(self):
         """The original email of this row, as bytes."""

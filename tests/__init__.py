@@ -3,6 +3,7 @@ from . import test_concurrency
 from . import test_fetch
 from . import test_linking
 from . import test_matching
+from . import test_operations
 from . import test_plan
 from . import test_privacy
 from . import test_protocols

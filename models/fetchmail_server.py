@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models, tools
 from odoo.addons.base.models.ir_cron import _intervalTypes
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_date
 
 from ..tools import bcc
@@ -64,6 +64,7 @@ class FetchmailServer(models.Model):
     )
     verify_tls = fields.Boolean(
         "Verify certificate",
+        default=True,  # security: on for new mailboxes
         help="Refuse servers whose TLS certificate is not trusted by this machine.",
     )
     converter_folder_ids = fields.One2many(
@@ -198,6 +199,73 @@ class FetchmailServer(models.Model):
         "team's first open stage.",
     )
 
+    # -- security (issue 9 part B): TLS by default, size limit, ID-tag trust ------------------
+    is_ssl = fields.Boolean(default=True)
+    port = fields.Integer(default=993)
+    converter_max_size = fields.Integer(
+        "Largest email (MB)",
+        default=50,
+        help="Larger emails are not downloaded nor imported: they are logged as rejected with "
+        "their size and stay on the mail server (never deleted by the folder's after-action). "
+        "0: no limit.",
+    )
+    converter_trust_company_domain = fields.Boolean(
+        "Trust the customer's colleagues",
+        help="An ID tag or a reply also files an email on a record when the sender writes from "
+        "the domain of the record's customer (never a free-mail domain). Off: only the "
+        "customer, the followers and the responsible of the record are trusted.",
+    )
+    converter_tls_warning = fields.Char(compute="_compute_converter_tls_warning")
+
+    _converter_max_size_positive = models.Constraint(
+        "CHECK(converter_max_size >= 0)",
+        "The largest email size cannot be negative.",
+    )
+
+    @api.depends("use_converter", "server_type", "is_ssl", "starttls", "verify_tls")
+    def _compute_converter_tls_warning(self):
+        for server in self:
+            warning = False
+            if server.use_converter and server.server_type in ("imap", "pop"):
+                if not (server.is_ssl or server.starttls):
+                    warning = self.env._(
+                        "This mailbox connects without encryption: its password and emails "
+                        "cross the network in clear text. Use SSL/TLS or STARTTLS."
+                    )
+                elif not server.verify_tls:
+                    warning = self.env._(
+                        "The server's certificate is not verified: anyone between Odoo and the "
+                        "mail server can read the password and the emails. Tick Verify "
+                        "certificate, or install the server's certificate authority."
+                    )
+            server.converter_tls_warning = warning
+
+    def _converter_check_mailbox_admin(self):
+        """Refuse the actions that log in to the mail server (fetch, test, list folders) to
+        anyone but Settings administrators, before any ``sudo()``; override to widen."""
+        if not (self.env.su or self.env.user.has_group("base.group_system")):
+            raise AccessError(
+                self.env._(
+                    "Only Settings administrators may make Odoo log in to a mailbox (%(mailbox)s).",
+                    mailbox=", ".join(self.sudo().mapped("name")),
+                )
+            )
+        self.check_access("write")
+
+    def fetch_mail(self):
+        self._converter_check_mailbox_admin()
+        return super().fetch_mail()
+
+    def _converter_source_security(self):
+        """The security settings as :class:`MailboxSource` values."""
+        self.ensure_one()
+        return {
+            "max_message_size": max(self.converter_max_size, 0) * 1024 * 1024,
+            "trust_company_domain": self.converter_trust_company_domain,
+        }
+
+    # -- end security ----------------------------------------------------------------------
+
     @api.depends("user")
     def _compute_converter_email(self):
         for server in self:
@@ -222,15 +290,6 @@ class FetchmailServer(models.Model):
         )
 
     # -- end helpdesk workflow ----------------------------------------------------------
-    # -- trust (issue 9): ID tags and reply headers from the record's people only ------
-    converter_trust_company_domain = fields.Boolean(
-        "Trust the customer's domain",
-        help="An ID tag or a reply to a conversation files an email on a record only when "
-        "its sender belongs to the record: its customer, a follower, its responsible. "
-        "Ticked, any address of the customer's company domain belongs too (never a "
-        "free-mail domain). Others get a record of their own.",
-    )
-    # -- end trust ---------------------------------------------------------------------
 
     _check_interval_positive = models.Constraint(
         "CHECK(check_interval >= 0)",
@@ -397,7 +456,6 @@ class FetchmailServer(models.Model):
             default_user_id=self.default_user_id.id,
             activation_date=self.activation_date,
             own_addresses=frozenset(filter(None, own)),
-            # multi-company (issue 9): tags and rules of this mailbox's company, or shared
             tag_patterns=self.env["mail.converter.tag"]._converter_patterns(self.company_id.id),
             rules=tuple(
                 r
@@ -412,8 +470,7 @@ class FetchmailServer(models.Model):
             auto_reply_limit=self.auto_reply_limit,
             reopen_closed=self.converter_reopen_closed,
             mailbox_addresses=self._converter_mailbox_addresses(),
-            # trust (issue 9)
-            trust_company_domain=self.converter_trust_company_domain,
+            **self._converter_source_security(),  # security (issue 9 part B)
         )
 
     # -- connection ----------------------------------------------------
@@ -443,6 +500,7 @@ class FetchmailServer(models.Model):
     def _converter_list_folders(self, failure):
         """Log in and list the server's folders; any failure becomes a UserError starting with ``failure``."""
         self.ensure_one()
+        self._converter_check_mailbox_admin()
         try:
             mailbox = self.sudo()._converter_connect()
             names = mailbox.list_folders()
@@ -456,6 +514,7 @@ class FetchmailServer(models.Model):
         return names
 
     def button_confirm_login(self):
+        self._converter_check_mailbox_admin()  # security: before anything logs in
         stock = self.filtered(lambda s: not s.use_converter)
         if stock:
             super(FetchmailServer, stock).button_confirm_login()
@@ -490,6 +549,7 @@ class FetchmailServer(models.Model):
     def action_list_folders(self):
         """Read the folder list from the server into a wizard, never from a compute."""
         self.ensure_one()
+        self._converter_check_mailbox_admin()  # security: before anything logs in
         names = self._converter_list_folders(self.env._("Could not list folders"))
         wizard = self.env["mail.converter.folder.wizard"].create(
             {

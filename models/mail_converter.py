@@ -42,10 +42,61 @@ class MailConverter(models.AbstractModel):
         else:
             log, todo = self._log_seen(summary, source, origin)
         if todo == "convert":
-            self._convert_logged(raw, summary, source, origin, log)
+            too_large = self._converter_too_large(raw, source, origin)
+            if too_large:
+                self._log_too_large(log, too_large)
+            else:
+                self._convert_logged(raw, summary, source, origin, log)
         if log.state != "failed" and origin.after_action != "keep":
-            log.action_pending = True
+            # An email too large to import is never deleted from the server (nothing is lost).
+            log.action_pending = not (log.too_large and origin.after_action == "delete")
         return log
+
+    # -- security (issue 9 part B): hostile input --------------------------------------
+    @api.model
+    def _converter_too_large(self, raw, source, origin):
+        """Why ``raw`` is too large to import (the mailbox's limit), or ``""``; override to
+        allow some emails more."""
+        size = max(origin.size, len(raw))
+        limit = source.max_message_size
+        if not limit or size <= limit:
+            return ""
+        return self.env._(
+            "Too large: %(size)s MB > %(limit)s MB (the mailbox's limit); left on the mail server",
+            size=round(size / 1048576, 1),
+            limit=round(limit / 1048576, 1),
+        )
+
+    @api.model
+    def _log_too_large(self, log, reason):
+        """Record an email that is not imported because of its size: rejected, with the reason."""
+        log.write({"state": "rejected", "reason": reason, "too_large": True, "error": False})
+
+    @api.model
+    def _process_unreadable(self, unreadable, source, origin):
+        """Log a message the mail server would not deliver (a :class:`tools.connection.Unreadable`)
+        as failed, so it is retried like any failure and never stops the others; return its row."""
+        if unreadable.header:
+            summary = mime.summarize(unreadable.header)
+        else:
+            where = origin.uidl or origin.uid
+            summary = mime.MailSummary(
+                key=f"unreadable:{source.server_id}:{origin.folder_id}:{where}", message_id=None
+            )
+        log, todo = self._log_seen(summary, source, origin)
+        if todo == "convert":
+            log.write(
+                {
+                    "state": "failed",
+                    "error": self.env._(
+                        "The mail server could not deliver this message: %(error)s",
+                        error=unreadable.error,
+                    ),
+                }
+            )
+        return log
+
+    # -- end security ----------------------------------------------------------------------
 
     @api.model
     def _converter_summarize(self, raw, source):
@@ -80,12 +131,9 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _log_seen(self, summary, source, origin):
-        """Find or create the log row; return it and ``convert``, ``handled`` or ``skip``.
-
-        Exactly once per company: the same email reaching mailboxes of two companies is
-        converted by each, on its own records.
-        """
+        """Find or create the log row; return it and ``convert``, ``handled`` or ``skip``."""
         Log = self.env["mail.converter.log"].sudo()
+        # Exactly once per company: another company's mailbox converts its own copy.
         primary = Log.search(
             [
                 ("message_key", "=", summary.key),
@@ -148,7 +196,12 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _seen_again(self, log, source):
-        """The very copy already logged: retry it if it failed, else only finish it on the server."""
+        """The very copy already logged: retry it if it failed, else only finish it on the server.
+
+        An email once too large is looked at again (the limit may have been raised).
+        """
+        if log.too_large:
+            return log, "convert"
         if log.state == "failed":
             if log.attempts >= (source.max_attempts or 1):
                 return log, "skip"
@@ -191,7 +244,7 @@ class MailConverter(models.AbstractModel):
         try:
             with self.env.cr.savepoint():
                 values = self._convert(raw, summary, source, origin, log)
-                log.write(dict(values, error=False))
+                log.write(dict(values, error=False, too_large=False))
                 self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
             _logger.info(

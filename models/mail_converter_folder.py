@@ -5,7 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import split_every
 
-from ..tools.connection import MailboxError
+from ..tools.connection import MailboxError, Unreadable
 from ..tools.source import Origin
 
 _logger = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class MailConverterFolder(models.Model):
         help="Highest UID already read; only newer messages are fetched.",
     )
     last_run = fields.Datetime(readonly=True, copy=False)
+    # Security (multi-company): a folder belongs to its mailbox's company.
+    company_id = fields.Many2one(related="server_id.company_id", store=True, index=True)
 
     _path_unique = models.Constraint(
         "UNIQUE(server_id, path)",
@@ -150,10 +152,17 @@ class MailConverterFolder(models.Model):
         self._converter_after_action(mailbox, pending)
         origin = self._converter_origin()
         seen_retries = set()
+        # Security: rows of messages the server could not deliver, keyed by their place only.
+        unreadable = {
+            (log.uidl if pop else log.uid): log
+            for log in retry
+            if log.message_key.startswith("unreadable:")
+        }
         batches = list(split_every(max(self.server_id.batch_size, 1), todo, list))
         for index, batch in enumerate(batches):
             finished = []
-            for uid, raw in mailbox.retrieve(batch):
+            # Security: bounded reads; larger emails come as their header only (logged, kept).
+            for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
                 seen_retries.add(uid)
                 log = self._converter_process_one(
                     raw,
@@ -164,8 +173,11 @@ class MailConverterFolder(models.Model):
                         uidvalidity=state.uidvalidity,
                         # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
                         received=getattr(mailbox, "received", {}).get(uid),
+                        size=getattr(mailbox, "sizes", {}).get(uid, 0),
                     ),
                 )
+                if log and uid in unreadable and log != unreadable[uid]:
+                    self._converter_supersede(unreadable.pop(uid), log)
                 if log:
                     counts[log.state] += 1
                     if log.state != "failed":
@@ -196,6 +208,17 @@ class MailConverterFolder(models.Model):
             )
         Cron._commit_progress()
 
+    def _converter_supersede(self, unreadable_log, log):
+        """A message the server could not deliver before was read at last: its failed row
+        becomes a duplicate of the row that logged it."""
+        unreadable_log.write(
+            {
+                "state": "duplicate",
+                "duplicate_of_id": log.id,
+                "reason": self.env._("Delivered by the mail server at last"),
+            }
+        )
+
     def _converter_time_is_up(self):
         """Whether the scheduler's time budget for this run is spent (never outside the scheduler)."""
         end = self.env.context.get("cron_end_time")
@@ -205,6 +228,8 @@ class MailConverterFolder(models.Model):
         """Run the pipeline on one message; an error even before it is logged skips this message only."""
         try:
             with self.env.cr.savepoint():
+                if isinstance(raw, Unreadable):
+                    return self.env["mail.converter"]._process_unreadable(raw, source, origin)
                 return self.env["mail.converter"]._process(raw, source, origin)
         except Exception:  # noqa: BLE001 - one message never stops the others
             _logger.exception(
@@ -221,6 +246,13 @@ class MailConverterFolder(models.Model):
         action = self.after_action
         if mailbox.protocol == "pop" and action != "delete":
             action = "keep"
+        if action == "delete":
+            # Never delete what was not imported because of its size: it stays on the server.
+            kept = logs.filtered("too_large")
+            kept.filtered("action_pending").write({"action_pending": False})
+            logs -= kept
+            if not logs:
+                return
         refs = [log.uidl if mailbox.protocol == "pop" else log.uid for log in logs]
         try:
             mailbox.handled(refs, action, self.move_to_path)

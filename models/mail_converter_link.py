@@ -16,6 +16,8 @@ class MailConverterLink(models.Model):
         help="The primary record holds the email in its chatter.",
     )
     reason = fields.Char(help="Why the email was filed on this record.")
+    # Security (multi-company): a link is its email's, kept apart by the log's company.
+    company_id = fields.Many2one(related="log_id.company_id", store=True, index=True)
 
     _record_unique = models.Constraint(
         "UNIQUE(log_id, model, res_id)", "An email is filed once per record."

@@ -1,7 +1,7 @@
 import base64
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..tools.source import Origin
 
@@ -127,11 +127,16 @@ class MailConverterLog(models.Model):
         "(auto_reply_to, auto_reply_date) WHERE auto_reply_state = 'sent'"
     )
     # -- end helpdesk workflow ----------------------------------------------------------
+    # -- security (issue 9 part B) -----------------------------------------------------
+    too_large = fields.Boolean(
+        readonly=True,
+        help="Larger than its mailbox's limit: logged, not imported, and never deleted from "
+        "the mail server by the folder's after-action.",
+    )
+    # -- end security ----------------------------------------------------------------------
 
     # One converted (or failed) row per email and company; extra copies are 'duplicate' rows.
-    # Multi-company (issue 9): the same email reaching two companies is converted by each.
-    # Odoo drops and recreates the index when this definition changes (upgrade-safe: the
-    # new index is looser than the old one, so existing rows always satisfy it).
+    # Per company: the same email sent to two companies' mailboxes is theirs twice.
     _message_key_unique = models.UniqueIndex(
         "(message_key, COALESCE(company_id, 0)) WHERE state != 'duplicate'",
         "This email has already been logged.",
@@ -155,17 +160,49 @@ class MailConverterLog(models.Model):
             "view_mode": "form",
         }
 
+    # -- security (issue 9 part B): rows only the pipeline writes -------------------------
+    @api.model
+    def _converter_writable_fields(self):
+        """Fields people may write on a log row (nothing by default); override to open some.
+
+        Every other field is written by the pipeline only (as the system): a row pointed at
+        another attachment or email would make a retry read it with the system's rights.
+        """
+        return set()
+
+    def write(self, vals):
+        if not self.env.su:
+            forbidden = sorted(set(vals) - self._converter_writable_fields())
+            if forbidden:
+                raise AccessError(
+                    self.env._(
+                        "The mail converter log is written by the converter only (%(fields)s).",
+                        fields=", ".join(forbidden),
+                    )
+                )
+        return super().write(vals)
+
+    def _converter_check_retry_access(self):
+        """Retrying converts with the system's rights: converter administrators only."""
+        if not (
+            self.env.su or self.env.user.has_group("mail_converter.group_mail_converter_manager")
+        ):
+            raise AccessError(self.env._("Only mail converter administrators may retry emails."))
+        self.check_access("write")
+
+    # -- end security ----------------------------------------------------------------------
+
     def action_retry(self):
         """Convert failed emails again from their stored original, whatever the attempt count.
 
         Each email is converted in a savepoint of its own, as the fetch does, so
         one failing email does not undo the others.
         """
-        self.check_access("write")  # log readers may look, not convert
+        self._converter_check_retry_access()  # log readers may look, not convert
         failed = self.filtered(lambda log: log.state == "failed")
         if not failed:
             raise UserError(self.env._("Only failed emails can be retried."))
-        missing = failed.filtered(lambda log: not log.raw_attachment_id)
+        missing = failed.filtered(lambda log: not log._converter_raw_attachment())
         if missing:
             raise UserError(
                 self.env._("No original is stored for %(log)s.", log=missing[0].display_name)
@@ -190,9 +227,18 @@ class MailConverterLog(models.Model):
         return action
 
     def _converter_raw(self):
-        """The original email of this row, as bytes."""
+        """The original email of this row, as bytes: only an attachment of this very row."""
         self.ensure_one()
-        return base64.b64decode(self.raw_attachment_id.datas or b"")
+        attachment = self._converter_raw_attachment()
+        return base64.b64decode(attachment.datas or b"") if attachment else b""
+
+    def _converter_raw_attachment(self):
+        """The row's stored original, or an empty recordset when it points elsewhere."""
+        self.ensure_one()
+        attachment = self.sudo().raw_attachment_id
+        if attachment.res_model != self._name or attachment.res_id != self.id:
+            return attachment.browse()
+        return attachment
 
     def _converter_source(self):
         """The mailbox settings and the origin of this logged copy, as the pipeline expects them."""

@@ -55,8 +55,10 @@ class MailConverterPlanner(models.AbstractModel):
         if envelope is not None and envelope.inner:
             raw = envelope.inner
         summary = summary or mime.summarize(raw)
+        # Security: headers are cut to their limits before Odoo's parser decodes them.
+        raw, limits = mime.cap_headers(raw)
         message = self._converter_parse_message(raw)
-        repairs = mime.repair_charsets(message)
+        repairs = limits + mime.repair_charsets(message)
         msg_dict = self._converter_mail_thread(source).message_parse(
             message, save_original=source.save_original
         )
@@ -101,7 +103,7 @@ class MailConverterPlanner(models.AbstractModel):
     @api.model
     def _converter_mail_thread(self, source):
         """The ``mail.thread`` environment used for parsing and posting, in the mailbox's company
-        (the records it creates belong to it)."""
+        (new records get its company, team and sequence)."""
         MailThread = self.env["mail.thread"]
         if source.company_id:
             MailThread = MailThread.with_company(source.company_id)
@@ -127,8 +129,7 @@ class MailConverterPlanner(models.AbstractModel):
 
         One indexed query whatever the number of addresses; records are read
         as the system does, the links are what users then see through access rules.
-        Contacts and leads of another company than the mailbox's are not matched (those
-        of no company are shared), nor users who may not work in it.
+        Only records of the mailbox's company (or of none) and users allowed in it match.
         """
         if not emails:
             return [], {}
@@ -145,8 +146,7 @@ class MailConverterPlanner(models.AbstractModel):
         self.env["crm.lead"].flush_model(
             ["email_normalized", "active", "mail_converter_exclude", "company_id"]
         )
-        self.env["res.users"].flush_model(["active", "share", "partner_id", "company_ids"])
-        company = source.company_id or None  # multi-company: NULL matches every company
+        self.env["res.users"].flush_model(["active", "share", "partner_id"])
         self.env.cr.execute(
             SQL(
                 """
@@ -155,14 +155,14 @@ class MailConverterPlanner(models.AbstractModel):
               FROM res_partner p
          LEFT JOIN res_partner c ON c.id = p.commercial_partner_id AND c.id != p.id AND c.active
              WHERE p.active AND p.email_normalized = ANY(%(emails)s)
-               AND (p.company_id IS NULL OR %(company)s::int IS NULL OR p.company_id = %(company)s)
+               AND (%(company)s::int IS NULL OR p.company_id IS NULL OR p.company_id = %(company)s)
          UNION ALL
             SELECT 'crm.lead', l.id, l.email_normalized,
                    COALESCE(NULLIF(l.contact_name, ''), NULLIF(l.partner_name, ''), l.name),
                    l.mail_converter_exclude, NULL, NULL, NULL
               FROM crm_lead l
              WHERE l.active AND l.email_normalized = ANY(%(emails)s)
-               AND (l.company_id IS NULL OR %(company)s::int IS NULL OR l.company_id = %(company)s)
+               AND (%(company)s::int IS NULL OR l.company_id IS NULL OR l.company_id = %(company)s)
          UNION ALL
             SELECT 'res.users', u.id, p.email_normalized, p.name, FALSE, NULL, NULL, NULL
               FROM res_users u JOIN res_partner p ON p.id = u.partner_id
@@ -172,7 +172,7 @@ class MailConverterPlanner(models.AbstractModel):
           ORDER BY 1, 2
         """,
                 emails=list(emails),
-                company=company,
+                company=source.company_id or None,
             )
         )
         candidates, companies = [], {}
@@ -234,7 +234,8 @@ class MailConverterPlanner(models.AbstractModel):
         if plan.state == "done" and not plan.route:
             plan.finish("discarded", self.env._("No destination record was found"))
         if mail.repairs:
-            plan.note("; ".join(mail.repairs).capitalize())
+            text = "; ".join(mail.repairs)
+            plan.note(text[:1].upper() + text[1:])  # not capitalize(): it lowers "KiB", names...
         if mail.matches.ambiguous:
             plan.note(
                 self.env._(
@@ -576,17 +577,32 @@ class MailConverterPlanner(models.AbstractModel):
                 email=excluded.email,
             )
         msg_id = msg_dict.get("message_id")
-        # multi-company (issue 9): another company's copy of the email does not count
-        company = [("record_company_id", "in", [source.company_id, False])] * bool(
-            source.company_id
-        )
-        if msg_id and self.env["mail.message"].sudo().search_count(
-            [("message_id", "=", msg_id)] + company, limit=1
-        ):
+        if msg_id and self._converter_already_in_odoo(msg_id, source):
             return self.env._("Already in Odoo (sent or imported by this database)")
         if self.env["mail.thread"]._detect_loop_headers(msg_dict):
             return self.env._("Reply to a bounce notification (mail loop)")
         return None
+
+    @api.model
+    def _converter_already_in_odoo(self, message_id, source):
+        """Whether Odoo holds the email ``message_id`` already: sent from this database, or
+        imported for the mailbox's company (another company's import of it does not count)."""
+        messages = (
+            self.env["mail.message"].sudo().search([("message_id", "=", message_id)], limit=20)
+        )
+        if not messages or not source.company_id:
+            return bool(messages)
+        others = (
+            self.env["mail.converter.log"]
+            .sudo()
+            .search(
+                [
+                    ("mail_message_id", "in", messages.ids),
+                    ("company_id", "not in", [source.company_id, False]),
+                ]
+            )
+        )
+        return bool(messages - others.mail_message_id)
 
     @api.model
     def _plan_rules(self, mail, source, plan):
@@ -643,79 +659,213 @@ class MailConverterPlanner(models.AbstractModel):
     @api.model
     def _plan_reply(self, mail, source, plan):
         """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation,
-        when its sender belongs to that conversation (:meth:`_converter_sender_belongs`); else
-        the email is handled as a new one and the suspicious reference is noted."""
-        replied = self._converter_replied_messages(mail)
-        record = self._converter_record_of(replied[:1])
+        when its sender belongs to that conversation; else it is handled as a new email."""
+        replied = self._converter_replied_message(mail, source)
+        record = self._converter_replied_record(mail, source, replied)
         if not record:
             return
-        why = self._converter_untrusted_reason(record, mail, source, replied)
-        if why:
-            plan.note(
-                self.env._(
-                    "Suspicious reply headers: they point to %(record)s, but %(why)s; "
-                    "handled as a new email",
-                    record=self._converter_record_label(record),
-                    why=why,
-                )
-            )
+        if not (
+            self._converter_sender_was_recipient(replied, mail)
+            or self._converter_sender_belongs(record, mail, source)
+        ):
+            plan.note(self._converter_untrusted_note(record, mail, self.env._("Reply header")))
             return
         plan.route = Route(record._name, record.id, why=self.env._("Continues its conversation"))
         plan.followup = True
 
     @api.model
-    def _converter_replied_record(self, mail):
-        """The record whose message ``mail`` replies to, as Odoo's own routing finds it."""
-        return self._converter_record_of(self._converter_replied_messages(mail)[:1])
-
-    @api.model
-    def _converter_replied_messages(self, mail):
-        """The messages ``mail`` replies to (In-Reply-To, References) that are on a record, newest
-        first, as ``sudo`` records."""
+    def _converter_replied_message(self, mail, source):
+        """The newest message Odoo holds among those ``mail`` replies to, on a record of the
+        mailbox's company; an empty recordset when there is none."""
         msg_dict = mail.msg_dict
         references = unfold_references(
             msg_dict.get("references") or msg_dict.get("in_reply_to") or ""
         )
         # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
         references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
+        Message = self.env["mail.message"].sudo()
         if not references:
-            return self.env["mail.message"].sudo()
-        return (
-            self.env["mail.message"]
+            return Message
+        # The same email may sit in two companies' records: the first of the mailbox's company.
+        for replied in Message.search(
+            [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
+            limit=10,
+            order="id desc",
+        ):
+            record = self._converter_replied_record(mail, source, replied)
+            if record:
+                return replied
+        return Message
+
+    @api.model
+    def _converter_replied_record(self, mail, source, replied):
+        """The record holding ``replied`` (a message), when it takes replies and belongs to the
+        mailbox's company, else ``None``."""
+        if not replied or replied.model not in self.env:
+            return None
+        record = self.env[replied.model].sudo().browse(replied.res_id).exists()
+        if not record or not hasattr(record, "message_update"):
+            return None
+        return record if self._converter_in_company(record, source) else None
+
+    # -- security (issue 9 part B): ID tags and replies trusted from the record's people --
+    @api.model
+    def _converter_in_company(self, record, source):
+        """Whether ``record`` may receive mail of the mailbox's company (shared records may)."""
+        if not source.company_id or "company_id" not in record._fields:
+            return True
+        company = record.sudo().company_id
+        return not company or company.id == source.company_id
+
+    @api.model
+    def _converter_sender_belongs(self, record, mail, source):
+        """Whether the sender of ``mail`` may file it on ``record`` by an ID tag or a reply:
+        the record's customer or contact (or another contact of the customer's company), a
+        follower, its responsible, staff who may read it or who send from an outbound
+        folder, or (mailbox option) an address of the customer's company domain. Override
+        to trust more or fewer people."""
+        sender = self._converter_sender(mail)
+        if not sender:
+            return False
+        record = record.sudo()
+        if sender in self._converter_record_emails(record):
+            return True
+        for link in mail.matches.links:
+            if link.model == "res.users" and link.email == sender:
+                if mail.origin.direction == "outbound":
+                    return True  # our staff's sent mail, found in a Sent folder
+                user = self.env["res.users"].sudo().browse(link.res_id)
+                if record.with_user(user).has_access("read"):
+                    return True
+        if self._converter_customer_colleague(record, sender):
+            return True
+        if source.trust_company_domain:
+            domain = addresses.email_domain(sender)
+            return bool(domain) and domain in self._converter_record_domains(record)
+        return False
+
+    @api.model
+    def _converter_customer_colleague(self, record, sender):
+        """Whether ``sender`` is a contact of the company of ``record``'s customer."""
+        customer = self.env["res.partner"].sudo()
+        if record._name == "res.partner":
+            customer = record
+        elif "partner_id" in record._fields and record._fields["partner_id"].comodel_name == (
+            "res.partner"
+        ):
+            customer = record.partner_id
+        company = customer.commercial_partner_id
+        return bool(
+            company
+            and self.env["res.partner"]
             .sudo()
-            .search(
-                [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
-                order="id desc",
-                limit=32,
+            .search_count(
+                [("email_normalized", "=", sender), ("commercial_partner_id", "=", company.id)],
+                limit=1,
             )
         )
 
     @api.model
-    def _converter_record_of(self, message):
-        """The record ``message`` is posted on, when it still exists and takes replies."""
-        if not message or message.model not in self.env:
-            return None
-        record = self.env[message.model].sudo().browse(message.res_id).exists()
-        return record if record and hasattr(record, "message_update") else None
+    def _converter_record_people(self, record):
+        """The contacts who belong to ``record``: its customer (and the customer's company),
+        its followers and the partners of its responsible users."""
+        partners = self.env["res.partner"].sudo()
+        if record._name == "res.partner":
+            partners |= record | record.commercial_partner_id
+        elif "partner_id" in record._fields and record.partner_id:
+            partners |= record.partner_id | record.partner_id.commercial_partner_id
+        if "message_partner_ids" in record._fields:
+            partners |= record.message_partner_ids
+        for name in ("user_id", "user_ids"):
+            field = record._fields.get(name)
+            if field and field.comodel_name == "res.users":
+                partners |= record[name].partner_id
+        return partners
+
+    @api.model
+    def _converter_record_emails(self, record):
+        """Normalised addresses that belong to ``record``: its people's, and the address the
+        record itself holds (a lead's or ticket's customer email)."""
+        emails = {p.email_normalized for p in self._converter_record_people(record)}
+        for name in ("email_from", "partner_email", "email"):
+            if name in record._fields and record._fields[name].type == "char":
+                emails.add(addresses.normalize_email(record[name]))
+        emails.discard(False)
+        emails.discard("")
+        return emails
+
+    @api.model
+    def _converter_record_domains(self, record):
+        """Email domains of ``record``'s customer: its addresses and its company's website;
+        free-mail domains never count."""
+        partners = self.env["res.partner"].sudo()
+        if record._name == "res.partner":
+            partners = record.commercial_partner_id | record
+        elif "partner_id" in record._fields:
+            partners = record.partner_id.commercial_partner_id | record.partner_id
+        domains = {addresses.email_domain(p.email_normalized or "") for p in partners}
+        domains |= {addresses.website_domain(p.website) for p in partners if p.website}
+        for name in ("email_from", "partner_email"):
+            if name in record._fields and record._fields[name].type == "char":
+                domains.add(addresses.email_domain(addresses.normalize_email(record[name])))
+        return {d for d in domains if d and not addresses.is_freemail(d)}
+
+    @api.model
+    def _converter_sender_was_recipient(self, replied, mail):
+        """Whether Odoo sent ``replied`` to the sender (or received it with the sender in To/Cc),
+        or the sender wrote it: answering it is part of that conversation."""
+        sender = self._converter_sender(mail)
+        if not sender or not replied:
+            return False
+        replied = replied.sudo()
+        partners = replied.author_id | replied.partner_ids | replied.notification_ids.res_partner_id
+        if sender in set(partners.mapped("email_normalized")):
+            return True
+        if addresses.normalize_email(replied.email_from) == sender:
+            return True
+        copied = ", ".join(
+            filter(
+                None,
+                [replied.incoming_email_to, replied.incoming_email_cc, replied.outgoing_email_to],
+            )
+        )
+        return any(a.email == sender for a in addresses.parse_header(copied))
+
+    @api.model
+    def _converter_untrusted_note(self, record, mail, what):
+        """The note saying that a tag or reply header was not trusted, for the log and simulator."""
+        return self.env._(
+            "%(what)s names %(record)s, but %(email)s does not belong to it: handled as a new email",
+            what=what,
+            record=record.sudo().display_name,
+            email=self._converter_sender(mail) or self.env._("the sender"),
+        )
+
+    # -- end security ----------------------------------------------------------------------
 
     @api.model
     def _plan_tags(self, mail, source, plan):
-        """File the email on records named by ID tags, when its sender belongs to them; the
-        first receives it unless a reply header already chose its conversation. A tag naming
-        a record the sender does not belong to is noted, and the email handled as new."""
+        """File the email on records named by ID tags; the first receives it unless a reply
+        header already chose its conversation. Only tags of records the sender belongs to
+        count (:meth:`_converter_sender_belongs`); the others are noted."""
         tagged = self.env["mail.converter.tag"]._find_records(
             source.tag_patterns,
             mail.msg_dict.get("subject"),
             str(mail.msg_dict.get("body") or ""),
-            company_id=source.company_id,
+            company_id=source.company_id or None,
         )
         trusted = []
         for name, record in tagged:
-            why = self._converter_untrusted_reason(record, mail, source)
-            if why:
-                plan.note(self._converter_suspicious_tag_note(name, record, why))
-                continue
-            trusted.append((name, record))
+            if self._converter_sender_belongs(record, mail, source):
+                trusted.append((name, record))
+            else:
+                plan.note(
+                    self._converter_untrusted_note(
+                        record, mail, self.env._("Tag %(tag)s", tag=name)
+                    )
+                )
+        tagged = trusted
+        for name, record in tagged:
             plan.links.append(
                 matcher.Link(
                     record._name,
@@ -725,30 +875,26 @@ class MailConverterPlanner(models.AbstractModel):
                     self.env._("Tag %(tag)s: %(record)s", tag=name, record=record.display_name),
                 )
             )
-        if trusted and not plan.route:
-            record = trusted[0][1]
+        if tagged and not plan.route:
+            record = tagged[0][1]
             plan.route = Route(
-                record._name, record.id, why=self.env._("Tag %(tag)s", tag=trusted[0][0])
+                record._name, record.id, why=self.env._("Tag %(tag)s", tag=tagged[0][0])
             )
             plan.followup = True
 
     @api.model
     def _plan_rule_route(self, mail, source, plan):
-        """What the deciding rule creates; a reply to an existing conversation always stays in it.
-
-        *Update the ticket* updates the ticket its tag names only when the sender belongs to
-        it; otherwise it creates a ticket, as for an unknown number, and notes the tag.
-        """
+        """What the deciding rule creates; a reply to an existing conversation always stays in it."""
         rule = plan.rule
         if plan.route or rule is None or rule.action == "link":
             return
         why = self.env._("Rule %(rule)s", rule=rule.name)
         if rule.action == "ticket_update":
             ticket = self._converter_ticket_by_tag(rule.tag_regex, mail.msg_dict, source)
-            untrusted = ticket and self._converter_untrusted_reason(ticket, mail, source)
-            if untrusted:
-                plan.note(self._converter_suspicious_tag_note(rule.name, ticket, untrusted))
-            elif ticket:
+            if ticket and not self._converter_sender_belongs(ticket, mail, source):
+                plan.note(self._converter_untrusted_note(ticket, mail, why))
+                ticket = ticket.browse()
+            if ticket:
                 plan.route = Route("helpdesk.ticket", ticket.id, why=why)
                 plan.followup = True
                 return
@@ -765,8 +911,7 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _converter_ticket_by_tag(self, tag_regex, msg_dict, source=None):
-        """The ticket whose number ``tag_regex`` captures in the subject, within the mailbox's
-        company (or shared)."""
+        """The ticket whose number ``tag_regex`` captures in the subject (in the mailbox's company)."""
         if not tag_regex:
             return self.env["helpdesk.ticket"]
         found = safe_regex.compile(tag_regex).search(msg_dict.get("subject") or "")
@@ -777,130 +922,6 @@ class MailConverterPlanner(models.AbstractModel):
         if source and source.company_id:
             domain.append(("company_id", "in", [source.company_id, False]))
         return self.env["helpdesk.ticket"].sudo().search(domain, limit=1)
-
-    # -- trust (issue 9): who may file on a record by an ID tag or reply headers ----------
-    @api.model
-    def _converter_untrusted_reason(self, record, mail, source, replied=None):
-        """Why the email may not be filed on ``record`` by a tag or reply header, or ``""``."""
-        if not self._converter_in_company(record, source):
-            return self.env._("it belongs to another company")
-        if self._converter_sender_belongs(record, mail, source, replied):
-            return ""
-        return self.env._(
-            "%(email)s is not trusted there (not its customer, a follower or its responsible)",
-            email=self._converter_sender(mail) or self.env._("an unknown sender"),
-        )
-
-    @api.model
-    def _converter_sender_belongs(self, record, mail, source, replied=None):
-        """Whether the sender belongs to ``record``: its customer or a contact of the customer's
-        company, a follower, its responsible, a recipient (or the author) of a message it
-        replies to (``replied``), staff writing from an outbound folder, and, with the mailbox
-        option, an address of the customer's company domain. Override to trust more people."""
-        sender = self._converter_sender(mail)
-        if not sender:
-            return False
-        if mail.origin.direction == "outbound" and any(
-            link.model == "res.users" and link.email == sender for link in mail.matches.links
-        ):
-            return True
-        record = record.sudo()
-        customers = self._converter_record_customers(record)
-        if sender in self._converter_record_emails(record, customers):
-            return True
-        if replied and sender in self._converter_message_people(
-            replied.filtered(lambda m: m.model == record._name and m.res_id == record.id)
-        ):
-            return True
-        companies = customers.commercial_partner_id
-        if companies and self.env["res.partner"].sudo().search_count(
-            [("email_normalized", "=", sender), ("commercial_partner_id", "in", companies.ids)],
-            limit=1,
-        ):
-            return True
-        if source.trust_company_domain:
-            domain = addresses.email_domain(sender)
-            return bool(domain) and domain in self._converter_customer_domains(customers)
-        return False
-
-    @api.model
-    def _converter_record_customers(self, record):
-        """The customers of ``record`` (itself for a contact), as Odoo's mail layer sees them."""
-        if record._name == "res.partner":
-            return record
-        return record._mail_get_partners()[record.id]
-
-    @api.model
-    def _converter_record_emails(self, record, customers):
-        """Normalised addresses of the people of ``record``: its customers and their company,
-        its followers, its responsible, and its own email field (a lead's *Email*)."""
-        partners = customers | customers.commercial_partner_id
-        if "message_partner_ids" in record._fields:
-            partners |= record.message_partner_ids
-        user = record["user_id"] if "user_id" in record._fields else None
-        if user is not None and user._name == "res.users":
-            partners |= user.partner_id
-        emails = set(partners.mapped("email_normalized"))
-        for name in (record._mail_get_primary_email_field(), "partner_email"):
-            if name and name in record._fields and record[name]:
-                emails.add(addresses.normalize_email(record[name]))
-        emails.discard(False)
-        emails.discard("")
-        return emails
-
-    @api.model
-    def _converter_message_people(self, messages):
-        """Normalised addresses of the authors and recipients of ``messages``."""
-        partners = (
-            messages.author_id | messages.partner_ids | messages.notification_ids.res_partner_id
-        )
-        emails = set(partners.mapped("email_normalized"))
-        for message in messages:
-            for text in (
-                message.email_from,
-                message.incoming_email_to,
-                message.incoming_email_cc,
-                message.outgoing_email_to,
-            ):
-                emails.update(a.email for a in addresses.parse_header(text or ""))
-        emails.discard(False)
-        emails.discard("")
-        return emails
-
-    @api.model
-    def _converter_customer_domains(self, customers):
-        """Email and website domains of the customers' companies; never a free-mail domain."""
-        domains = set()
-        for partner in customers | customers.commercial_partner_id:
-            domains.add(addresses.email_domain(partner.email_normalized or ""))
-            domains.add(addresses.website_domain(partner.website))
-        return {d for d in domains if d and not addresses.is_freemail(d)}
-
-    @api.model
-    def _converter_in_company(self, record, source):
-        """Whether ``record`` belongs to the mailbox's company, or to none (shared)."""
-        if not source.company_id:
-            return True
-        company = record.sudo()._mail_get_companies()[record.id]
-        return not company or company.id == source.company_id
-
-    @api.model
-    def _converter_suspicious_tag_note(self, tag, record, why):
-        """The plan's note for a tag naming a record the sender may not file on."""
-        return self.env._(
-            "Suspicious tag (%(tag)s): it names %(record)s, but %(why)s; handled as a new email",
-            tag=tag,
-            record=self._converter_record_label(record),
-            why=why,
-        )
-
-    @api.model
-    def _converter_record_label(self, record):
-        """``Helpdesk Ticket HT00042 - Printer``: a record as the log names it."""
-        model_name = self.env["ir.model"]._get(record._name).name
-        return f"{model_name} {record.sudo().display_name}"
-
-    # -- end trust ------------------------------------------------------------------------
 
     @api.model
     def _plan_default_route(self, mail, source, plan):
@@ -975,7 +996,7 @@ class MailConverterPlanner(models.AbstractModel):
     @api.model
     def _converter_company_for_domain(self, domain, source=None):
         """The company whose website is on ``domain``; free-mail domains never match, nor
-        companies of another company than the mailbox's."""
+        companies of another company than the mailbox's (multi-company)."""
         if not domain or addresses.is_freemail(domain):
             return self.env["res.partner"]
         scope = [("is_company", "=", True), ("website", "ilike", domain)]

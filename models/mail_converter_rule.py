@@ -48,13 +48,13 @@ class MailConverterRule(models.Model):
         help="For 'Update the ticket': its first group is the ticket number, e.g. \\[(HT\\d+)\\].",
     )
     private = fields.Boolean(help="Mark the imported email private.")
-    stop = fields.Boolean("Stop processing further rules", default=True)
+    # Security (multi-company): a rule reads its company's mailboxes only.
     company_id = fields.Many2one(
         "res.company",
         default=lambda self: self.env.company,
-        index="btree_not_null",
-        help="The rule applies to the mailboxes of this company. Leave empty for every company.",
+        help="Leave empty to apply this rule to every company's mailboxes.",
     )
+    stop = fields.Boolean("Stop processing further rules", default=True)
     # Ticket defaults
     team_id = fields.Many2one("helpdesk.ticket.team", "Helpdesk team")
     user_id = fields.Many2one("res.users", "Assigned to", domain=[("share", "=", False)])
@@ -82,8 +82,10 @@ class MailConverterRule(models.Model):
 
     @api.model
     def _converter_rules(self, company_id=None):
-        """Active rules of ``company_id`` (and shared ones) for the evaluator, with what their
-        actions need, read once per fetch run. No company: every rule."""
+        """Active rules for the evaluator, with what their actions need, read once per fetch run.
+
+        With ``company_id``, only that company's rules and the shared ones.
+        """
         domain = [("company_id", "in", [company_id, False])] if company_id else []
         return tuple(rule._converter_rule() for rule in self.sudo().search(domain))
 

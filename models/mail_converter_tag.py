@@ -40,12 +40,11 @@ class MailConverterTag(models.Model):
         help="Field holding the value the pattern captures.",
     )
     search_body = fields.Boolean("Also search the body", default=True)
+    # Security (multi-company): a tag of one company never reads another's mail.
     company_id = fields.Many2one(
         "res.company",
         default=lambda self: self.env.company,
-        index="btree_not_null",
-        help="The mailboxes of this company use the tag, and it finds records of this company "
-        "(or shared ones). Leave empty for every company.",
+        help="Leave empty to use this tag in every company's mailboxes.",
     )
 
     @api.constrains("regex")
@@ -59,8 +58,10 @@ class MailConverterTag(models.Model):
 
     @api.model
     def _converter_patterns(self, company_id=None):
-        """Active tags of ``company_id`` (and shared ones) as plain values, read once per fetch
-        run; unusable ones are skipped, not fatal. No company: every tag."""
+        """Active tags as plain values, read once per fetch run; unusable ones are skipped, not fatal.
+
+        With ``company_id``, only that company's tags and the shared ones.
+        """
         patterns = []
         domain = [("company_id", "in", [company_id, False])] if company_id else []
         for tag in self.sudo().search(domain):
@@ -86,8 +87,7 @@ class MailConverterTag(models.Model):
     def _find_records(self, patterns, subject, body, company_id=None):
         """Records named by tags in ``subject`` (and ``body``), as ``[(tag name, record)]``.
 
-        With ``company_id``, only records of that company or of none: a mailbox never
-        files on another company's records.
+        With ``company_id``, records of other companies are left out (shared ones are kept).
         """
         found = []
         for pattern in patterns:
@@ -104,11 +104,9 @@ class MailConverterTag(models.Model):
                 values = [int(v) for v in values if str(v).isdigit()]
             if not values or pattern.model not in self.env:
                 continue
-            Model = self.env[pattern.model].sudo()
             domain = [(pattern.field_name, "in", values)]
-            company_field = Model._mail_get_company_field()
-            if company_id and company_field:
-                domain.append((company_field, "in", [company_id, False]))
-            records = Model.search(domain, limit=len(values))
+            if company_id and "company_id" in self.env[pattern.model]._fields:
+                domain.append(("company_id", "in", [company_id, False]))
+            records = self.env[pattern.model].sudo().search(domain, limit=len(values))
             found.extend((pattern.name, record) for record in records)
         return found

@@ -79,6 +79,9 @@ if not server:
             "server_type": "imap",
             "server": "127.0.0.1",
             "port": port,
+            # The demo's Dovecot speaks plain IMAP on loopback: the form shows the TLS warning.
+            "is_ssl": False,
+            "verify_tls": False,
             "user": "support",
             "password": "support",
             "use_converter": True,

@@ -13,6 +13,7 @@ from . import test_special
 from . import test_ui
 from . import test_helpdesk
 
-# issue 9 part B1: ID tags trusted from the record's people; multi-company
-from . import test_trust
+# security (issue 9 part B)
+from . import test_hostile
 from . import test_multicompany
+from . import test_trust

@@ -131,6 +131,8 @@ class MailConverterCase(TransactionCase):
             "server_type": protocol,
             "is_ssl": security == "ssl",
             "starttls": security == "starttls",
+            # Dovecot's test certificate is self-signed; new mailboxes verify by default.
+            "verify_tls": False,
             "user": user,
             "password": user,
             "use_converter": True,

@@ -49,6 +49,7 @@ class TestConcurrency(BaseCase):
                     "server_type": "imap",
                     "server": "127.0.0.1",
                     "port": self.dovecot.imap_port,
+                    "is_ssl": False,  # plain IMAP on loopback; new mailboxes default to SSL
                     "user": user,
                     "password": user,
                     "use_converter": True,

@@ -100,18 +100,29 @@ class TestLinkingOptions(MailConverterCase):
             self.logs(subject="Only staff").state, "discarded", "users do not count as links"
         )
         self.assertEqual(self.logs(subject="Known customer").state, "done")
-        # A reply to an existing conversation is linked, even from an address unknown to Odoo
-        # (someone the first email was copied to).
+        # A reply to an existing conversation is linked, even from an address no contact has,
+        # when its sender was part of it (in Cc of the email replied to); a stranger's is not.
         ticket = self._ticket("Known customer")
+        replied = self.logs(subject="Known customer").mail_message_id
         self.append(
             make_email(
                 subject="Re: Known customer",
                 email_from="colleague@nowhere.example",
-                headers={"In-Reply-To": ticket.message_ids[-1].message_id},
+                headers={"In-Reply-To": replied.message_id},
+            )
+        )
+        self.append(
+            make_email(
+                subject="Re: Known customer (stranger)",
+                email_from="stranger@nowhere.example",
+                headers={"In-Reply-To": replied.message_id},
             )
         )
         self.fetch()
         self.assertEqual(self.logs(subject="Re: Known customer").res_id, ticket.id)
+        stranger = self.logs(subject="Re: Known customer (stranger)")
+        self.assertEqual(stranger.state, "discarded")
+        self.assertIn("Not linked", stranger.reason)
 
     def test_never_import_list(self):
         self.server.excluded_addresses = "ceo@company.example\nhr@company.example"
@@ -194,7 +205,10 @@ class TestLinkingOptions(MailConverterCase):
 @tagged("post_install", "-at_install", "mail_converter")
 class TestIdTags(MailConverterCase):
     def test_ticket_number_in_subject_files_on_ticket(self):
-        customer = self.env["res.partner"].create({"name": "New", "email": "new@person.example"})
+        # The sender is the ticket's customer: only the record's people are trusted (test_trust).
+        customer = self.env["res.partner"].create(
+            {"name": "New Person", "email": "new@person.example"}
+        )
         ticket = self.env["helpdesk.ticket"].create(
             {"name": "Printer", "description": "x", "partner_id": customer.id}
         )
@@ -265,11 +279,11 @@ class TestReplyHeaders(MailConverterCase):
             {"name": "Carla Customer", "email": "carla@corp.example"}
         )
         lead = self.env["crm.lead"].create({"name": "Fleet renewal", "partner_id": customer.id})
+        # Carla's assistant writes from her company's domain: trusted when the mailbox says so.
+        self.server.converter_trust_company_domain = True
         sent = lead.message_post(
             body="Here is our offer", message_type="email", partner_ids=customer.ids
         )
-        # The customer's assistant answers: an address of the customer's domain, by the option.
-        self.server.converter_trust_company_domain = True
         self.append(
             make_email(
                 subject="Re: Fleet renewal",

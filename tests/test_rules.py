@@ -112,19 +112,19 @@ class TestRules(MailConverterCase):
                 "email": "agent-rules@company.example",
             }
         )
+        # Alice's ticket: her tag is trusted (a stranger's is not: test_trust).
+        alice = self.env["res.partner"].create({"name": "Alice", "email": "alice@customer.example"})
         ticket = self.env["helpdesk.ticket"].create(
             {
                 "name": "Broken printer",
                 "description": "x",
                 "user_id": agent.id,
-                "partner_id": self.customer.id,
+                "partner_id": alice.id,
             }
         )
         self.append(
             make_email(
-                subject=f"Still broken [{ticket.number}]",
-                email_from="Karl <karl@customer.example>",
-                message_id="<again@customer.example>",
+                subject=f"Still broken [{ticket.number}]", message_id="<again@customer.example>"
             )
         )
         self.append(make_email(subject="Something new [HT99999]"))
@@ -252,7 +252,7 @@ class TestSimulator(MailConverterCase):
         ticket = self.tickets("Simulated")
         wizard.eml_text = make_email(
             subject="Re: Simulated",
-            email_from="Vera <vera@vip.example>",
+            email_from="Vera <vera@vip.example>",  # her own ticket: trusted (test_trust)
             headers={"In-Reply-To": ticket.message_ids[-1].message_id},
         ).decode()
         wizard.action_simulate()
@@ -291,9 +291,8 @@ class TestRuleActionsMore(MailConverterCase):
         partner = self.env["res.partner"].create(
             {"name": "Paula Partner", "email": "paula@partner.example"}
         )
-        alice = self.env["res.partner"].create(
-            {"name": "Alice Customer", "email": "alice@customer.example"}
-        )
+        # Alice's ticket: her reply is trusted (a stranger's is not: test_trust).
+        alice = self.env["res.partner"].create({"name": "Alice", "email": "alice@customer.example"})
         ticket = self.env["helpdesk.ticket"].create(
             {"name": "Question", "description": "x", "partner_id": alice.id}
         )

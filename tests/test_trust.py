@@ -1,8 +1,4 @@
-"""ID tags and reply headers are trusted only from the people of the record they name (C5).
-
-Each test is an attack first: a stranger quoting a ticket number, or replying with a
-reference to someone else's conversation, must get a record of their own.
-"""
+"""ID tags and reply headers file an email on a record only for the record's people (C5, issue 9)."""
 
 from odoo import fields
 from odoo.tests import tagged
@@ -11,175 +7,162 @@ from .common import MailConverterCase, make_email
 
 
 @tagged("post_install", "-at_install", "mail_converter")
-class TestTrustedSenders(MailConverterCase):
+class TestTrust(MailConverterCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["mail.converter.rule"].search([]).action_archive()
         Partner = cls.env["res.partner"]
-        cls.corp = Partner.create(
-            {
-                "name": "Customer Corp",
-                "is_company": True,
-                "email": "office@customer.example",
-                "website": "https://www.customer.example",
-            }
+        cls.acme = Partner.create(
+            {"name": "Acme", "is_company": True, "website": "https://www.acme.example"}
         )
         cls.carla = Partner.create(
-            {"name": "Carla Customer", "email": "carla@customer.example", "parent_id": cls.corp.id}
+            {"name": "Carla Customer", "email": "carla@acme.example", "parent_id": cls.acme.id}
         )
-        cls.colin = Partner.create(
-            {"name": "Colin Colleague", "email": "colin@customer.example", "parent_id": cls.corp.id}
-        )
-        cls.fiona = Partner.create({"name": "Fiona Follower", "email": "fiona@partner.example"})
-        cls.bob = Partner.create({"name": "Bob Recipient", "email": "bob@elsewhere.example"})
         cls.agent = cls.env["res.users"].create(
-            {"name": "Agent Anna", "login": "anna@company.example", "email": "anna@company.example"}
-        )
-        cls.colleague = cls.env["res.users"].create(
             {
-                "name": "Colleague Cid",
-                "login": "cid@company.example",
-                "email": "cid@company.example",
+                "name": "Agent Smith",
+                "login": "agent-trust@company.example",
+                "email": "agent-trust@company.example",
+                "group_ids": [
+                    fields.Command.link(cls.env.ref("helpdesk_mgmt.group_helpdesk_user").id)
+                ],
             }
         )
         cls.ticket = cls.env["helpdesk.ticket"].create(
             {
-                "name": "Invoice question",
+                "name": "Broken printer",
                 "description": "x",
                 "partner_id": cls.carla.id,
                 "user_id": cls.agent.id,
             }
         )
-        cls.ticket.message_subscribe(partner_ids=cls.fiona.ids)
 
-    def _log(self, subject):
-        return self.logs(subject=subject)
-
-    def _on_ticket(self, message_id):
-        return message_id in self.ticket.message_ids.mapped("message_id")
-
-    def test_stranger_quoting_a_ticket_number_gets_a_ticket_of_their_own(self):
-        subject = f"Re: [{self.ticket.number}] new bank details"
+    def _tagged(self, subject_prefix, email_from, message_id):
         self.append(
             make_email(
-                subject=subject,
-                email_from="Mallory <mallory@evil.example>",
-                body="Please wire the money to our new account.",
-                message_id="<phish@evil.example>",
+                subject=f"{subject_prefix} [{self.ticket.number}]",
+                email_from=email_from,
+                message_id=message_id,
             )
-        )
-        self.fetch()
-        log = self._log(subject)
-        self.assertEqual(log.state, "done")
-        self.assertEqual(log.model, "helpdesk.ticket")
-        self.assertNotEqual(log.res_id, self.ticket.id)
-        self.assertFalse(self._on_ticket("<phish@evil.example>"), "nothing lands on the ticket")
-        own = self.env["helpdesk.ticket"].browse(log.res_id)
-        self.assertEqual(own.name, subject)
-        self.assertEqual(own.partner_id.email, "mallory@evil.example")
-        self.assertNotIn(
-            ("helpdesk.ticket", self.ticket.id), [(lk.model, lk.res_id) for lk in log.link_ids]
-        )
-        # The log says why: a suspicious tag, naming the ticket.
-        self.assertIn(self.ticket.number, log.reason)
-        self.assertIn("not trusted", log.reason)
-        # Followers of the customer's ticket never receive the stranger's text.
-        self.assertFalse(
-            self.env["mail.mail"].search([("body_html", "ilike", "new account")]),
         )
 
-    def test_people_of_the_ticket_are_trusted(self):
-        senders = {
-            "customer": "Carla <carla@customer.example>",
-            "customer's colleague": "Colin <colin@customer.example>",
-            "follower": "Fiona <fiona@partner.example>",
-            "assigned user": "Anna <anna@company.example>",
-        }
-        for who, sender in senders.items():
-            self.append(
-                make_email(
-                    subject=f"[{self.ticket.number}] from the {who}",
-                    email_from=sender,
-                    message_id=f"<{who.replace(' ', '-').replace(chr(39), '')}@trusted.example>",
-                )
-            )
+    def test_stranger_quoting_a_ticket_number_gets_a_new_ticket(self):
+        """The attack: a stranger puts [HT00042] in a subject to post on someone's ticket."""
+        self._tagged("Urgent: new bank details", "Mallory <mallory@evil.example>", "<evil@x>")
         self.fetch()
-        for who in senders:
-            log = self._log(f"[{self.ticket.number}] from the {who}")
+        log = self.logs(message_id="<evil@x>")
+        self.assertEqual(log.state, "done")
+        self.assertNotEqual(log.res_id, self.ticket.id)
+        self.assertNotIn("<evil@x>", self.ticket.message_ids.mapped("message_id"))
+        self.assertNotIn(
+            ("helpdesk.ticket", self.ticket.id), [(x.model, x.res_id) for x in log.link_ids]
+        )
+        new = self.tickets(f"Urgent: new bank details [{self.ticket.number}]")
+        self.assertEqual(len(new), 1, "handled as a new email: its own ticket")
+        self.assertIn("mallory@evil.example does not belong to it", log.reason)
+        self.assertIn(self.ticket.display_name, log.reason)
+        # Followers of the real ticket were told nothing.
+        self.assertFalse(
+            self.env["mail.mail"]
+            .search([("body_html", "ilike", "new bank details")])
+            .filtered(lambda m: m.model == "helpdesk.ticket" and m.res_id == self.ticket.id)
+        )
+
+    def test_the_record_people_are_trusted(self):
+        follower = self.env["res.partner"].create(
+            {"name": "Fiona Follower", "email": "fiona@partner.example"}
+        )
+        self.ticket.message_subscribe(partner_ids=follower.ids)
+        self._tagged("Customer", "Carla <carla@acme.example>", "<by-customer@x>")
+        self._tagged("Follower", "fiona@partner.example", "<by-follower@x>")
+        self._tagged("Assignee", "agent-trust@company.example", "<by-assignee@x>")
+        self.fetch()
+        for message_id in ("<by-customer@x>", "<by-follower@x>", "<by-assignee@x>"):
+            log = self.logs(message_id=message_id)
             self.assertRecordValues(
                 log, [{"state": "done", "model": "helpdesk.ticket", "res_id": self.ticket.id}]
             )
-            self.assertFalse(log.reason, who)
+            self.assertIn(message_id, self.ticket.message_ids.mapped("message_id"))
 
-    def test_customer_company_domain_is_a_mailbox_option(self):
-        subject = f"[{self.ticket.number}] from the customer's new hire"
-        raw = make_email(subject=subject, email_from="Nora <nora@customer.example>")
-        self.assertFalse(self.server.converter_trust_company_domain, "off by default")
-        self.append(raw)
+    def test_company_domain_only_when_the_mailbox_allows_it(self):
+        self._tagged("Colleague", "Bob <bob@acme.example>", "<colleague-1@x>")
         self.fetch()
-        self.assertNotEqual(self._log(subject).res_id, self.ticket.id)
-
-        # With the option, an unknown address of the customer's domain belongs.
+        self.assertNotEqual(self.logs(message_id="<colleague-1@x>").res_id, self.ticket.id)
         self.server.converter_trust_company_domain = True
-        subject2 = f"[{self.ticket.number}] from the customer's other new hire"
-        self.append(make_email(subject=subject2, email_from="Olga <olga@customer.example>"))
-        # Free-mail domains never make a company: a gmail customer does not trust all of gmail.
-        gmail = self.env["res.partner"].create({"name": "Gina", "email": "gina@gmail.com"})
-        gmail_ticket = self.env["helpdesk.ticket"].create(
-            {"name": "Gmail customer", "description": "x", "partner_id": gmail.id}
-        )
-        subject3 = f"[{gmail_ticket.number}] another gmail user"
-        self.append(make_email(subject=subject3, email_from="eve@gmail.com"))
+        self._tagged("Colleague again", "Bob <bob@acme.example>", "<colleague-2@x>")
+        # A free-mail address is never "the customer's domain".
+        self.carla.email = "carla@gmail.com"
+        self.acme.website = False
+        self._tagged("Gmail neighbour", "eve@gmail.com", "<freemail@x>")
+        self.carla.email = "carla@acme.example"
+        self.acme.website = "https://www.acme.example"
         self.fetch()
-        self.assertRecordValues(
-            self._log(subject2), [{"model": "helpdesk.ticket", "res_id": self.ticket.id}]
-        )
-        self.assertNotEqual(self._log(subject3).res_id, gmail_ticket.id)
+        self.assertEqual(self.logs(message_id="<colleague-2@x>").res_id, self.ticket.id)
+        self.assertNotEqual(self.logs(message_id="<freemail@x>").res_id, self.ticket.id)
 
-    def test_reply_headers_trusted_from_the_recipients_of_the_message(self):
+    def test_reply_headers_from_a_stranger_open_a_new_ticket(self):
+        message = self.ticket.message_post(body="We are on it", message_type="comment")
+        self.append(
+            make_email(
+                subject="Re: Broken printer",
+                email_from="mallory@evil.example",
+                message_id="<evil-reply@x>",
+                headers={"In-Reply-To": message.message_id, "References": message.message_id},
+            )
+        )
+        self.fetch()
+        log = self.logs(message_id="<evil-reply@x>")
+        self.assertNotEqual(log.res_id, self.ticket.id)
+        self.assertIn("Reply header names", log.reason)
+        self.assertEqual(len(self.tickets("Re: Broken printer")), 1)
+
+    def test_reply_to_a_message_sent_to_the_sender(self):
+        """Odoo's own gateway trusts a reply to what it sent: the sender was a recipient."""
+        consultant = self.env["res.partner"].create(
+            {"name": "Conny Consultant", "email": "conny@consulting.example"}
+        )
         sent = self.ticket.message_post(
-            body="Here is your invoice",
+            body="Could you check the toner?",
             message_type="comment",
             subtype_xmlid="mail.mt_comment",
-            partner_ids=self.bob.ids,
+            partner_ids=consultant.ids,
         )
-        self.assertNotIn(self.bob, self.ticket.message_partner_ids, "Bob is only a recipient")
-        headers = {"In-Reply-To": sent.message_id, "References": sent.message_id}
+        self.assertNotIn(consultant, self.ticket.message_partner_ids)
         self.append(
             make_email(
-                subject="Re: Here is your invoice",
-                email_from="Mallory <mallory@evil.example>",
-                message_id="<stranger-reply@evil.example>",
-                headers=headers,
-            )
-        )
-        self.append(
-            make_email(
-                subject="Re: Here is your invoice (Bob)",
-                email_from="Bob <bob@elsewhere.example>",
-                message_id="<bob-reply@elsewhere.example>",
-                headers=headers,
+                subject="Re: toner",
+                email_from="Conny <conny@consulting.example>",
+                message_id="<conny-reply@x>",
+                headers={"In-Reply-To": sent.message_id},
             )
         )
         self.fetch()
-        stranger = self._log("Re: Here is your invoice")
-        self.assertNotEqual(stranger.res_id, self.ticket.id)
-        self.assertFalse(self._on_ticket("<stranger-reply@evil.example>"))
-        self.assertIn("not trusted", stranger.reason)
         self.assertRecordValues(
-            self._log("Re: Here is your invoice (Bob)"),
-            [{"model": "helpdesk.ticket", "res_id": self.ticket.id}],
+            self.logs(message_id="<conny-reply@x>"),
+            [{"state": "done", "model": "helpdesk.ticket", "res_id": self.ticket.id}],
         )
-        self.assertTrue(self._on_ticket("<bob-reply@elsewhere.example>"))
 
-    def test_lead_tag_from_a_stranger(self):
+    def test_rule_update_the_ticket_trusts_only_the_record_people(self):
+        self.env["mail.converter.rule"].search([]).action_archive()
+        rule = self.env["mail.converter.rule"].create(
+            {"name": "Ticket replies", "action": "ticket_update"}
+        )
+        self._tagged("By the customer", "carla@acme.example", "<rule-customer@x>")
+        self._tagged("By a stranger", "mallory@evil.example", "<rule-stranger@x>")
+        self.fetch()
+        self.assertRecordValues(
+            self.logs(message_id="<rule-customer@x>"),
+            [{"model": "helpdesk.ticket", "res_id": self.ticket.id, "rule_id": rule.id}],
+        )
+        stranger = self.logs(message_id="<rule-stranger@x>")
+        self.assertEqual(stranger.rule_id, rule)
+        self.assertNotEqual(stranger.res_id, self.ticket.id)
+        self.assertEqual(len(self.tickets(f"By a stranger [{self.ticket.number}]")), 1)
+        self.assertIn("does not belong to it", stranger.reason)
+
+    def test_lead_tags_trust_the_lead_people_and_the_simulator_says_why(self):
         lead = self.env["crm.lead"].create(
-            {
-                "name": "Big deal",
-                "partner_id": self.carla.id,
-                "email_from": "carla@customer.example",
-            }
+            {"name": "Fleet deal", "email_from": "buyer@corp.example"}
         )
         self.env["mail.converter.tag"].create(
             {
@@ -189,73 +172,96 @@ class TestTrustedSenders(MailConverterCase):
                 "field_id": self.env["ir.model.fields"]._get("crm.lead", "id").id,
             }
         )
-        self.append(make_email(subject=f"Offer [LC{lead.id}]", email_from="rival@other.example"))
+        stranger = make_email(subject=f"Contract [LC{lead.id}]", email_from="x@evil.example")
+        wizard = self.env["mail.converter.simulator"].create(
+            {"server_id": self.server.id, "eml_text": stranger.decode()}
+        )
+        wizard.action_simulate()
+        self.assertIn("x@evil.example does not belong to it", wizard.outcome)
+        self.append(stranger)
         self.append(
-            make_email(subject=f"Signed [LC{lead.id}]", email_from="carla@customer.example")
+            make_email(
+                subject=f"Signed [LC{lead.id}]",
+                email_from="buyer@corp.example",
+                message_id="<buyer@x>",
+            )
         )
         self.fetch()
-        rival = self._log(f"Offer [LC{lead.id}]")
-        self.assertNotEqual((rival.model, rival.res_id), ("crm.lead", lead.id))
-        self.assertNotIn(("crm.lead", lead.id), [(lk.model, lk.res_id) for lk in rival.link_ids])
-        self.assertIn("not trusted", rival.reason)
+        self.assertNotEqual(self.logs(subject=f"Contract [LC{lead.id}]").res_id, lead.id)
         self.assertRecordValues(
-            self._log(f"Signed [LC{lead.id}]"), [{"model": "crm.lead", "res_id": lead.id}]
+            self.logs(message_id="<buyer@x>"), [{"model": "crm.lead", "res_id": lead.id}]
         )
 
-    def test_rule_update_the_ticket_trusts_only_its_people(self):
-        rule = self.env["mail.converter.rule"].create(
-            {
-                "name": "Ticket replies",
-                "action": "ticket_update",
-                "condition_ids": [
-                    fields.Command.create(
-                        {"field": "subject", "operator": "regex", "value": r"\[HT\d+\]"}
-                    )
-                ],
-            }
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestTrustCustomerCompanyAndSentMail(MailConverterCase):
+    """Who else belongs: the customer company's other contacts, and our staff's sent mail."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Partner = cls.env["res.partner"]
+        cls.corp = Partner.create(
+            {"name": "Customer Corp", "is_company": True, "email": "office@customer.example"}
         )
-        # The ID tag would see it too: switch it off to test the rule's own lookup.
-        self.env.ref("mail_converter.tag_helpdesk_ticket_number").active = False
-        stranger = f"[{self.ticket.number}] urgent"
-        customer = f"[{self.ticket.number}] thanks"
-        self.append(make_email(subject=stranger, email_from="mallory@evil.example"))
-        self.append(make_email(subject=customer, email_from="carla@customer.example"))
+        cls.carla = Partner.create(
+            {"name": "Carla Customer", "email": "carla@customer.example", "parent_id": cls.corp.id}
+        )
+        cls.colin = Partner.create(
+            {"name": "Colin Colleague", "email": "colin@customer.example", "parent_id": cls.corp.id}
+        )
+        # An internal user without helpdesk rights: he may not read the ticket.
+        cls.seller = cls.env["res.users"].create(
+            {"name": "Sam Seller", "login": "sam@company.example", "email": "sam@company.example"}
+        )
+        cls.ticket = cls.env["helpdesk.ticket"].create(
+            {"name": "Invoice question", "description": "x", "partner_id": cls.carla.id}
+        )
+
+    def test_contacts_of_the_customer_company_belong(self):
+        self.assertFalse(self.server.converter_trust_company_domain)
+        self.append(
+            make_email(
+                subject=f"[{self.ticket.number}] from Carla's colleague",
+                email_from="Colin <colin@customer.example>",
+                message_id="<colin@customer.example>",
+            )
+        )
+        # Another contact of the same domain but not of the customer's company does not.
+        self.env["res.partner"].create({"name": "Nina", "email": "nina@customer.example"})
+        self.append(
+            make_email(
+                subject=f"[{self.ticket.number}] from a namesake domain",
+                email_from="nina@customer.example",
+                message_id="<nina@customer.example>",
+            )
+        )
         self.fetch()
-        log = self._log(stranger)
-        self.assertEqual(log.rule_id, rule)
-        self.assertEqual(log.model, "helpdesk.ticket")
-        self.assertNotEqual(log.res_id, self.ticket.id, "the rule creates a ticket instead")
-        self.assertIn("not trusted", log.reason)
         self.assertRecordValues(
-            self._log(customer), [{"model": "helpdesk.ticket", "res_id": self.ticket.id}]
+            self.logs(message_id="<colin@customer.example>"),
+            [{"model": "helpdesk.ticket", "res_id": self.ticket.id}],
         )
+        nina = self.logs(message_id="<nina@customer.example>")
+        self.assertNotEqual(nina.res_id, self.ticket.id)
+        self.assertIn("nina@customer.example does not belong to it", nina.reason)
 
-    def test_staff_sending_from_an_outbound_folder_are_trusted(self):
+    def test_staff_mail_from_an_outbound_folder_belongs(self):
         self.server.converter_folder_ids = [
             fields.Command.create({"path": "Sent", "direction": "outbound"})
         ]
-        subject = f"[{self.ticket.number}] our answer"
+        self.assertFalse(self.ticket.with_user(self.seller).has_access("read"))
         self.append(
             make_email(
-                subject=subject,
-                email_from="Cid <cid@company.example>",
+                subject=f"[{self.ticket.number}] our answer",
+                email_from="Sam <sam@company.example>",
                 to="carla@customer.example",
-                message_id="<staff-answer@company.example>",
+                message_id="<sent-answer@company.example>",
             ),
             folder="Sent",
         )
         self.fetch()
         self.assertRecordValues(
-            self._log(subject), [{"model": "helpdesk.ticket", "res_id": self.ticket.id}]
+            self.logs(message_id="<sent-answer@company.example>"),
+            [{"model": "helpdesk.ticket", "res_id": self.ticket.id}],
         )
-        self.assertTrue(self._on_ticket("<staff-answer@company.example>"))
-
-    def test_simulator_shows_the_suspicious_tag(self):
-        raw = make_email(subject=f"[{self.ticket.number}] hello", email_from="mallory@evil.example")
-        wizard = self.env["mail.converter.simulator"].create(
-            {"server_id": self.server.id, "eml_text": raw.decode()}
-        )
-        wizard.action_simulate()
-        self.assertEqual(wizard.plan_route, "helpdesk.ticket,new")
-        self.assertIn(self.ticket.number, wizard.outcome)
-        self.assertIn("not trusted", wizard.outcome)
+        self.assertIn("<sent-answer@company.example>", self.ticket.message_ids.mapped("message_id"))

@@ -4,6 +4,12 @@ Every mailbox offers ``open_folder``, ``pending``, ``retrieve``, ``handled``
 and ``disconnect``. IMAP reads with ``BODY.PEEK[]`` so fetching never sets
 ``\\Seen``; flags change only when the caller says a message is handled,
 which it does after its records are committed.
+
+Reads are bounded per message, never by patching the protocol modules for
+the whole process: sizes are asked first, a message above the caller's limit
+is read as its header only, one IMAP round trip holds at most
+:data:`BATCH_BYTES`, and a message the server cannot deliver is yielded as
+:class:`Unreadable` so it fails alone instead of stopping its mailbox.
 """
 
 import imaplib
@@ -15,17 +21,28 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 TIMEOUT = 60
-# imaplib refuses responses longer than this; 10 MB attachments are normal mail.
-imaplib._MAXLINE = 100_000_000
-poplib._MAXLINE = 65536
+BATCH_BYTES = 64 * 1024 * 1024  # bytes of messages one IMAP FETCH may return
+POP3_CHUNK = 64 * 1024  # a long POP3 line is read in pieces of this size
 
 _UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID_RE = re.compile(rb"UID (\d+)")
+_FETCH_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _LIST_RE = re.compile(rb'\((?P<flags>[^)]*)\) (?P<sep>"[^"]*"|NIL) (?P<name>.+)$')
 
 
 class MailboxError(Exception):
     """A protocol-level failure the caller reports on the mailbox."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A message the server would not deliver; yielded by ``retrieve`` in place of its bytes.
+
+    ``header`` is its header block when the server gave that much, so it can be logged.
+    """
+
+    error: str
+    header: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,20 @@ def _tls_context(verify):
         return ssl.create_default_context()
     # Self-hosted servers commonly use self-signed certificates; the admin opts out.
     return ssl._create_unverified_context()  # noqa: S323
+
+
+def _chunks_by_bytes(uids, sizes, budget):
+    """Split ``uids`` into runs whose sizes add up to ``budget`` at most (one message at least)."""
+    chunk, total = [], 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and total + size > budget:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += size
+    if chunk:
+        yield chunk
 
 
 def _imap_quote(name):
@@ -66,6 +97,30 @@ def _check(typ, data, what):
     return data
 
 
+class _BoundedLines:
+    """IMAP client whose longest response line is a limit of the session, not of the process.
+
+    Message bodies arrive as literals, which imaplib reads by size; only lines such
+    as a folder's ``SEARCH`` answer can be long (about 7 bytes per message).
+    """
+
+    max_line = 16 * 1024 * 1024
+
+    def readline(self):
+        line = self.file.readline(self.max_line + 1)
+        if len(line) > self.max_line:
+            raise self.error(f"got more than {self.max_line} bytes")
+        return line
+
+
+class _IMAP4(_BoundedLines, imaplib.IMAP4):
+    pass
+
+
+class _IMAP4_SSL(_BoundedLines, imaplib.IMAP4_SSL):
+    pass
+
+
 class ImapMailbox:
     """One IMAP session. ``security`` is ``none``, ``ssl`` or ``starttls``."""
 
@@ -76,15 +131,16 @@ class ImapMailbox:
     ):
         context = _tls_context(verify_tls)
         if security == "ssl":
-            self.client = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=timeout)
+            self.client = _IMAP4_SSL(host, port, ssl_context=context, timeout=timeout)
         else:
-            self.client = imaplib.IMAP4(host, port, timeout=timeout)
+            self.client = _IMAP4(host, port, timeout=timeout)
             if security == "starttls":
                 self.client.starttls(ssl_context=context)
         self.user, self.password = user, password
         self.selected = None
         # UID -> when the server received it (INTERNALDATE, naive UTC), filled by retrieve().
         self.received = {}
+        self.sizes = {}  # UID -> RFC822.SIZE, filled by retrieve()
 
     def login(self):
         try:
@@ -130,21 +186,73 @@ class ImapMailbox:
         uids = sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > after_uid)
         return FolderState(uidvalidity, uids)
 
-    def retrieve(self, uids):
-        """Yield ``(uid, raw_bytes)``; one round trip for the whole batch."""
+    def retrieve(self, uids, max_size=0):
+        """Yield ``(uid, raw_bytes)``, or ``(uid, Unreadable)``, reading at most
+        :data:`BATCH_BYTES` per round trip.
+
+        A message larger than ``max_size`` bytes (0: no limit) is read as its header
+        only; its size is in :attr:`sizes` either way.
+        """
         if not uids:
             return
-        typ, data = self.client.uid(
-            "FETCH", ",".join(str(u) for u in uids), "(UID INTERNALDATE BODY.PEEK[])"
-        )
-        _check(typ, data, "UID FETCH")
+        sizes = self._sizes(uids)
+        self.sizes.update(sizes)
+        small = [u for u in uids if not (max_size and sizes.get(u, 0) > max_size)]
+        large = [u for u in uids if u not in set(small)]
+        for chunk in _chunks_by_bytes(small, sizes, BATCH_BYTES):
+            yield from self._fetch(chunk, "BODY.PEEK[]")
+        for uid in large:
+            yield from self._fetch([uid], "BODY.PEEK[HEADER]")
+
+    def _sizes(self, uids):
+        """``{uid: RFC822.SIZE}`` of ``uids``, in one round trip."""
+        typ, data = self.client.uid("FETCH", ",".join(str(u) for u in uids), "(UID RFC822.SIZE)")
+        _check(typ, data, "UID FETCH RFC822.SIZE")
+        sizes = {}
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if isinstance(line, bytes):
+                uid, size = _FETCH_UID_RE.search(line), _FETCH_SIZE_RE.search(line)
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        return sizes
+
+    def _fetch(self, uids, part):
+        """Fetch ``part`` of ``uids``; when the server refuses the batch, each message alone,
+        so that one message it cannot deliver fails alone."""
+        try:
+            typ, data = self.client.uid(
+                "FETCH", ",".join(str(u) for u in uids), f"(UID INTERNALDATE {part})"
+            )
+            _check(typ, data, "UID FETCH")
+        except (MailboxError, imaplib.IMAP4.error) as exc:
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise  # the connection is gone: the mailbox run stops here
+            if len(uids) > 1:
+                for uid in uids:
+                    yield from self._fetch([uid], part)
+            else:
+                yield uids[0], Unreadable(_text(exc), self._header_of(uids[0]))
+            return
         for item in data:
             if isinstance(item, tuple) and len(item) == 2:
-                found = _FETCH_UID_RE.search(item[0])
-                if found:
-                    uid = int(found.group(1))
+                match = _FETCH_UID_RE.search(item[0])
+                if match:
+                    uid = int(match.group(1))
                     self.received[uid] = _internal_date(item[0])
                     yield uid, item[1]
+
+    def _header_of(self, uid):
+        """The header block of ``uid``, or ``b""`` when the server will not give that either."""
+        try:
+            typ, data = self.client.uid("FETCH", str(uid), "(UID BODY.PEEK[HEADER])")
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error:
+            return b""
+        if typ != "OK":
+            return b""
+        return next((i[1] for i in data if isinstance(i, tuple) and len(i) == 2), b"")
 
     def handled(self, uids, action, move_to=None):
         """Apply the folder's after-action to committed messages."""
@@ -182,6 +290,51 @@ class ImapMailbox:
             self.client.logout()
 
 
+class _SessionLost(poplib.error_proto):
+    """The POP3 session lost its place in the server's answer: nothing more can be read."""
+
+
+class _LongLines:
+    """POP3 client reading lines of any length, in pieces, up to ``max_line`` bytes.
+
+    poplib refuses lines over 2 KiB (``poplib._MAXLINE``) and then loses its place
+    in the server's answer, which blocked the whole mailbox on one message with a
+    long line. RFC 5322 allows 998 characters, real mail has longer ones.
+    """
+
+    max_line = 256 * 1024 * 1024
+
+    def _getline(self):
+        line = self.file.readline(POP3_CHUNK)
+        if line and not line.endswith(b"\n") and len(line) >= POP3_CHUNK:
+            parts, total = [line], len(line)
+            while not parts[-1].endswith(b"\n"):
+                piece = self.file.readline(POP3_CHUNK)
+                if not piece:
+                    break
+                total += len(piece)
+                if total > self.max_line:
+                    raise _SessionLost(f"-ERR line longer than {self.max_line} bytes")
+                parts.append(piece)
+            line = b"".join(parts)
+        if not line:
+            raise _SessionLost("-ERR EOF")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
+
+
+class _POP3(_LongLines, poplib.POP3):
+    pass
+
+
+class _POP3_SSL(_LongLines, poplib.POP3_SSL):
+    pass
+
+
 class Pop3Mailbox:
     """One POP3 session; messages are told apart by UIDL, deletions happen at QUIT."""
 
@@ -192,13 +345,14 @@ class Pop3Mailbox:
     ):
         context = _tls_context(verify_tls)
         if security == "ssl":
-            self.client = poplib.POP3_SSL(host, port, context=context, timeout=timeout)
+            self.client = _POP3_SSL(host, port, context=context, timeout=timeout)
         else:
-            self.client = poplib.POP3(host, port, timeout=timeout)
+            self.client = _POP3(host, port, timeout=timeout)
             if security == "starttls":
                 self.client.stls(context=context)
         self.user, self.password = user, password
         self._numbers = {}
+        self.sizes = {}  # UIDL -> size the server announced (LIST)
 
     def login(self):
         try:
@@ -214,19 +368,54 @@ class Pop3Mailbox:
     def open_folder(self, path="INBOX", after_uid=0, unread_only=False):
         """POP3 has one folder and no UID order: every UIDL on the server is returned."""
         _resp, lines, _octets = self.client.uidl()
-        self._numbers = {}
+        self._numbers, self.sizes = {}, {}
         for line in lines:
             num, uidl = line.decode("ascii", "replace").split(None, 1)
             self._numbers[uidl] = int(num)
         return FolderState(0, list(self._numbers))
 
-    def retrieve(self, uidls):
+    def retrieve(self, uidls, max_size=0):
+        """Yield ``(uidl, raw_bytes)``, or ``(uidl, Unreadable)`` when the server refuses one.
+
+        A message larger than ``max_size`` bytes (0: no limit) is read as its header only
+        (``TOP n 0``).
+        """
+        if uidls and not self.sizes:
+            _resp, lines, _octets = self.client.list()
+            by_number = {}
+            for line in lines:
+                num, _sep, size = line.decode("ascii", "replace").partition(" ")
+                if num.isdigit() and size.strip().isdigit():
+                    by_number[int(num)] = int(size.strip())
+            self.sizes = {u: by_number.get(n, 0) for u, n in self._numbers.items()}
         for uidl in uidls:
             num = self._numbers.get(uidl)
             if num is None:
                 continue
-            _resp, lines, _octets = self.client.retr(num)
+            large = max_size and self.sizes.get(uidl, 0) > max_size
+            try:
+                if large:
+                    _resp, lines, _octets = self.client.top(num, 0)
+                else:
+                    _resp, lines, _octets = self.client.retr(num)
+            except _SessionLost as exc:
+                raise MailboxError(f"RETR {num} failed: {_text(exc)}") from exc
+            except poplib.error_proto as exc:
+                # The server answered -ERR for this message only; the session goes on.
+                yield uidl, Unreadable(_text(exc), self._header_of(num))
+                continue
+            # Byte-stuffed lines (RFC 1939) are already unstuffed by poplib.
             yield uidl, b"\r\n".join(lines) + b"\r\n"
+
+    def _header_of(self, num):
+        """The header block of message ``num``, or ``b""`` when the server refuses it too."""
+        try:
+            _resp, lines, _octets = self.client.top(num, 0)
+        except _SessionLost:
+            raise
+        except poplib.error_proto:
+            return b""
+        return b"\r\n".join(lines) + b"\r\n"
 
     def handled(self, uidls, action, move_to=None):
         if action != "delete":

@@ -56,6 +56,7 @@ class MemoryMailbox:
     def __init__(self, account, user, password):
         self.account, self.user, self.password = account, user, password
         self.selected = None
+        self.sizes = {}
 
     def login(self):
         if self.user != self.account.user or self.password != self.account.password:
@@ -78,10 +79,16 @@ class MemoryMailbox:
         )
         return FolderState(folder.uidvalidity, uids)
 
-    def retrieve(self, uids):
+    def retrieve(self, uids, max_size=0):
+        """As ``ImapMailbox.retrieve``: a message above ``max_size`` bytes gives its header only."""
         for uid in uids:
             if uid in self.selected.messages:
-                yield uid, self.selected.messages[uid][0]
+                raw = self.selected.messages[uid][0]
+                self.sizes[uid] = len(raw)
+                if max_size and len(raw) > max_size:
+                    end = raw.find(b"\r\n\r\n")
+                    raw = raw[: end + 4] if end >= 0 else raw[:max_size]
+                yield uid, raw
 
     def handled(self, uids, action, move_to=None):
         messages = self.selected.messages

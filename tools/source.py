@@ -62,9 +62,10 @@ class MailboxSource:
     # Addresses of every converter mailbox: mail from them never gets an acknowledgement.
     mailbox_addresses: frozenset = frozenset()
     # -- end helpdesk workflow ---------------------------------------------------------
-    # -- trust (issue 9): who may file on a record by an ID tag or reply headers --------
-    # An unknown address of the customer's company domain belongs to the record too.
-    trust_company_domain: bool = False
+    # -- security (issue 9 part B): hostile input and ID-tag trust --------------------
+    max_message_size: int = 0  # bytes; a larger email is logged "rejected", never converted
+    trust_company_domain: bool = False  # ID tags: the customer's colleagues belong to its records
+    # -- end security ----------------------------------------------------------------------
     # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
@@ -81,6 +82,7 @@ class Origin:
     uidvalidity: int = 0
     received: datetime | None = None  # IMAP INTERNALDATE, when the server gave one
     backlog: bool = False  # imported from a file: never gets automatic replies
+    size: int = 0  # bytes, as the mail server announced them (0: unknown, the raw's length counts)
 
     def for_message(self, **changes):
         """This origin for another message of the same folder."""

@@ -53,8 +53,8 @@ class MailConverterSimulator(models.TransientModel):
             return base64.b64decode(self.eml_file)
         if self.eml_text:
             return self.eml_text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
-        if self.log_id.raw_attachment_id:
-            return base64.b64decode(self.log_id.raw_attachment_id.datas)
+        if self.log_id and self.log_id._converter_raw_attachment():
+            return self.log_id._converter_raw()  # only the row's own original (security)
         raise UserError(self.env._("Upload an .eml file, paste an email or pick a logged email."))
 
     def action_simulate(self):

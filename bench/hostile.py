@@ -1,0 +1,107 @@
+"""Hostile input benchmark: crafted headers and patterns at growing sizes, pure Python, no Odoo.
+
+Run it with the project's Python (no database, no mail server)::
+
+    /opt/mail_converter/venv/bin/python bench/hostile.py [--old]
+
+Each row times one tool on one crafted input; doubling the size should about
+double the time (linear), never quadruple it. ``--old`` also times what the
+code did before issue 9, for comparison (the old
+address regex took 93 s on one crafted header, decoding a 2.8 MB subject 67 s).
+"""
+
+import argparse
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from tools import addresses, mime, safe_regex  # noqa: E402
+
+SIZES = (25_000, 50_000, 100_000, 200_000, 400_000, 800_000)
+OLD_EMAIL_RE = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+
+
+def crafted_address(n):
+    return "a@" + "b." * (n // 2) + "@"
+
+
+def encoded_subject(n):
+    word = "=?utf-8?q?" + "a" * 60 + "?= "
+    return word * (n // len(word))
+
+
+def recipients(n):
+    return ", ".join(f"user{i}@spam.example" for i in range(n // 20))
+
+
+def as_email(name, value):
+    return f"From: a@b.example\r\n{name}: {value}\r\nMessage-ID: <x@y>\r\n\r\nbody\r\n".encode()
+
+
+CASES = [
+    # (label, builder of the input at size n, function under test)
+    ("address check (crafted a@b.b.b...@)", crafted_address, addresses.normalize_email),
+    ("address header parse (crafted)", crafted_address, addresses.parse_header),
+    ("To: n/20 recipients, parse", recipients, addresses.parse_header),
+    (
+        "Subject: RFC 2047 words, summarize",
+        lambda n: as_email("Subject", encoded_subject(n)),
+        mime.summarize,
+    ),
+    ("To: n/20 recipients, summarize", lambda n: as_email("To", recipients(n)), mime.summarize),
+    (
+        "header cap before Odoo's parser",
+        lambda n: as_email("Subject", encoded_subject(n)),
+        mime.cap_headers,
+    ),
+    (
+        r"rule regex ^(\w+\s?){1,50}$ (RE2)",
+        lambda n: "a" * n + "!",
+        safe_regex.compile(r"^(\w+\s?){1,50}$").search,
+    ),
+    (r"rule regex (\d*){50}x (RE2)", lambda n: "1" * n, safe_regex.compile(r"(\d*){50}x").search),
+    (r"rule regex (a+)+$ (RE2)", lambda n: "a" * n + "b", safe_regex.compile(r"(a+)+$").search),
+]
+
+OLD_CASES = [
+    ("OLD address regex (crafted)", crafted_address, OLD_EMAIL_RE.match),
+    ("OLD decode of the whole subject", encoded_subject, mime.decode_header_value),
+]
+
+
+def timed(function, value):
+    start = time.perf_counter()
+    function(value)
+    return time.perf_counter() - start
+
+
+def run(cases, sizes):
+    width = max(len(label) for label, _b, _f in cases)
+    print(f"{'input':<{width}}  " + "  ".join(f"{n:>9,}" for n in sizes) + "   growth per x2")
+    for label, build, function in cases:
+        times = [timed(function, build(n)) for n in sizes]
+        growth = [b / a for a, b in zip(times, times[1:], strict=False) if a > 0.0005]
+        ratio = f"x{sum(growth) / len(growth):.1f}" if growth else "-"
+        print(
+            f"{label:<{width}}  " + "  ".join(f"{t * 1000:8.1f}ms" for t in times) + f"   {ratio}"
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old", action="store_true", help="also time the code before issue 9")
+    args = parser.parse_args()
+    print("Sizes are characters of the crafted header or text.\n")
+    run(CASES, SIZES)
+    if args.old:
+        print("\nBefore issue 9 (quadratic or worse, so smaller sizes):\n")
+        run(OLD_CASES[:1], SIZES[:3])
+        print()
+        run(OLD_CASES[1:], SIZES[2:])
+
+
+if __name__ == "__main__":
+    main()

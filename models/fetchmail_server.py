@@ -4,9 +4,12 @@ import re
 from collections import Counter
 from datetime import timedelta
 
+import psycopg2.errors
+
 from odoo import api, fields, models, tools
 from odoo.addons.base.models.ir_cron import _intervalTypes
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL
 from odoo.tools.misc import format_date
 
 from ..tools import bcc
@@ -44,6 +47,10 @@ def _address_set(text):
 BACKOFF_MAX_FACTOR = 16
 ALERT_AFTER = timedelta(hours=24)
 GRAPH_DAYS = 14
+
+
+# A mailbox that finds nothing new records its last run at most this often (no write per poll).
+QUIET_RUN_MINUTES = 15
 
 
 class FetchmailServer(models.Model):
@@ -612,6 +619,10 @@ class FetchmailServer(models.Model):
         for server in converter:
             exception = server._converter_fetch()
             result_exception = exception or result_exception
+            # The one raw commit, as stock fetchmail does between mailboxes: it ends this
+            # mailbox's transaction (its lock, its snapshot), so locking the next mailbox does
+            # not collide with what another worker committed on it meanwhile.
+            self.env.cr.commit()
         return result_exception
 
     def _converter_fetch(self):
@@ -623,7 +634,7 @@ class FetchmailServer(models.Model):
         self.ensure_one()
         # Not toggling the shared fetchmail cron on every write avoids workers colliding on it.
         self = self.with_context(fetchmail_cron_running=True)
-        if not self.try_lock_for_update(allow_referencing=True):
+        if not self._converter_try_lock():
             _logger.info("Mailbox %s is being fetched by another worker; skipped.", self.name)
             return None
         counts = Counter()
@@ -665,8 +676,39 @@ class FetchmailServer(models.Model):
             ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new",
         )
         now = fields.Datetime.now()
-        self.write({"date": now, "converter_last_run": now})
+        if counts or exception or self._converter_record_quiet_run(now):
+            self.write({"date": now, "converter_last_run": now})
         return exception
+
+    def _converter_try_lock(self):
+        """Lock this mailbox for this run; False when another worker holds it (or just did)."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM fetchmail_server WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                        self.id,
+                    ),
+                    log_exceptions=False,
+                )
+                return bool(self.env.cr.fetchone())
+        except psycopg2.errors.SerializationFailure:
+            # Another worker updated it after this transaction began: it was just fetched.
+            return False
+
+    def _converter_record_quiet_run(self, now):
+        """Whether a run that found nothing is worth a database write.
+
+        A quiet mailbox costs one connection and one SELECT, and no write: its last run
+        is recorded at most every QUIET_RUN_MINUTES, unless its check interval needs it.
+        """
+        self.ensure_one()
+        last = self.converter_last_run
+        return (
+            bool(self.check_interval)
+            or not last
+            or last <= now - timedelta(minutes=QUIET_RUN_MINUTES)
+        )
 
     # -- health: last run, last error, backoff, alert, dashboard ----------------------
     # A failing mailbox keeps its error here and is retried later and later (up to
@@ -859,17 +901,18 @@ class FetchmailServer(models.Model):
         """A run went through: forget the failure series and close the alert."""
         if self.converter_alert_sent:
             self._converter_close_alert()
-        self.write(
-            {
-                "error_date": False,
-                "error_message": False,
-                "converter_last_error": False,
-                "converter_last_error_date": False,
-                "converter_failing_since": False,
-                "converter_failure_count": 0,
-                "converter_alert_sent": False,
-            }
-        )
+        healthy = {
+            "error_date": False,
+            "error_message": False,
+            "converter_last_error": False,
+            "converter_last_error_date": False,
+            "converter_failing_since": False,
+            "converter_failure_count": 0,
+            "converter_alert_sent": False,
+        }
+        # Written only when it changes: a healthy mailbox's quiet run writes nothing.
+        if any(self[name] != value for name, value in healthy.items()):
+            self.write(healthy)
 
     def _converter_record_error(self, exc):
         """Show the failure on the mailbox, back off, and tell its responsible after a day."""

@@ -8,6 +8,7 @@ from . import test_plan
 from . import test_privacy
 from . import test_protocols
 from . import test_rules
+from . import test_scale
 from . import test_security
 from . import test_special
 from . import test_ui

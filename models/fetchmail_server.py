@@ -617,12 +617,14 @@ class FetchmailServer(models.Model):
         stock = self - converter
         result_exception = super(FetchmailServer, stock)._fetch_mail(batch_limit) if stock else None
         for server in converter:
-            exception = server._converter_fetch()
+            # Each mailbox runs in a transaction of its own, committed when it is done, as stock
+            # fetchmail commits between mailboxes: its lock and its snapshot start with it, so
+            # locking it never collides with what another worker committed meanwhile.
+            with self.env.registry.cursor() as server_cr:
+                exception = server.with_env(server.env(cr=server_cr))._converter_fetch()
             result_exception = exception or result_exception
-            # The one raw commit, as stock fetchmail does between mailboxes: it ends this
-            # mailbox's transaction (its lock, its snapshot), so locking the next mailbox does
-            # not collide with what another worker committed on it meanwhile.
-            self.env.cr.commit()
+        if converter:
+            self.invalidate_recordset()
         return result_exception
 
     def _converter_fetch(self):

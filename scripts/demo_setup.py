@@ -4,9 +4,25 @@
 import imaplib
 import os
 import sys
+import time
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 
 sys.path.insert(0, os.path.join(os.environ["MC_REPO"], "bench"))  # set by scripts/run.sh
 from corpus import COMPANIES, generate  # noqa: E402
+
+
+def make_demo_email(email_from, subject, body, headers=None, to="support@yourcompany.example"):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = email_from, to, subject
+    msg["Date"] = format_datetime(datetime.now().astimezone())
+    msg["Message-ID"] = make_msgid(domain="demo.example")
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
 
 port = int(os.environ.get("MC_DEMO_IMAP_PORT", "14143"))
 client = imaplib.IMAP4("127.0.0.1", port)
@@ -71,31 +87,179 @@ if not Rule.search_count([]):
     )
 
 Server = env["fetchmail.server"]
-server = Server.search([("name", "=", "Demo support mailbox")], limit=1)
-if not server:
-    server = Server.create(
+
+
+def mailbox(name, user, **values):
+    """A converter mailbox on the demo's Dovecot (plain IMAP on loopback: its form shows the TLS warning)."""
+    found = Server.search([("name", "=", name)], limit=1)
+    if found:
+        return found
+    return Server.create(
+        dict(
+            {
+                "name": name,
+                "server_type": "imap",
+                "server": "127.0.0.1",
+                "port": port,
+                "is_ssl": False,
+                "verify_tls": False,
+                "user": user,
+                "password": user,
+                "use_converter": True,
+                "state": "done",
+            },
+            **values,
+        )
+    )
+
+
+def deliver(user, raws):
+    """Append ``raws`` to ``user``'s inbox, once (the demo can run again)."""
+    client = imaplib.IMAP4("127.0.0.1", port)
+    client.login(user, user)
+    client.select("INBOX", readonly=True)
+    empty = not client.search(None, "ALL")[1][0].split()
+    if empty:
+        for raw in raws:
+            client.append("INBOX", "", None, raw)
+    client.logout()
+    return empty
+
+
+DATA = os.path.join(os.environ["MC_REPO"], "tests", "data")
+
+
+def sample(*parts):
+    with open(os.path.join(DATA, *parts), "rb") as fh:
+        return fh.read()
+
+
+server = mailbox(
+    "Demo support mailbox",
+    "support",
+    object_id=env["ir.model"]._get("helpdesk.ticket").id,
+    check_interval=5,
+    contact_creation_addresses="support@yourcompany.example",
+    converter_folder_ids=[
+        (0, 0, {"path": "INBOX", "direction": "inbound", "after_action": "seen"})
+    ],
+)
+
+# What the converter does with special mail, delivered after the sample support mail.
+acme = Partner.search([("name", "=", "Acme Tools")], limit=1)
+if not Partner.search_count([("name", "=", "Gone Customer")]):
+    Partner.create(
+        {"name": "Gone Customer", "email": "gone@customer.example", "parent_id": acme.id}
+    )
+if not Partner.search_count([("name", "=", "Vera Confidential")]):
+    Partner.create(
         {
-            "name": "Demo support mailbox",
-            "server_type": "imap",
-            "server": "127.0.0.1",
-            "port": port,
-            # The demo's Dovecot speaks plain IMAP on loopback: the form shows the TLS warning.
-            "is_ssl": False,
-            "verify_tls": False,
-            "user": "support",
-            "password": "support",
-            "use_converter": True,
-            "object_id": env["ir.model"]._get("helpdesk.ticket").id,
-            "check_interval": 5,
-            "contact_creation_addresses": "support@yourcompany.example",
-            "converter_folder_ids": [
-                (0, 0, {"path": "INBOX", "direction": "inbound", "after_action": "seen"}),
-            ],
+            "name": "Vera Confidential",
+            "email": "vera@private.example",
+            "mail_converter_import_private": True,
         }
     )
-server.button_confirm_login()
+Ban = env["mail.converter.ban"]
+if not Ban.search_count([("pattern", "=", "@spam.example")]):
+    Ban.create({"pattern": "@spam.example", "reason": "Unsolicited offers"})
+support_extra = [
+    sample("bounces", "dsn_5_1_1.eml"),
+    make_demo_email(
+        "Vera Confidential <vera@private.example>",
+        "Contract renewal, confidential",
+        "Please keep this between us: we want to renew for three years.",
+        {"Sensitivity": "Company-Confidential"},
+    ),
+    make_demo_email(
+        "Auto Responder <noreply@holiday.example>",
+        "Automatic reply: out until Monday",
+        "I am out of the office until Monday.",
+        {"Auto-Submitted": "auto-replied"},
+    ),
+    make_demo_email("Cheap Offers <deals@spam.example>", "You won a prize", "Click here."),
+]
+client = imaplib.IMAP4("127.0.0.1", port)
+client.login("support", "support")
+client.select("INBOX", readonly=True)
+if len(client.search(None, "ALL")[1][0].split()) <= 30:
+    for raw in support_extra:
+        client.append("INBOX", "", None, raw)
+client.logout()
+
+# A salesperson BCCs the sales mailbox: logged on the customer, or explained back.
+sales_tag = env["res.partner.category"].search([("name", "=", "Logged by BCC")], limit=1) or env[
+    "res.partner.category"
+].create({"name": "Logged by BCC"})
+admin = env.ref("base.user_admin")
+admin.partner_id.email = admin.partner_id.email or "admin@yourcompany.example"
+mailbox(
+    "Demo sales BCC mailbox",
+    "sales",
+    bcc_logging=True,
+    bcc_user_ids=[(6, 0, admin.ids)],
+    bcc_category_id=sales_tag.id,
+)
+karl = Partner.search([("email", "=", "karl@acme.example")], limit=1) or Partner.create(
+    {"name": "Karl Acme", "email": "karl@acme.example", "parent_id": acme.id}
+)
+deliver(
+    "sales",
+    [
+        make_demo_email(
+            f"Mitchell Admin <{admin.partner_id.email}>",
+            "Our offer for the fleet",
+            "Hello Karl, please find our offer below.",
+            to="Karl Acme <karl@acme.example>",
+        ),
+        make_demo_email(
+            "Someone Else <someone@elsewhere.example>",
+            "Lunch next week?",
+            "Shall we meet?",
+            to="Karl Acme <karl@acme.example>",
+        ),
+    ],
+)
+
+# An Italian certified mailbox (PEC): the real sender's message, with its envelope.
+mailbox(
+    "Demo PEC mailbox",
+    "pec",
+    is_pec=True,
+    object_id=env["ir.model"]._get("helpdesk.ticket").id,
+)
+deliver("pec", [sample("pec", "pec_message.eml"), sample("pec", "pec_acceptance.eml")])
+
+# A mailbox whose password changed: the overview shows it failing.
+mailbox(
+    "Old support mailbox",
+    "support",
+    password="changed-meanwhile",
+    object_id=env["ir.model"]._get("helpdesk.ticket").id,
+)
 env.cr.commit()
-server.fetch_mail()
+
+for box in Server.search([("use_converter", "=", True)]):
+    if box.name != "Old support mailbox":
+        box.button_confirm_login()
+    env.cr.commit()
+    box._fetch_mail()
+    env.cr.commit()
+
+# An archive import, stopped after its first batch: the import form shows its progress.
+Job = env["mail.converter.import.job"]
+if not Job.search_count([]):
+    mbox = "".join(
+        "From demo@import Thu Jan  1 00:00:00 2026\n"
+        + raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\nFrom ", "\n>From ")
+        + "\n"
+        for raw in generate(120, seed=21, to="support@yourcompany.example")
+    )
+    attachment = env["ir.attachment"].create(
+        {"name": "old-crm-export.mbox", "raw": mbox.encode(), "mimetype": "application/mbox"}
+    )
+    job = Job._import_create(server, attachment, "inbound")
+    job._import_count()
+    job.with_context(cron_end_time=time.monotonic())._import_run(commit=False)
 env.cr.commit()
 print(
     f"Demo mailbox: {server.converter_done_count} emails converted, {server.converter_failed_count} failed."

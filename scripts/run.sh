@@ -10,9 +10,9 @@ PORT=${MC_HTTP_PORT:-8069}
 DOVECOT_DIR="$MC_STATE/dovecot"
 export MC_DEMO_IMAP_PORT=$(( ${MC_DOVECOT_PORT_BASE:-14100} + 43 ))
 
-mc_say "Starting Dovecot (IMAP 127.0.0.1:$MC_DEMO_IMAP_PORT, users support/support and sales/sales)"
+mc_say "Starting Dovecot (IMAP 127.0.0.1:$MC_DEMO_IMAP_PORT, users support, sales and pec; password = user)"
 "$MC_PY" "$MC_REPO/tests/dovecot.py" start --dir "$DOVECOT_DIR" --port-base "${MC_DOVECOT_PORT_BASE:-14100}" \
-    --user support --user sales >&2
+    --user support --user sales --user pec >&2
 
 ODOO_ARGS=($(mc_odoo_db_args) --addons-path="$MC_ADDONS_PATH")
 ODOO=("$MC_PY" -m odoo server "${ODOO_ARGS[@]}")

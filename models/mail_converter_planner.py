@@ -722,9 +722,10 @@ class MailConverterPlanner(models.AbstractModel):
     @api.model
     def _converter_sender_belongs(self, record, mail, source):
         """Whether the sender of ``mail`` may file it on ``record`` by an ID tag or a reply:
-        the record's customer or contact, a follower, its responsible, staff who may read
-        it, or (mailbox option) an address of the customer's company domain. Override to
-        trust more or fewer people."""
+        the record's customer or contact (or another contact of the customer's company), a
+        follower, its responsible, staff who may read it or who send from an outbound
+        folder, or (mailbox option) an address of the customer's company domain. Override
+        to trust more or fewer people."""
         sender = self._converter_sender(mail)
         if not sender:
             return False
@@ -733,13 +734,38 @@ class MailConverterPlanner(models.AbstractModel):
             return True
         for link in mail.matches.links:
             if link.model == "res.users" and link.email == sender:
+                if mail.origin.direction == "outbound":
+                    return True  # our staff's sent mail, found in a Sent folder
                 user = self.env["res.users"].sudo().browse(link.res_id)
                 if record.with_user(user).has_access("read"):
                     return True
+        if self._converter_customer_colleague(record, sender):
+            return True
         if source.trust_company_domain:
             domain = addresses.email_domain(sender)
             return bool(domain) and domain in self._converter_record_domains(record)
         return False
+
+    @api.model
+    def _converter_customer_colleague(self, record, sender):
+        """Whether ``sender`` is a contact of the company of ``record``'s customer."""
+        customer = self.env["res.partner"].sudo()
+        if record._name == "res.partner":
+            customer = record
+        elif "partner_id" in record._fields and record._fields["partner_id"].comodel_name == (
+            "res.partner"
+        ):
+            customer = record.partner_id
+        company = customer.commercial_partner_id
+        return bool(
+            company
+            and self.env["res.partner"]
+            .sudo()
+            .search_count(
+                [("email_normalized", "=", sender), ("commercial_partner_id", "=", company.id)],
+                limit=1,
+            )
+        )
 
     @api.model
     def _converter_record_people(self, record):
@@ -799,7 +825,12 @@ class MailConverterPlanner(models.AbstractModel):
             return True
         if addresses.normalize_email(replied.email_from) == sender:
             return True
-        copied = ", ".join(filter(None, [replied.incoming_email_to, replied.incoming_email_cc]))
+        copied = ", ".join(
+            filter(
+                None,
+                [replied.incoming_email_to, replied.incoming_email_cc, replied.outgoing_email_to],
+            )
+        )
         return any(a.email == sender for a in addresses.parse_header(copied))
 
     @api.model
@@ -918,7 +949,7 @@ class MailConverterPlanner(models.AbstractModel):
         ]
         for address in wanted:
             company = (
-                self._converter_company_for_domain(address.domain)
+                self._converter_company_for_domain(address.domain, source)
                 if source.link_company_by_domain
                 else self.env["res.partner"]
             )
@@ -965,15 +996,15 @@ class MailConverterPlanner(models.AbstractModel):
         return [a for a in wanted if a.email not in aliases]
 
     @api.model
-    def _converter_company_for_domain(self, domain):
-        """The company whose website is on ``domain``; free-mail domains never match."""
+    def _converter_company_for_domain(self, domain, source=None):
+        """The company whose website is on ``domain``; free-mail domains never match, nor
+        companies of another company than the mailbox's (multi-company)."""
         if not domain or addresses.is_freemail(domain):
             return self.env["res.partner"]
-        companies = (
-            self.env["res.partner"]
-            .sudo()
-            .search([("is_company", "=", True), ("website", "ilike", domain)], limit=20, order="id")
-        )
+        scope = [("is_company", "=", True), ("website", "ilike", domain)]
+        if source and source.company_id:
+            scope.append(("company_id", "in", [source.company_id, False]))
+        companies = self.env["res.partner"].sudo().search(scope, limit=20, order="id")
         return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
 
     @api.model

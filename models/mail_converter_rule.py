@@ -18,6 +18,7 @@ class MailConverterRule(models.Model):
     _name = "mail.converter.rule"
     _description = "Mail converter rule"
     _order = "sequence, id"
+    _check_company_auto = True
 
     name = fields.Char(required=True)
     sequence = fields.Integer(default=10)
@@ -26,6 +27,7 @@ class MailConverterRule(models.Model):
         "fetchmail.server",
         string="Mailboxes",
         domain=[("use_converter", "=", True)],
+        check_company=True,
         help="Leave empty for every converter mailbox.",
     )
     direction = fields.Selection(

@@ -1,7 +1,7 @@
 """Two companies whose mail stays apart (C5, issue 9): matching, exactly-once, tags and access."""
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from .common import MailConverterCase, make_email
@@ -128,3 +128,107 @@ class TestMultiCompany(MailConverterCase):
         self.assertEqual(self.env["helpdesk.ticket"].browse(log.res_id).company_id, self.company_b)
         self.assertEqual(self.env["mail.converter.rule"].with_user(self.user_b).search([]), rule_b)
         self.assertNotIn(rule_a, self.env["mail.converter.rule"].with_user(self.user_b).search([]))
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestMultiCompanyConfiguration(MailConverterCase):
+    """Rules, conditions and tags belong to a company; replies and new leads stay in it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["mail.converter.rule"].search([]).action_archive()
+        Company = cls.env["res.company"]
+        cls.company_a = Company.create({"name": "Alpha Ltd"})
+        cls.company_b = Company.create({"name": "Beta Ltd"})
+        cls.server.company_id = cls.company_a
+        cls.server_b = cls.make_server(user="sales", company_id=cls.company_b.id)
+        Partner = cls.env["res.partner"]
+        cls.karl_a = Partner.create(
+            {"name": "Karl", "email": "karl@customer.example", "company_id": cls.company_a.id}
+        )
+        cls.karl_b = Partner.create(
+            {"name": "Karl", "email": "karl@customer.example", "company_id": cls.company_b.id}
+        )
+        cls.user_a = new_test_user(
+            cls.env,
+            "mc_alpha",
+            groups="base.group_user,mail_converter.group_mail_converter_manager",
+            company_id=cls.company_a.id,
+            company_ids=[fields.Command.set(cls.company_a.ids)],
+        )
+        # Beta's rule makes leads; it must not apply to Alpha's mailbox, nor be seen there.
+        cls.rule_b = cls.env["mail.converter.rule"].create(
+            {
+                "name": "Beta: everything is a lead",
+                "action": "lead",
+                "company_id": cls.company_b.id,
+                "condition_ids": [
+                    fields.Command.create(
+                        {"field": "subject", "operator": "contains", "value": "order"}
+                    )
+                ],
+            }
+        )
+
+    def test_configuration_belongs_to_its_company(self):
+        env_a = self.env(user=self.user_a)
+        self.assertNotIn(self.rule_b, env_a["mail.converter.rule"].search([]))
+        with self.assertRaises(AccessError):
+            self.rule_b.condition_ids.with_user(self.user_a).check_access("read")
+        # What a company's administrator creates is their company's.
+        rule = env_a["mail.converter.rule"].create({"name": "Alpha rule", "action": "ticket"})
+        self.assertEqual(rule.company_id, self.company_a)
+        # A rule reads its own company's mailboxes only.
+        with self.assertRaises(UserError):
+            rule.sudo().server_ids = self.server_b
+        tag_b = self.env["mail.converter.tag"].create(
+            {
+                "name": "Beta case",
+                "regex": r"\[BC(\d+)\]",
+                "model_id": self.env["ir.model"]._get("crm.lead").id,
+                "field_id": self.env["ir.model.fields"]._get("crm.lead", "id").id,
+                "company_id": self.company_b.id,
+            }
+        )
+        self.assertNotIn(tag_b, env_a["mail.converter.tag"].search([]))
+        # The ticket-number tag shipped with the module serves every company.
+        shipped = self.env.ref("mail_converter.tag_helpdesk_ticket_number")
+        self.assertFalse(shipped.company_id)
+        self.assertIn(shipped.id, env_a["mail.converter.tag"].search([]).ids)
+
+    def test_leads_and_replies_stay_within_the_company(self):
+        raw = make_email(
+            subject="Order 1234 is late",
+            email_from="Karl <karl@customer.example>",
+            message_id="<order-1234@customer.example>",
+        )
+        self.append(raw, user="support")
+        self.append(raw, user="sales")
+        self.fetch(self.server)
+        self.fetch(self.server_b)
+        log_a, log_b = self.logs(self.server), self.logs(self.server_b)
+        self.assertEqual((log_a.model, log_a.rule_id), ("helpdesk.ticket", self.rule_b.browse()))
+        self.assertEqual((log_b.model, log_b.rule_id), ("crm.lead", self.rule_b))
+        lead = self.env["crm.lead"].browse(log_b.res_id)
+        self.assertRecordValues(
+            lead, [{"company_id": self.company_b.id, "partner_id": self.karl_b.id}]
+        )
+        # Karl answers Beta's message through Alpha's mailbox: not filed on Beta's lead.
+        sent_b = lead.message_post(
+            body="Beta's answer", message_type="comment", partner_ids=self.karl_b.ids
+        )
+        self.append(
+            make_email(
+                subject="Re: Order 1234",
+                email_from="karl@customer.example",
+                message_id="<reply-a@customer.example>",
+                headers={"In-Reply-To": sent_b.message_id},
+            ),
+            user="support",
+        )
+        self.fetch(self.server)
+        reply = self.logs(self.server, message_id="<reply-a@customer.example>")
+        self.assertEqual(reply.state, "done")
+        self.assertNotEqual((reply.model, reply.res_id), ("crm.lead", lead.id))
+        self.assertEqual(self.env[reply.model].browse(reply.res_id).company_id, self.company_a)

@@ -203,6 +203,13 @@ class TestSimulatorAgreesWithPipeline(MailConverterCase):
                 ),
             ),
             (
+                "a stranger's ID tag",
+                make_email(
+                    subject=f"Wire money [{self.ticket.number}]",
+                    email_from="mallory@evil.example",
+                ),
+            ),
+            (
                 "activity for a customer",
                 make_email(
                     subject="Follow-up on our call", email_from="Karl <karl@customer.example>"
@@ -261,6 +268,9 @@ class TestSimulatorAgreesWithPipeline(MailConverterCase):
         self.assertEqual(
             predicted["new contact for info@"][1], "res.partner,new:nina@newco.example"
         )
+        stranger = predicted["a stranger's ID tag"]
+        self.assertNotEqual(stranger[1], f"helpdesk.ticket,{self.ticket.id}")
+        self.assertIn("does not belong to it", stranger[2])
 
         last_ids = {
             model: self.env[model].search([], order="id desc", limit=1).id

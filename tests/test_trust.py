@@ -191,3 +191,77 @@ class TestTrust(MailConverterCase):
         self.assertRecordValues(
             self.logs(message_id="<buyer@x>"), [{"model": "crm.lead", "res_id": lead.id}]
         )
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestTrustCustomerCompanyAndSentMail(MailConverterCase):
+    """Who else belongs: the customer company's other contacts, and our staff's sent mail."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Partner = cls.env["res.partner"]
+        cls.corp = Partner.create(
+            {"name": "Customer Corp", "is_company": True, "email": "office@customer.example"}
+        )
+        cls.carla = Partner.create(
+            {"name": "Carla Customer", "email": "carla@customer.example", "parent_id": cls.corp.id}
+        )
+        cls.colin = Partner.create(
+            {"name": "Colin Colleague", "email": "colin@customer.example", "parent_id": cls.corp.id}
+        )
+        # An internal user without helpdesk rights: he may not read the ticket.
+        cls.seller = cls.env["res.users"].create(
+            {"name": "Sam Seller", "login": "sam@company.example", "email": "sam@company.example"}
+        )
+        cls.ticket = cls.env["helpdesk.ticket"].create(
+            {"name": "Invoice question", "description": "x", "partner_id": cls.carla.id}
+        )
+
+    def test_contacts_of_the_customer_company_belong(self):
+        self.assertFalse(self.server.converter_trust_company_domain)
+        self.append(
+            make_email(
+                subject=f"[{self.ticket.number}] from Carla's colleague",
+                email_from="Colin <colin@customer.example>",
+                message_id="<colin@customer.example>",
+            )
+        )
+        # Another contact of the same domain but not of the customer's company does not.
+        self.env["res.partner"].create({"name": "Nina", "email": "nina@customer.example"})
+        self.append(
+            make_email(
+                subject=f"[{self.ticket.number}] from a namesake domain",
+                email_from="nina@customer.example",
+                message_id="<nina@customer.example>",
+            )
+        )
+        self.fetch()
+        self.assertRecordValues(
+            self.logs(message_id="<colin@customer.example>"),
+            [{"model": "helpdesk.ticket", "res_id": self.ticket.id}],
+        )
+        nina = self.logs(message_id="<nina@customer.example>")
+        self.assertNotEqual(nina.res_id, self.ticket.id)
+        self.assertIn("nina@customer.example does not belong to it", nina.reason)
+
+    def test_staff_mail_from_an_outbound_folder_belongs(self):
+        self.server.converter_folder_ids = [
+            fields.Command.create({"path": "Sent", "direction": "outbound"})
+        ]
+        self.assertFalse(self.ticket.with_user(self.seller).has_access("read"))
+        self.append(
+            make_email(
+                subject=f"[{self.ticket.number}] our answer",
+                email_from="Sam <sam@company.example>",
+                to="carla@customer.example",
+                message_id="<sent-answer@company.example>",
+            ),
+            folder="Sent",
+        )
+        self.fetch()
+        self.assertRecordValues(
+            self.logs(message_id="<sent-answer@company.example>"),
+            [{"model": "helpdesk.ticket", "res_id": self.ticket.id}],
+        )
+        self.assertIn("<sent-answer@company.example>", self.ticket.message_ids.mapped("message_id"))

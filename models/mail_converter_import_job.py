@@ -14,7 +14,7 @@ import time
 from collections import Counter
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..tools import archive
 from ..tools.source import Origin
@@ -102,6 +102,33 @@ class MailConverterImportJob(models.Model):
     issues = fields.Text(
         "Problems", readonly=True, help="Entries that could not be read or logged, with why."
     )
+
+    # -- security (issue 9): an import reads its own file, never one pointed at by RPC -------
+    @api.model
+    def _import_protected_fields(self):
+        """Fields only the import itself writes: the file it reads, where it reads from, for whom."""
+        return {
+            "attachment_id",
+            "file_checksum",
+            "server_id",
+            "kind",
+            "direction",
+            "position",
+            "resume_offset",
+            "previous_job_id",
+            "name",
+        }
+
+    def write(self, vals):
+        protected = set(vals) & self._import_protected_fields()
+        if protected and not self.env.su:
+            raise AccessError(
+                self.env._(
+                    "The file and mailbox of an import are set when it is created (%(fields)s).",
+                    fields=", ".join(sorted(protected)),
+                )
+            )
+        return super().write(vals)
 
     @api.depends("processed", "total", "state")
     def _compute_progress(self):

@@ -57,8 +57,10 @@ class MailConverterPlanner(models.AbstractModel):
         summary = summary or mime.summarize(raw)
         # Security: headers are cut to their limits before Odoo's parser decodes them.
         raw, limits = mime.cap_headers(raw)
+        # ... and address headers the standard library's parser would choke on are rewritten.
+        raw, rewritten = addresses.safe_headers(raw)
         message = self._converter_parse_message(raw)
-        repairs = limits + mime.repair_charsets(message)
+        repairs = limits + rewritten + mime.repair_charsets(message)
         msg_dict = self._converter_mail_thread(source).message_parse(
             message, save_original=source.save_original
         )

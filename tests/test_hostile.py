@@ -59,6 +59,25 @@ class TestHostileInput(MailConverterCase):
         self.assertLessEqual(len(log.link_ids), 510, "at most 500 addresses are matched")
         self.assertEqual(self.logs(subject="Next in line").state, "done")
 
+    def test_address_headers_that_crash_the_parser_are_rewritten(self):
+        # Under the 64 KB cut, but the standard library's structured parser (Odoo's) recursed
+        # on the nested comments (the email failed for good) and took seconds on the dots.
+        self.append(
+            (
+                "From: Mallory <mallory@evil.example>\r\n"
+                "To: " + "(" * 20_000 + "support@company.example\r\n"
+                "Cc: a@" + "." * 50_000 + "@, Bob <bob@customer.example>\r\n"
+                "Subject: Nested comments\r\n"
+                "Message-ID: <nested@evil.example>\r\n\r\nHello\r\n"
+            ).encode()
+        )
+        self.fetch()
+        log = self.logs(message_id="<nested@evil.example>")
+        self.assertEqual(log.state, "done", log.error)
+        self.assertIn("to header rewritten as the list of its addresses", log.reason.lower())
+        self.assertIn("cc header rewritten", log.reason)
+        self.assertEqual(self.env[log.model].browse(log.res_id).name, "Nested comments")
+
     def test_oversize_email_is_logged_and_never_deleted(self):
         self.server.converter_max_size = 1
         self.server.converter_folder_ids.after_action = "delete"

@@ -1,6 +1,7 @@
 import time
 
 from odoo.exceptions import AccessError, UserError
+from odoo.service.model import call_kw
 from odoo.tests import Form, HttpCase, new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
@@ -145,6 +146,56 @@ class TestSecurity(MailConverterCase):
         with self.assertRaises(UserError):
             simulator.action_simulate()
         self.assertNotIn("Payroll", simulator.outcome or "")
+
+    def test_imports_cannot_be_pointed_at_other_files(self):
+        # The import reads its file through sudo(): pointed at any attachment, then resumed,
+        # it would convert that attachment into log entries a converter administrator reads.
+        partner = self.env["res.partner"].create({"name": "Payroll holder"})
+        secret = self.env["ir.attachment"].create(
+            {
+                "name": "payroll.eml",
+                "raw": make_email(subject="Payroll of everyone"),
+                "res_model": "res.partner",
+                "res_id": partner.id,
+            }
+        )
+        upload = self.env["ir.attachment"].create(
+            {"name": "mine.eml", "raw": make_email(subject="Mine")}
+        )
+        job = self.env["mail.converter.import.job"]._import_create(self.server, upload)
+        Job = self.env["mail.converter.import.job"].with_user(self.manager)
+        for field, value in (
+            ("attachment_id", secret.id),
+            ("server_id", self.server.id),
+            ("position", 0),
+            ("file_checksum", secret.checksum),
+        ):
+            with self.subTest(field=field), self.assertRaises(AccessError):
+                call_kw(Job, "write", [job.ids, {field: value}], {})
+        self.assertEqual(job.attachment_id, upload)
+        call_kw(Job, "action_cancel", [job.ids], {})
+        self.assertEqual(job.state, "cancelled")
+
+    def test_links_are_written_by_the_converter_only(self):
+        # "Filed on" and the Emails buttons read the links: nobody rewires them by hand.
+        partner = self.env["res.partner"].create(
+            {"name": "Alice Customer", "email": "alice@customer.example"}
+        )
+        other = self.env["res.partner"].create({"name": "Someone else"})
+        self.append(make_email(subject="Filed on Alice"))
+        self.fetch()
+        link = self.logs(subject="Filed on Alice").link_ids.filtered(
+            lambda link: link.model == "res.partner" and link.res_id == partner.id
+        )
+        self.assertTrue(link)
+        with self.assertRaises(AccessError):
+            call_kw(
+                self.env["mail.converter.link"].with_user(self.manager),
+                "write",
+                [link.ids, {"res_id": other.id}],
+                {},
+            )
+        self.assertEqual(link.res_id, partner.id)
 
     def test_new_mailboxes_use_verified_tls_and_others_show_a_warning(self):
         with Form(self.env["fetchmail.server"].with_context(default_use_converter=True)) as form:

@@ -6,9 +6,9 @@ display name), so a normalised address can be looked up there directly.
 
 import re
 from dataclasses import dataclass
-from email.utils import getaddresses
+from email.utils import formataddr, getaddresses
 
-from .mime import decode_header_value
+from .mime import decode_header_value, rewrite_headers
 
 # Roles in the order they are collected; earlier roles win for an address seen twice.
 ROLES = ("from", "to", "cc", "delivered-to", "bcc")
@@ -88,6 +88,42 @@ def is_freemail(domain, extra=()):
     return domain in FREEMAIL_DOMAINS or domain in extra
 
 
+# Odoo's parser reads address headers with the standard library's structured parser, which
+# recurses once per nested "(" (RecursionError) and is quadratic on long crafted lists (13 s
+# on 60 KB); such headers are rewritten as the plain list of their addresses first.
+PARSED_ADDRESS_HEADERS = frozenset(
+    ("from", "to", "cc", "bcc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc")
+)
+REWRITE_ABOVE = 8 * 1024
+_TOKEN_SPLIT_RE = re.compile(r"[\s<>(),;:\"\[\]]+")
+
+
+def _split_addresses(text):
+    """``(name, email)`` pairs of a header value, by the standard library when it copes."""
+    try:
+        return getaddresses([text])
+    except (RecursionError, ValueError, IndexError):
+        # Thousands of nested "(" or ":" exhaust its recursive parser: keep the bare addresses.
+        return [("", token) for token in _TOKEN_SPLIT_RE.split(text) if "@" in token]
+
+
+def _rewrite_address_header(lname, raw_field):
+    """An address header field as the plain list of its addresses; ``None`` for other fields."""
+    if lname not in PARSED_ADDRESS_HEADERS:
+        return None
+    name, _colon, value = raw_field.partition(b":")
+    found = parse_header(value.decode("utf-8", "replace"))
+    listed = ", ".join(formataddr((a.name, a.email), charset="utf-8") for a in found)
+    ending = b"\r\n" if raw_field.endswith(b"\r\n") else b"\n"
+    return name + b": " + listed.encode("ascii", "replace") + ending
+
+
+def safe_headers(raw):
+    """Return ``(raw, notes)``: ``raw`` with its long or comment-laden address headers rewritten
+    as the list of their addresses, for Odoo's parser (display names are kept)."""
+    return rewrite_headers(raw, _rewrite_address_header, REWRITE_ABOVE)
+
+
 def parse_header(value, role="to", limit=MAX_ADDRESSES):
     """All valid addresses of one header value, decoded, in order, without repeats (at most ``limit``).
 
@@ -97,7 +133,7 @@ def parse_header(value, role="to", limit=MAX_ADDRESSES):
     if not text:
         return []
     result, seen = [], set()
-    for name, raw_email in getaddresses([text[:MAX_HEADER_CHARS]]):
+    for name, raw_email in _split_addresses(text[:MAX_HEADER_CHARS]):
         if len(result) >= limit:
             break
         email = normalize_email(raw_email)

@@ -167,6 +167,30 @@ def cap_headers(raw):
     return block + (separator or b"\r\n\r\n") + body, limits
 
 
+def rewrite_headers(raw, rewrite, above=0, comments=64):
+    """Return ``(raw, notes)``: each header field longer than ``above`` bytes or holding more
+    than ``comments`` "(" is offered to ``rewrite(lname, field)``, which returns its
+    replacement or ``None`` to keep it. Linear in the header block; ordinary mail comes back
+    as it is (the same object)."""
+    block, separator, body = _split_header_block(raw)
+    if len(block) <= above and block.count(b"(") <= comments:
+        return raw, []
+    kept, notes = [], []
+    for raw_field in _header_fields(block):
+        if len(raw_field) > above or raw_field.count(b"(") > comments:
+            name = _FIELD_NAME_RE.match(raw_field)
+            lname = name.group(1).decode("ascii").lower() if name else ""
+            new = rewrite(lname, raw_field)
+            if new is not None:
+                notes.append(f"{lname} header rewritten as the list of its addresses")
+                raw_field = new
+        kept.append(raw_field)
+    if not notes:
+        return raw, notes
+    block = b"".join(kept).rstrip(b"\r\n")
+    return block + (separator or b"\r\n\r\n") + body, notes
+
+
 def summarize(raw):
     """Parse the header block of ``raw`` (bytes) into a :class:`MailSummary`.
 

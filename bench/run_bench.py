@@ -120,7 +120,7 @@ def run_phase(args):
     if clock.shapes:
         with open(f"/tmp/mc-bench-{args.phase}.sql", "w") as fh:
             for shape, n in clock.shapes.most_common():
-                fh.write(f"{n:6d} {shape}\n")
+                fh.write(f"{n:6d} {clock.shape_seconds[shape] * 1000:9.1f} ms  {shape}\n")
     if clock.traces:
         with open(f"/tmp/mc-bench-{args.phase}.trace", "w") as fh:
             for path, n in clock.traces.most_common():

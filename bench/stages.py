@@ -74,12 +74,19 @@ class StageClock:
         self.traces = Counter()
         # MC_BENCH_SQLSTATS=1: count queries by shape.
         self.shapes = Counter() if os.environ.get("MC_BENCH_SQLSTATS") else None
+        self.shape_seconds = defaultdict(float)
 
         def execute(cr, query, params=None, log_exceptions=True):
             clock.query_count += 1
             if clock.shapes is not None:
                 text = query.code if hasattr(query, "code") else str(query)
-                clock.shapes[" ".join(text.split())[:120]] += 1
+                shape = " ".join(text.split())[:120]
+                clock.shapes[shape] += 1
+                start = time.perf_counter()
+                try:
+                    return original(cr, query, params, log_exceptions)
+                finally:
+                    clock.shape_seconds[shape] += time.perf_counter() - start
             if trace and trace in (query.code if hasattr(query, "code") else str(query)):
                 frames = [
                     f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
@@ -133,6 +140,14 @@ CONVERTER_STAGES = STOCK_STAGES[1:] + [
     ("mail.converter.planner", "_converter_plan", "decide"),
     ("res.partner", "message_post", "post message"),
     ("crm.lead", "message_post", "post message"),
+    ("mail.converter", "_apply_contacts", "create contacts"),
+    ("mail.converter", "_apply_auto_reply", "acknowledgement"),
+    ("mail.thread", "_routing_reset_bounce", "reset bounce counters"),
+    ("mail.thread", "_message_parse_post_process", "parse"),
+    ("mail.converter.planner", "_plan_loop", "loop guard"),
+    ("mail.converter.planner", "_plan_privacy", "privacy"),
+    ("mail.converter.planner", "_plan_auto_reply", "acknowledgement"),
+    ("mail.converter", "_link_commands", "log and links"),
 ]
 
 

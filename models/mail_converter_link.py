@@ -17,7 +17,10 @@ class MailConverterLink(models.Model):
     )
     reason = fields.Char(help="Why the email was filed on this record.")
     # Security (multi-company): a link is its email's, kept apart by the log's company.
-    company_id = fields.Many2one(related="log_id.company_id", store=True, index=True)
+    # Precomputed: set in the INSERT of the link, not by an UPDATE after it.
+    company_id = fields.Many2one(
+        related="log_id.company_id", store=True, index=True, precompute=True
+    )
 
     _record_unique = models.Constraint(
         "UNIQUE(log_id, model, res_id)", "An email is filed once per record."

@@ -385,6 +385,33 @@ class MailConverter(models.AbstractModel):
         return values
 
     @api.model
+    def _apply_reset_bounce(self, plan, mail, mail_thread, msg_dict):
+        """Mail from an address proves it works: Odoo then forgets its bounce count.
+
+        Only records holding the sender's address can have one, and matching already
+        found them: when the blocklist-enabled models are the matched ones (contacts,
+        leads) and none holds the sender, Odoo's three look-ups are skipped.
+        """
+        models_with_bounces = self._converter_bounce_models()
+        matched = {link.model for link in plan.links if link.role == "from" and link.res_id}
+        if set(models_with_bounces) <= {"res.partner", "crm.lead"} and not matched & set(
+            models_with_bounces
+        ):
+            return
+        mail_thread._routing_reset_bounce(mail.message, msg_dict)
+
+    @api.model
+    @tools.ormcache()
+    def _converter_bounce_models(self):
+        """Models that count bounces (``mail.thread.blacklist``), as Odoo's reset reads them."""
+        return tuple(
+            self.env["ir.model"]
+            .sudo()
+            .search([("is_mail_blacklist", "=", True), ("model", "!=", "mail.thread.blacklist")])
+            .mapped("model")
+        )
+
+    @api.model
     def _apply_route(self, plan, mail, source, new_contacts):
         """Post the email on the plan's record (creating it if needed); return the record and message."""
         Planner = self.env["mail.converter.planner"]
@@ -396,7 +423,7 @@ class MailConverter(models.AbstractModel):
         )
         if author and not msg_dict.get("author_id"):
             msg_dict["author_id"] = author
-        MailThread._routing_reset_bounce(message, msg_dict)
+        self._apply_reset_bounce(plan, mail, MailThread, msg_dict)
         msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
         thread_id = MailThread._message_route_process(message, msg_dict, routes)
         record = self.env[routes[0][0]].sudo().browse(thread_id)

@@ -188,6 +188,17 @@ class TestLinkingOptions(MailConverterCase):
         self.assertEqual(nina.parent_id, self.newco)
         self.assertEqual(self.logs(subject="Our offer").res_id, nina.id)
 
+    def test_mail_from_an_address_forgets_its_bounces(self):
+        """As Odoo's gateway does: mail from an address proves it works again."""
+        self.alice.message_bounce = 3
+        lead = self.env["crm.lead"].create({"name": "Deal", "email_from": "alice@acme.example"})
+        lead.message_bounce = 2
+        self.append(make_email(subject="I am back", email_from="Alice <alice@acme.example>"))
+        self.append(make_email(subject="Unknown sender", email_from="nobody@nowhere.example"))
+        self.fetch()
+        self.assertEqual((self.alice.message_bounce, lead.message_bounce), (0, 0))
+        self.assertEqual(self.logs(subject="Unknown sender").state, "done")
+
     def test_mail_from_another_odoo_is_converted(self):
         self.append(
             make_email(

@@ -15,6 +15,7 @@
         "data/mail_converter_tag_data.xml",
         # Operations: archive imports and the overview.
         "data/mail_converter_import_cron.xml",
+        "data/mail_converter_fetch_cron.xml",
         "views/mail_converter_import_job_views.xml",
         "wizards/mail_converter_import_views.xml",
         "views/mail_converter_dashboard_views.xml",

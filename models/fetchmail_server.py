@@ -610,6 +610,21 @@ class FetchmailServer(models.Model):
         # A minute of slack so a 5-minute cron does not skip a 5-minute mailbox.
         return not due or due <= (now or fields.Datetime.now()) + timedelta(minutes=1)
 
+    @api.model
+    def _cron_converter_worker(self):
+        """A parallel fetch worker (its own scheduled job): reads the converter mailboxes that
+        are due, least recently read first; mailboxes another worker holds are skipped."""
+        servers = self.search(
+            [("use_converter", "=", True), ("state", "=", "done"), ("server_type", "!=", "local")],
+            order="date asc nulls first, id asc",
+        )
+        # Workers that start together would queue behind the same mailbox: start elsewhere.
+        cron_id = self.env.context.get("cron_id") or 0
+        if servers:
+            offset = cron_id % len(servers)
+            servers = servers[offset:] + servers[:offset]
+        servers._fetch_mail()
+
     def _fetch_mail(self, batch_limit=50):
         if self.env.context.get("cron_id"):
             self = self.filtered(lambda s: s._converter_is_due())

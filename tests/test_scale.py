@@ -43,6 +43,16 @@ class TestIdlePoll(MailConverterCase):
             self.assertEqual(self.accounts[user].logins, before + 1, f"{user}: one login per poll")
         self.assertEqual(len(self.logs()), 1)
 
+    def test_parallel_worker_job_reads_due_mailboxes(self):
+        worker = self.env.ref("mail_converter.ir_cron_mail_converter_worker")
+        self.assertFalse(worker.active, "off until an admin has more than one cron worker")
+        self.append(make_email(subject="Read by the second worker"))
+        with self.enter_registry_test_mode(), self.registry.cursor() as cr:
+            env = self.env(cr=cr, context=dict(self.env.context, cron_id=worker.id))
+            env["fetchmail.server"]._cron_converter_worker()
+        self.env.invalidate_all()
+        self.assertEqual(len(self.tickets("Read by the second worker")), 1)
+
 
 WORKER = """
 import json, sys

@@ -343,8 +343,8 @@ class MailConverter(models.AbstractModel):
             model=record._name,
             res_id=record.id,
             mail_message_id=message.id,
-            link_ids=[Command.clear()] * bool(log.link_ids)
-            + self._link_commands(plan, record, new_contacts),
+            # A row being converted has no links yet: a failed attempt's links rolled back with it.
+            link_ids=self._link_commands(plan, record, new_contacts),
         )
 
     @api.model

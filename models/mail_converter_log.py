@@ -208,8 +208,11 @@ class MailConverterLog(models.Model):
                 self.env._("No original is stored for %(log)s.", log=missing[0].display_name)
             )
         Converter = self.env["mail.converter"]
+        sources = {}  # settings, rules and tags are read once per mailbox, not per email
         for log in failed.sudo():
-            source, origin = log._converter_source()
+            if log.server_id not in sources:
+                sources[log.server_id] = log.server_id._converter_source()
+            source, origin = log._converter_source(sources[log.server_id])
             Converter._process(log._converter_raw(), source, origin, retry_log=log)
         return True
 
@@ -240,10 +243,11 @@ class MailConverterLog(models.Model):
             return attachment.browse()
         return attachment
 
-    def _converter_source(self):
-        """The mailbox settings and the origin of this logged copy, as the pipeline expects them."""
+    def _converter_source(self, source=None):
+        """The mailbox settings (``source`` when already read) and the origin of this logged
+        copy, as the pipeline expects them."""
         self.ensure_one()
-        source = self.server_id._converter_source()
+        source = source or self.server_id._converter_source()
         origin = (
             self.folder_id._converter_origin()
             if self.folder_id

@@ -8,11 +8,11 @@ private alias), and the To recipients exactly one contact or lead.
 import re
 from dataclasses import dataclass
 
+from . import autoreply
 from .addresses import normalize_email
 from .matcher import partial_name, same_person
 
 _ENTRY_SPLIT_RE = re.compile(r"[\n,;]+")
-_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply"})
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,8 @@ def pick_record(to_links, staff_emails=frozenset()):
 
 
 def is_auto_submitted(headers):
-    """Whether ``headers`` (lower-case names, decoded values) mark automatic or bulk mail (RFC 3834)."""
-    auto = (headers.get("auto-submitted") or "").split(";", 1)[0].strip().lower()
-    if auto and auto != "no":
-        return True
-    if (headers.get("precedence") or "").strip().lower() in _BULK_PRECEDENCE:
-        return True
-    suppress = headers.get("x-auto-response-suppress")
-    if suppress is not None and suppress.strip().lower() != "none":
-        return True
-    return any(name in headers for name in ("list-id", "list-unsubscribe", "x-loop"))
+    """Whether ``headers`` (lower-case names, decoded values) mark automatic or bulk mail (RFC 3834).
+
+    The same test as acknowledgements use: no explanation is ever mailed to a robot.
+    """
+    return autoreply.robot_reason(headers) is not None

@@ -652,6 +652,8 @@ class FetchmailServer(models.Model):
         # Not toggling the shared fetchmail cron on every write avoids workers colliding on it.
         self = self.with_context(fetchmail_cron_running=True)
         if not self._converter_try_lock():
+            if self._converter_has_ranges():
+                return self._converter_help()
             _logger.info("Mailbox %s is being fetched by another worker; skipped.", self.name)
             return None
         counts = Counter()
@@ -696,6 +698,59 @@ class FetchmailServer(models.Model):
         if counts or exception or self._converter_record_quiet_run(now):
             self.write({"date": now, "converter_last_run": now})
         return exception
+
+    def _converter_has_ranges(self):
+        """Whether this mailbox's folders have backlog ranges waiting for a worker."""
+        self.env.cr.execute(
+            SQL("SELECT 1 FROM mail_converter_folder_range WHERE server_id = %s LIMIT 1", self.id)
+        )
+        return bool(self.env.cr.fetchone())
+
+    def _converter_help(self):
+        """Convert backlog ranges of a mailbox another worker holds.
+
+        The holder keeps the mailbox's own state (new messages, retries, health); a
+        helper only takes free ranges, so nothing it writes is shared with the holder.
+        Its failures are logged here and seen again by the holder on the next run.
+        """
+        counts = Counter()
+        mailbox = None
+        try:
+            mailbox = self._converter_connect()
+            with self.env.registry.cursor() as message_cr:
+                env = self.env(
+                    cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={})
+                )
+                server = self.with_env(env)
+                source = server._converter_source()
+                Range = env["mail.converter.folder.range"].sudo()
+                folders = Range.search([("server_id", "=", self.id)]).folder_id
+                for folder in folders.filtered("active"):
+                    state = mailbox.open_folder(folder.path, after_uid=folder.last_uid)
+                    folder._converter_work_ranges(mailbox, source, counts, state.uidvalidity)
+                    if folder._converter_time_is_up():
+                        break
+        except Exception as exc:  # noqa: BLE001 - the holder reports the mailbox's health
+            _logger.warning(
+                "Mail converter: helping with %s failed: %s",
+                self.name,
+                exc,
+                exc_info=not isinstance(exc, MailboxError | OSError),
+            )
+        finally:
+            if mailbox is not None:
+                try:
+                    mailbox.disconnect()
+                except Exception:  # noqa: BLE001 - the session is over either way
+                    _logger.info(
+                        "Mail converter: could not close %s cleanly", self.name, exc_info=True
+                    )
+        _logger.info(
+            "Mail converter: helped another worker with %s; %s",
+            self.name,
+            ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left",
+        )
+        return None
 
     def _converter_try_lock(self):
         """Lock this mailbox for this run; False when another worker holds it (or just did)."""

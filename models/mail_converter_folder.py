@@ -61,6 +61,11 @@ class MailConverterFolder(models.Model):
         help="Highest UID already read; only newer messages are fetched.",
     )
     last_run = fields.Datetime(readonly=True, copy=False)
+    backlog_count = fields.Integer(
+        "Backlog",
+        compute="_compute_backlog_count",
+        help="Messages waiting in UID ranges that every worker on this mailbox can take.",
+    )
     # Security (multi-company): a folder belongs to its mailbox's company.
     company_id = fields.Many2one(related="server_id.company_id", store=True, index=True)
 
@@ -86,6 +91,15 @@ class MailConverterFolder(models.Model):
                     )
                 )
 
+    def _compute_backlog_count(self):
+        counts = dict(
+            self.env["mail.converter.folder.range"]
+            .sudo()
+            ._read_group([("folder_id", "in", self.ids)], ["folder_id"], ["message_count:sum"])
+        )
+        for folder in self:
+            folder.backlog_count = counts.get(folder, 0)
+
     @api.depends("server_id", "path")
     def _compute_display_name(self):
         for folder in self:
@@ -96,6 +110,9 @@ class MailConverterFolder(models.Model):
     def action_reset_sync(self):
         """Read the folder again from its first message; the log still prevents duplicates."""
         self.write({"last_uid": 0, "uidvalidity": 0})
+        self.env["mail.converter.folder.range"].sudo().search(
+            [("folder_id", "in", self.ids)]
+        ).unlink()
         return True
 
     # -- fetching (runs in the mailbox's message cursor, committed batch by batch) --
@@ -109,7 +126,8 @@ class MailConverterFolder(models.Model):
 
         Each fetched batch is one transaction, committed through the scheduler's
         progress API; each email inside it is isolated by a savepoint. The server's
-        flags change only after the batch is committed.
+        flags change only after the batch is committed. A backlog larger than one
+        range is cut into UID ranges that every worker on this mailbox can take.
         """
         self.ensure_one()
         Cron = self.env["ir.cron"]
@@ -127,17 +145,22 @@ class MailConverterFolder(models.Model):
                 )
                 state = mailbox.open_folder(self.path, after_uid=0, unread_only=unread_only)
             self.write({"uidvalidity": state.uidvalidity, "last_uid": 0})
+            self.env["mail.converter.folder.range"].sudo().search(
+                [("folder_id", "=", self.id), ("uidvalidity", "!=", state.uidvalidity)]
+            ).unlink()
         Log = self.env["mail.converter.log"].sudo()
+        new = state.uids
         if pop:
             on_server = Log.search([("folder_id", "=", self.id), ("uidl", "in", state.uids)])
             known = {log.uidl: log for log in on_server}
             retry = on_server.filtered(
                 lambda log: log.state == "failed" and log.attempts < source.max_attempts
             )
-            todo = [u for u in state.uids if u not in known] + retry.mapped("uidl")
+            new = [u for u in state.uids if u not in known]
             # Every finished message still on the server is due for its after-action.
             pending = on_server.filtered(lambda log: log.state != "failed")
         else:
+            ranges = self._converter_ranges(state.uidvalidity)
             base = [("folder_id", "=", self.id), ("uidvalidity", "=", state.uidvalidity)]
             pending = Log.search(base + [("action_pending", "=", True)])
             retry = Log.search(
@@ -148,54 +171,26 @@ class MailConverterFolder(models.Model):
                     ("uid", "<=", self.last_uid),
                 ]
             )
-            todo = retry.mapped("uid") + state.uids
+            # A range still waiting for a worker retries its own failures.
+            retry = retry.filtered(lambda log: not any(a <= log.uid <= b for a, b in ranges))
+            if len(new) > self._converter_range_size():
+                self._converter_split(new, state.uidvalidity)
+                new = []
+        todo = (retry.mapped("uidl") if pop else retry.mapped("uid")) + new
         self._converter_after_action(mailbox, pending)
-        origin = self._converter_origin()
-        seen_retries = set()
         # Security: rows of messages the server could not deliver, keyed by their place only.
         unreadable = {
             (log.uidl if pop else log.uid): log
             for log in retry
             if log.message_key.startswith("unreadable:")
         }
-        batches = list(split_every(max(self.server_id.batch_size, 1), todo, list))
-        for index, batch in enumerate(batches):
-            finished = []
-            # Security: bounded reads; larger emails come as their header only (logged, kept).
-            for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
-                seen_retries.add(uid)
-                log = self._converter_process_one(
-                    raw,
-                    source,
-                    origin.for_message(
-                        uid=0 if pop else uid,
-                        uidl=uid if pop else "",
-                        uidvalidity=state.uidvalidity,
-                        # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
-                        received=getattr(mailbox, "received", {}).get(uid),
-                        size=getattr(mailbox, "sizes", {}).get(uid, 0),
-                    ),
-                )
-                if log and uid in unreadable and log != unreadable[uid]:
-                    self._converter_supersede(unreadable.pop(uid), log)
-                if log:
-                    counts[log.state] += 1
-                    if log.state != "failed":
-                        finished.append(log.id)
-            # Once per batch: after a crash the log, not last_uid, keeps messages exactly-once.
-            highest = max((u for u in batch if not pop), default=0)
-            self.write({"last_uid": max(highest, self.last_uid), "last_run": fields.Datetime.now()})
-            left = sum(len(b) for b in batches[index + 1 :])
-            Cron._commit_progress(len(batch), remaining=left)
-            self._converter_after_action(mailbox, Log.browse(finished))
-            if self._converter_time_is_up():
-                _logger.info(
-                    "Mail converter: time budget of the scheduler used; %s continues next run.",
-                    self.display_name,
-                )
-                Cron._commit_progress()
-                return
-        vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen_retries)
+        seen = set()
+        complete = self._converter_convert(
+            mailbox, source, counts, todo, state.uidvalidity, unreadable, seen, advance=True
+        )
+        if not complete:
+            return
+        vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen)
         if vanished:
             vanished.write(
                 {
@@ -207,6 +202,146 @@ class MailConverterFolder(models.Model):
                 }
             )
         Cron._commit_progress()
+        if not pop:
+            self._converter_work_ranges(mailbox, source, counts, state.uidvalidity)
+
+    def _converter_convert(
+        self, mailbox, source, counts, uids, uidvalidity, unreadable, seen, advance=False
+    ):
+        """Convert ``uids`` batch by batch; False when the scheduler's time ran out first.
+
+        ``advance`` moves the folder's last UID on: only the worker holding the mailbox
+        does, so that workers on ranges never write the same row.
+        """
+        Cron = self.env["ir.cron"]
+        pop = mailbox.protocol == "pop"
+        origin = self._converter_origin()
+        batches = list(split_every(max(self.server_id.batch_size, 1), uids, list))
+        for index, batch in enumerate(batches):
+            finished = []
+            # Security: bounded reads; larger emails come as their header only (logged, kept).
+            for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
+                seen.add(uid)
+                log = self._converter_process_one(
+                    raw,
+                    source,
+                    origin.for_message(
+                        uid=0 if pop else uid,
+                        uidl=uid if pop else "",
+                        uidvalidity=uidvalidity,
+                        # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
+                        received=getattr(mailbox, "received", {}).get(uid),
+                        size=getattr(mailbox, "sizes", {}).get(uid, 0),
+                    ),
+                )
+                if log and uid in unreadable and log != unreadable[uid]:
+                    self._converter_supersede(unreadable.pop(uid), log)
+                if log:
+                    counts[log.state] += 1
+                    if log.state != "failed":
+                        finished.append(log.id)
+            if advance:
+                # Once per batch: after a crash the log, not last_uid, keeps messages exactly-once.
+                highest = max((u for u in batch if not pop), default=0)
+                self.write(
+                    {"last_uid": max(highest, self.last_uid), "last_run": fields.Datetime.now()}
+                )
+            left = sum(len(b) for b in batches[index + 1 :])
+            Cron._commit_progress(len(batch), remaining=left)
+            self._converter_after_action(mailbox, self.env["mail.converter.log"].browse(finished))
+            if index + 1 < len(batches) and self._converter_time_is_up():
+                _logger.info(
+                    "Mail converter: time budget of the scheduler used; %s continues next run.",
+                    self.display_name,
+                )
+                Cron._commit_progress()
+                return False
+        return True
+
+    # -- backlog ranges: several workers on one folder --------------------
+    def _converter_range_size(self):
+        """How many new messages one worker takes at a time from a large backlog (override to tune).
+
+        One batch: small ranges keep workers busy until the end of the backlog.
+        """
+        return max(self.server_id.batch_size, 1)
+
+    def _converter_ranges(self, uidvalidity):
+        """``[(from, to)]`` of this folder's ranges still waiting or being read."""
+        Range = self.env["mail.converter.folder.range"].sudo()
+        return [
+            (r.uid_from, r.uid_to)
+            for r in Range.search([("folder_id", "=", self.id), ("uidvalidity", "=", uidvalidity)])
+        ]
+
+    def _converter_split(self, uids, uidvalidity):
+        """Cut the new ``uids`` into ranges any worker can take, and commit them at once."""
+        size = self._converter_range_size()
+        chunks = list(split_every(size, sorted(uids), list))
+        self.env["mail.converter.folder.range"].sudo().create(
+            [
+                {
+                    "folder_id": self.id,
+                    "uidvalidity": uidvalidity,
+                    "uid_from": chunk[0],
+                    "uid_to": chunk[-1],
+                    "message_count": len(chunk),
+                }
+                for chunk in chunks
+            ]
+        )
+        # The ranges now own these messages: the next poll starts after them.
+        self.write({"last_uid": max(max(uids), self.last_uid), "last_run": fields.Datetime.now()})
+        _logger.info(
+            "Mail converter: %s has %s new messages; split into %s ranges for the workers.",
+            self.display_name,
+            len(uids),
+            len(chunks),
+        )
+        self.env["ir.cron"]._commit_progress(remaining=len(uids))
+
+    def _converter_work_ranges(self, mailbox, source, counts, uidvalidity):
+        """Take this folder's free ranges one by one and convert them; return how many
+        messages this worker read from ranges.
+
+        A range stays locked by a cursor of its own until it is converted and deleted
+        through that cursor; its batches are committed one by one in a cursor opened
+        inside it, so a worker that stops leaves the rest of the range to the next one.
+        """
+        self.ensure_one()
+        Range = self.env["mail.converter.folder.range"]
+        unread_only = self.fetch_mode == "unread"
+        done = 0
+        # At least one range per run, as at least one batch: a spent budget still progresses.
+        while not (done and self._converter_time_is_up()):
+            with self.env.registry.cursor() as claim_cr:
+                claimed = Range._converter_claim(claim_cr, self.id, uidvalidity)
+                if not claimed:
+                    break
+                range_id, uid_from, uid_to = claimed
+                state = mailbox.open_folder(
+                    self.path, after_uid=uid_from - 1, unread_only=unread_only, upto_uid=uid_to
+                )
+                if state.uidvalidity != uidvalidity:
+                    break  # renumbered: the holder of the mailbox resynchronises it
+                seen = set()
+                with self.env.registry.cursor() as range_cr:
+                    folder = self.with_env(self.env(cr=range_cr))
+                    complete = folder._converter_convert(
+                        mailbox, source, counts, state.uids, uidvalidity, {}, seen
+                    )
+                done += len(seen)
+                if not complete:
+                    break  # time is up: the rest of the range waits for the next worker
+                Range._converter_release(claim_cr, range_id)
+                _logger.info(
+                    "Mail converter: %s: UIDs %s to %s converted (%s messages).",
+                    self.display_name,
+                    uid_from,
+                    uid_to,
+                    len(seen),
+                )
+        return done
 
     def _converter_supersede(self, unreadable_log, log):
         """A message the server could not deliver before was read at last: its failed row

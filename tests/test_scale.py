@@ -54,8 +54,76 @@ class TestIdlePoll(MailConverterCase):
         self.assertEqual(len(self.tickets("Read by the second worker")), 1)
 
 
+@tagged("post_install", "-at_install", "mail_converter")
+class TestBacklogRanges(MailConverterCase):
+    """A backlog larger than one range is cut into UID ranges that any worker can take."""
+
+    def setUp(self):
+        super().setUp()
+        self.server.batch_size = 2  # ranges of 2 messages
+        self.folder = self.server.converter_folder_ids
+        self.subjects = [f"Backlog {i}" for i in range(9)]
+        for subject in self.subjects:
+            self.append(make_email(subject=subject))
+
+    def ranges(self):
+        return self.env["mail.converter.folder.range"].search([("folder_id", "=", self.folder.id)])
+
+    def assertAllConvertedOnce(self):
+        for subject in self.subjects:
+            self.assertEqual(len(self.tickets(subject)), 1, subject)
+        self.assertEqual(sorted(self.logs().mapped("state")), ["done"] * len(self.subjects))
+        self.assertFalse(self.ranges())
+        self.assertEqual(self.folder.last_uid, 9)
+
+    def test_backlog_is_split_and_converted(self):
+        self.fetch()
+        self.assertAllConvertedOnce()
+        self.append(make_email(subject="After the backlog"))
+        self.fetch()
+        self.assertEqual(len(self.tickets("After the backlog")), 1, "new mail after the ranges")
+
+    def test_range_left_by_a_stopped_worker_is_taken_next_run(self):
+        # A spent budget: one batch of the first range, then the worker stops mid-range.
+        Folder = type(self.folder)
+        with (
+            patch.object(Folder, "_converter_time_is_up", lambda _self: True),
+            patch.object(Folder, "_converter_range_size", lambda _self: 4),
+        ):
+            self.fetch()
+        converted = [s for s in self.subjects if self.tickets(s)]
+        self.assertEqual(len(converted), 2, "one batch of the first range")
+        self.assertEqual(
+            [(r.uid_from, r.uid_to, r.message_count) for r in self.ranges()],
+            [(1, 4, 4), (5, 8, 4), (9, 9, 1)],
+        )
+        self.assertEqual(self.folder.last_uid, 9, "the next poll starts after the ranges")
+        self.assertEqual(self.folder.backlog_count, 9)
+        self.fetch()
+        self.assertAllConvertedOnce()
+
+    def test_worker_helping_a_locked_mailbox_takes_only_ranges(self):
+        uidvalidity = self.accounts["support"].folder("INBOX").uidvalidity
+        with self.enter_registry_test_mode(), self.registry.cursor() as cr:
+            folder = self.folder.with_env(self.folder.env(cr=cr))
+            folder.uidvalidity = uidvalidity
+            folder._converter_split(list(range(1, 10)), uidvalidity)
+        self.append(make_email(subject="New while the mailbox is held"))
+        with self.enter_registry_test_mode(), self.registry.cursor() as cr:
+            server = self.server.with_env(self.server.env(cr=cr))
+            self.assertTrue(server._converter_has_ranges())
+            server._converter_help()
+        self.env.invalidate_all()
+        self.assertAllConvertedOnce()
+        self.assertFalse(
+            self.tickets("New while the mailbox is held"), "new mail is the holder's work"
+        )
+        self.fetch()
+        self.assertEqual(len(self.tickets("New while the mailbox is held")), 1)
+
+
 WORKER = """
-import json, sys
+import json, logging, sys, time
 import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -63,7 +131,17 @@ from odoo.tools import config
 config.parse_config(json.loads(sys.argv[1]))
 registry = Registry(sys.argv[2])
 index = int(sys.argv[3])
-for _round in range(30):
+ranges = []
+class Ranges(logging.Handler):
+    def emit(self, record):
+        if "converted (" in record.getMessage():
+            ranges.append(record.getMessage())
+logger = logging.getLogger("odoo.addons.mail_converter")
+logger.addHandler(Ranges(logging.INFO))
+logger.setLevel(logging.INFO)
+deadline = time.monotonic() + 300
+while time.monotonic() < deadline:
+    time.sleep(0.05)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
         servers = env["fetchmail.server"].search([("name", "like", "scale %")], order="id")
@@ -73,6 +151,7 @@ for _round in range(30):
         cr.execute("SELECT count(*) FROM mail_converter_log WHERE server_id = ANY(%s)", [servers.ids])
         if cr.fetchone()[0] >= int(sys.argv[4]):
             break
+print(json.dumps({"ranges": len(ranges)}))
 """
 
 
@@ -105,28 +184,66 @@ class TestWorkerProcesses(BaseCase):
             env["helpdesk.ticket"].search([("name", "like", "Scale %")]).unlink()
             env["fetchmail.server"].browse(self.server_ids).unlink()
 
+    def _make_server(self, env, user, **values):
+        self.dovecot.reset_user(user)
+        server = env["fetchmail.server"].create(
+            {
+                "name": f"scale {user}",
+                "server_type": "imap",
+                "server": "127.0.0.1",
+                "port": self.dovecot.imap_port,
+                "is_ssl": False,
+                "verify_tls": False,
+                "user": user,
+                "password": user,
+                "use_converter": True,
+                "object_id": env["ir.model"]._get("helpdesk.ticket").id,
+                "state": "done",
+                **values,
+            }
+        )
+        self.server_ids.append(server.id)
+        return server
+
+    def _run_workers(self, expected, count=2):
+        """Run ``count`` worker processes until ``expected`` log rows; their outputs."""
+        options = [
+            f"--addons-path={config['addons_path'] if isinstance(config['addons_path'], str) else ','.join(config['addons_path'])}"
+        ]
+        for key in ("db_host", "db_port", "db_user", "db_password"):
+            if config.get(key):
+                options.append(f"--{key}={config[key]}")
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, json.dumps(options), get_db_name(), str(i)]
+                + [str(expected)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=dict(os.environ),
+            )
+            for i in range(count)
+        ]
+        outputs = []
+        for worker in workers:
+            out, err = worker.communicate(timeout=600)
+            self.assertEqual(worker.returncode, 0, err[-3000:])
+            outputs.append(json.loads(out.strip().splitlines()[-1]))
+        return outputs
+
+    def _converted(self, subjects):
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            counts = {s: env["helpdesk.ticket"].search_count([("name", "=", s)]) for s in subjects}
+            logs = env["mail.converter.log"].search([("server_id", "in", self.server_ids)])
+            return counts, sorted(logs.mapped("state"))
+
     def test_two_processes_four_mailboxes(self):
         subjects = []
         with self.registry.cursor() as cr:
             env = self._env(cr)
             for user in self.users:
-                self.dovecot.reset_user(user)
-                server = env["fetchmail.server"].create(
-                    {
-                        "name": f"scale {user}",
-                        "server_type": "imap",
-                        "server": "127.0.0.1",
-                        "port": self.dovecot.imap_port,
-                        "is_ssl": False,
-                        "verify_tls": False,
-                        "user": user,
-                        "password": user,
-                        "use_converter": True,
-                        "object_id": env["ir.model"]._get("helpdesk.ticket").id,
-                        "state": "done",
-                    }
-                )
-                self.server_ids.append(server.id)
+                self._make_server(env, user)
                 for i in range(6):
                     subject = f"Scale {user} {i}"
                     subjects.append(subject)
@@ -136,38 +253,26 @@ class TestWorkerProcesses(BaseCase):
         self.dovecot.append("support", shared)
         self.dovecot.append("extra", shared)
         subjects.append("Scale shared")
-        options = [
-            f"--addons-path={config['addons_path'] if isinstance(config['addons_path'], str) else ','.join(config['addons_path'])}"
-        ]
-        for key in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(key):
-                options.append(f"--{key}={config[key]}")
-        expected = len(subjects) + 1  # the shared email's second copy is a duplicate row
-        workers = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    WORKER,
-                    json.dumps(options),
-                    get_db_name(),
-                    str(i),
-                    str(expected),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=dict(os.environ),
-            )
-            for i in range(2)
-        ]
-        for worker in workers:
-            _out, err = worker.communicate(timeout=600)
-            self.assertEqual(worker.returncode, 0, err[-3000:])
-        with self.registry.cursor() as cr:
-            env = self._env(cr)
-            counts = {s: env["helpdesk.ticket"].search_count([("name", "=", s)]) for s in subjects}
-            logs = env["mail.converter.log"].search([("server_id", "in", self.server_ids)])
-            states = sorted(logs.mapped("state"))
+        self._run_workers(len(subjects) + 1)  # the shared email's second copy is a duplicate row
+        counts, states = self._converted(subjects)
         self.assertEqual(set(counts.values()), {1}, counts)
         self.assertEqual(states, ["done"] * len(subjects) + ["duplicate"])
+
+    def test_two_processes_share_one_folder_backlog(self):
+        subjects = [f"Scale backlog {i}" for i in range(40)]
+        with self.registry.cursor() as cr:
+            server = self._make_server(self._env(cr), "support", batch_size=2)
+            for subject in subjects:
+                self.dovecot.append("support", make_email(subject=subject))
+            folder = server.converter_folder_ids
+        outputs = self._run_workers(len(subjects))
+        counts, states = self._converted(subjects)
+        self.assertEqual(set(counts.values()), {1}, counts)
+        self.assertEqual(states, ["done"] * len(subjects))
+        ranges = [output["ranges"] for output in outputs]
+        self.assertEqual(sum(ranges), 20, "40 messages in ranges of 2")
+        self.assertTrue(all(ranges), f"both workers took ranges: {ranges}")
+        with self.registry.cursor() as cr:
+            folder = folder.with_env(self._env(cr))
+            self.assertEqual(folder.last_uid, 40)
+            self.assertFalse(folder.backlog_count)

@@ -164,8 +164,9 @@ class ImapMailbox:
             names.append(name.decode("utf-8", "replace"))
         return sorted(names)
 
-    def open_folder(self, path, after_uid=0, unread_only=False):
-        """SELECT ``path``; return its UIDVALIDITY and the UIDs above ``after_uid``."""
+    def open_folder(self, path, after_uid=0, unread_only=False, upto_uid=0):
+        """SELECT ``path``; return its UIDVALIDITY and the UIDs above ``after_uid``
+        (up to ``upto_uid`` included, when given)."""
         typ, data = self.client.select(_imap_quote(path))
         _check(typ, data, f"SELECT {path}")
         self.selected = path
@@ -178,12 +179,16 @@ class ImapMailbox:
             typ, data = self.client.status(_imap_quote(path), "(UIDVALIDITY)")
             found = _UIDVALIDITY_RE.search(data[0] or b"")
             uidvalidity = int(found.group(1)) if found else 0
-        criteria = [f"UID {after_uid + 1}:*"]
+        criteria = [f"UID {after_uid + 1}:{upto_uid or '*'}"]
         if unread_only:
             criteria.append("UNSEEN")
         data = _check(*self.client.uid("SEARCH", *criteria), "UID SEARCH")
         # "n:*" always matches the last message, even below n.
-        uids = sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > after_uid)
+        uids = sorted(
+            u
+            for u in (int(x) for x in (data[0] or b"").split())
+            if u > after_uid and not (upto_uid and u > upto_uid)
+        )
         return FolderState(uidvalidity, uids)
 
     def retrieve(self, uids, max_size=0):
@@ -365,7 +370,7 @@ class Pop3Mailbox:
     def list_folders(self):
         return ["INBOX"]
 
-    def open_folder(self, path="INBOX", after_uid=0, unread_only=False):
+    def open_folder(self, path="INBOX", after_uid=0, unread_only=False, upto_uid=0):
         """POP3 has one folder and no UID order: every UIDL on the server is returned."""
         _resp, lines, _octets = self.client.uidl()
         self._numbers, self.sizes = {}, {}

@@ -69,13 +69,15 @@ class MemoryMailbox:
     def list_folders(self):
         return sorted(self.account.folders)
 
-    def open_folder(self, path, after_uid=0, unread_only=False):
+    def open_folder(self, path, after_uid=0, unread_only=False, upto_uid=0):
         folder = self.account.folder(path)
         self.selected = folder
         uids = sorted(
             uid
             for uid, (_raw, flags) in folder.messages.items()
-            if uid > after_uid and not (unread_only and "\\Seen" in flags)
+            if uid > after_uid
+            and not (upto_uid and uid > upto_uid)
+            and not (unread_only and "\\Seen" in flags)
         )
         return FolderState(folder.uidvalidity, uids)
 

@@ -171,8 +171,13 @@ class MailConverterFolder(models.Model):
                     ("uid", "<=", self.last_uid),
                 ]
             )
-            # A range still waiting for a worker retries its own failures.
-            retry = retry.filtered(lambda log: not any(a <= log.uid <= b for a, b in ranges))
+
+            # A range still waiting or being read handles its own failures and after-actions.
+            def outside(log):
+                return not any(low <= log.uid <= high for low, high in ranges)
+
+            retry = retry.filtered(outside)
+            pending = pending.filtered(outside)
             if len(new) > self._converter_range_size():
                 self._converter_split(new, state.uidvalidity)
                 new = []

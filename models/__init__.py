@@ -3,6 +3,7 @@ from . import crm_lead
 from . import fetchmail_server
 from . import mail_converter_folder
 from . import mail_converter_folder_range
+from . import mail_converter_contact_claim
 from . import mail_converter_import_job
 from . import ir_attachment
 from . import mail_alias_domain

@@ -21,6 +21,9 @@ from odoo.tools import SQL
 from ..tools import bounce, mime, pec
 from ..tools.addresses import full_name
 
+# Errors another worker's transaction causes; a new transaction usually succeeds.
+CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected)
+
 _logger = logging.getLogger(__name__)
 
 
@@ -255,6 +258,9 @@ class MailConverter(models.AbstractModel):
                 exc_info=_logger.isEnabledFor(logging.DEBUG),
             )
             self._log_failure(log, raw, exc)
+            if isinstance(exc, CONCURRENCY_ERRORS):
+                # Another worker's commit got in the way: the fetch retries it at once.
+                self.env.context.get("mail_converter_transient", set()).add(log.id)
 
     @api.model
     def _log_failure(self, log, raw, exc):
@@ -366,6 +372,10 @@ class MailConverter(models.AbstractModel):
             self.env["res.partner"]
             .sudo()
             .with_context(mail_create_nolog=True, tracking_disable=True)
+        )
+        # Another worker creating a contact for the same address makes this email retry at once.
+        self.env["mail.converter.contact.claim"].sudo()._converter_claim(
+            {new.address.email.lower() for new in plan.contacts}
         )
         partners = Partner.create([self._contact_values(new, source) for new in plan.contacts])
         return dict(zip((new.address.email for new in plan.contacts), partners, strict=True))

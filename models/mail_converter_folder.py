@@ -224,24 +224,27 @@ class MailConverterFolder(models.Model):
         batches = list(split_every(max(self.server_id.batch_size, 1), uids, list))
         for index, batch in enumerate(batches):
             finished = []
+            # Emails another worker's transaction got in the way of (see _converter_retry_now).
+            transient = set()
+            folder = self.with_context(mail_converter_transient=transient)
+            again = []
             # Security: bounded reads; larger emails come as their header only (logged, kept).
             for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
                 seen.add(uid)
-                log = self._converter_process_one(
-                    raw,
-                    source,
-                    origin.for_message(
-                        uid=0 if pop else uid,
-                        uidl=uid if pop else "",
-                        uidvalidity=uidvalidity,
-                        # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
-                        received=getattr(mailbox, "received", {}).get(uid),
-                        size=getattr(mailbox, "sizes", {}).get(uid, 0),
-                    ),
+                message_origin = origin.for_message(
+                    uid=0 if pop else uid,
+                    uidl=uid if pop else "",
+                    uidvalidity=uidvalidity,
+                    # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
+                    received=getattr(mailbox, "received", {}).get(uid),
+                    size=getattr(mailbox, "sizes", {}).get(uid, 0),
                 )
+                log = folder._converter_process_one(raw, source, message_origin)
                 if log and uid in unreadable and log != unreadable[uid]:
                     self._converter_supersede(unreadable.pop(uid), log)
-                if log:
+                if log and log.id in transient:
+                    again.append((raw, message_origin, log))
+                elif log:
                     counts[log.state] += 1
                     if log.state != "failed":
                         finished.append(log.id)
@@ -253,6 +256,8 @@ class MailConverterFolder(models.Model):
                 )
             left = sum(len(b) for b in batches[index + 1 :])
             Cron._commit_progress(len(batch), remaining=left)
+            if again:
+                finished += self._converter_retry_now(source, counts, again)
             self._converter_after_action(mailbox, self.env["mail.converter.log"].browse(finished))
             if index + 1 < len(batches) and self._converter_time_is_up():
                 _logger.info(
@@ -364,13 +369,30 @@ class MailConverterFolder(models.Model):
         end = self.env.context.get("cron_end_time")
         return bool(end) and time.monotonic() >= end
 
-    def _converter_process_one(self, raw, source, origin):
+    def _converter_retry_now(self, source, counts, again):
+        """Convert again, in the new transaction after the batch's commit, the emails that
+        failed because another worker was writing the same rows (a ticket, a new contact):
+        this transaction sees what that worker committed. Returns the finished log ids."""
+        finished = []
+        for raw, origin, log in again:
+            _logger.info(
+                "Mail converter: %s collided with another worker; converting it again.",
+                log.message_id or log.message_key,
+            )
+            log = self._converter_process_one(raw, source, origin, retry_log=log) or log
+            counts[log.state] += 1
+            if log.state != "failed":
+                finished.append(log.id)
+        self.env["ir.cron"]._commit_progress()
+        return finished
+
+    def _converter_process_one(self, raw, source, origin, retry_log=None):
         """Run the pipeline on one message; an error even before it is logged skips this message only."""
         try:
             with self.env.cr.savepoint():
                 if isinstance(raw, Unreadable):
                     return self.env["mail.converter"]._process_unreadable(raw, source, origin)
-                return self.env["mail.converter"]._process(raw, source, origin)
+                return self.env["mail.converter"]._process(raw, source, origin, retry_log=retry_log)
         except Exception:  # noqa: BLE001 - one message never stops the others
             _logger.exception(
                 "Mail converter: message %s of %s could not be logged",

@@ -1,6 +1,7 @@
 """Scale: quiet mailboxes cost nothing in the database; worker processes share mailboxes."""
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -17,6 +18,8 @@ from odoo.tools import config
 
 from .common import MAILBOX_USERS, MailConverterCase, free_port_base, make_email
 from .dovecot import Dovecot
+
+_logger = logging.getLogger(__name__)
 
 
 @tagged("post_install", "-at_install", "mail_converter")
@@ -131,11 +134,13 @@ from odoo.tools import config
 config.parse_config(json.loads(sys.argv[1]))
 registry = Registry(sys.argv[2])
 index = int(sys.argv[3])
-ranges = []
+ranges, collisions = [], []
 class Ranges(logging.Handler):
     def emit(self, record):
         if "converted (" in record.getMessage():
             ranges.append(record.getMessage())
+        if "collided" in record.getMessage():
+            collisions.append(record.getMessage())
 logger = logging.getLogger("odoo.addons.mail_converter")
 logger.addHandler(Ranges(logging.INFO))
 logger.setLevel(logging.INFO)
@@ -151,7 +156,7 @@ while time.monotonic() < deadline:
         cr.execute("SELECT count(*) FROM mail_converter_log WHERE server_id = ANY(%s)", [servers.ids])
         if cr.fetchone()[0] >= int(sys.argv[4]):
             break
-print(json.dumps({"ranges": len(ranges)}))
+print(json.dumps({"ranges": len(ranges), "collisions": len(collisions)}))
 """
 
 
@@ -260,19 +265,33 @@ class TestWorkerProcesses(BaseCase):
 
     def test_two_processes_share_one_folder_backlog(self):
         subjects = [f"Scale backlog {i}" for i in range(40)]
+        # Each unknown sender writes four emails: two neighbouring ranges, read at the same time.
+        senders = [f"sender{i // 4}@race.example" for i in range(40)]
         with self.registry.cursor() as cr:
             server = self._make_server(self._env(cr), "support", batch_size=2)
-            for subject in subjects:
-                self.dovecot.append("support", make_email(subject=subject))
+            for subject, sender in zip(subjects, senders, strict=True):
+                self.dovecot.append("support", make_email(subject=subject, email_from=sender))
             folder = server.converter_folder_ids
         outputs = self._run_workers(len(subjects))
         counts, states = self._converted(subjects)
         self.assertEqual(set(counts.values()), {1}, counts)
         self.assertEqual(states, ["done"] * len(subjects))
         ranges = [output["ranges"] for output in outputs]
+        _logger.info(
+            "Backlog shared by two workers: ranges %s, collisions %s",
+            ranges,
+            [o["collisions"] for o in outputs],
+        )
         self.assertEqual(sum(ranges), 20, "40 messages in ranges of 2")
         self.assertTrue(all(ranges), f"both workers took ranges: {ranges}")
         with self.registry.cursor() as cr:
-            folder = folder.with_env(self._env(cr))
+            env = self._env(cr)
+            folder = folder.with_env(env)
             self.assertEqual(folder.last_uid, 40)
             self.assertFalse(folder.backlog_count)
+            contacts = {
+                sender: env["res.partner"].search_count([("email", "=", sender)])
+                for sender in set(senders)
+            }
+            env["res.partner"].search([("email", "like", "@race.example")]).unlink()
+        self.assertEqual(set(contacts.values()), {1}, f"one contact per sender: {contacts}")

@@ -122,6 +122,26 @@ class TestPrivacy(MailConverterCase):
         self.assertIn(public, ticket.with_user(self.peer).message_ids)
         self.assertNotIn(message, ticket.with_user(self.peer).message_ids)
 
+    def test_log_reader_does_not_see_its_log_row_nor_its_original(self):
+        self.server.original = True
+        message, _ticket, _public = self._private_ticket()
+        log = self.logs(subject="Salary question")
+        self.assertTrue(log.raw_attachment_id, "the original is kept on the log row")
+        readers = self.env.ref("mail_converter.group_mail_converter_user")
+        readers.user_ids = [(4, self.peer.id), (4, self.assignee.id)]
+        Log = self.env["mail.converter.log"]
+        self.assertFalse(Log.with_user(self.peer).search([("subject", "=", "Salary question")]))
+        with self.assertRaises(AccessError):
+            log.with_user(self.peer).read(["subject", "email_from"])
+        with self.assertRaises(AccessError):
+            log.raw_attachment_id.with_user(self.peer).read(["raw"])
+        self.assertTrue(self._import(subject="Public question").with_user(self.peer).subject)
+        # The assignee, who may read the email, sees its row.
+        self.assertEqual(
+            Log.with_user(self.assignee).search([("subject", "=", "Salary question")]), log
+        )
+        self.assertTrue(self._sees(self.assignee, message))
+
     def test_peer_does_not_see_it_in_the_chatter_nor_the_emails_button(self):
         message, ticket, public = self._private_ticket()
         # The chatter: what /mail/thread/messages returns.

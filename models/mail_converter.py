@@ -20,9 +20,14 @@ from odoo.tools import SQL
 
 from ..tools import bounce, mime, pec
 from ..tools.addresses import full_name
+from .mail_converter_contact_claim import ContactBeingCreated
 
 # Errors another worker's transaction causes; a new transaction usually succeeds.
-CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected)
+CONCURRENCY_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    ContactBeingCreated,
+)
 
 _logger = logging.getLogger(__name__)
 

@@ -6,15 +6,23 @@ from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
+# pg_try_advisory_xact_lock(namespace, hashtext(address)): "a contact for it is being created".
+CLAIM_LOCK_NAMESPACE = 0x4D43  # "MC"
+
+
+class ContactBeingCreated(Exception):
+    """Another worker's open transaction is creating a contact for this address."""
+
 
 class MailConverterContactClaim(models.Model):
-    """An address a worker is creating a contact for.
+    """An address a worker has created a contact for.
 
     Two workers converting mail from the same unknown sender at the same moment
-    would each create a contact. Before creating one, a worker claims its address
-    here; the second claim of an address waits for the first transaction and then
-    fails as a concurrency error, and its email is converted again at once in a new
-    transaction, which finds the contact the first worker created.
+    would each create a contact. Before creating one, a worker claims its address:
+    a transaction lock tells it another worker is creating that contact right now,
+    and this table tells it another worker created it after its own transaction
+    began. Either way its email fails as a concurrency error, without waiting, and
+    is converted again after its batch's commit, when it finds that contact.
     """
 
     _name = "mail.converter.contact.claim"
@@ -28,10 +36,22 @@ class MailConverterContactClaim(models.Model):
 
     @api.model
     def _converter_claim(self, emails):
-        """Claim ``emails`` in this transaction (raises a concurrency error if another worker
-        created a contact for one of them since this transaction began)."""
+        """Claim ``emails`` in this transaction; raise :class:`ContactBeingCreated` or a
+        serialization failure when another worker is creating, or has created since this
+        transaction began, a contact for one of them."""
         if not emails:
             return
+        for email in sorted(emails):
+            # Never waits: a busy address is retried after this batch, not blocked on.
+            self.env.cr.execute(
+                SQL(
+                    "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                    CLAIM_LOCK_NAMESPACE,
+                    email,
+                )
+            )
+            if not self.env.cr.fetchone()[0]:
+                raise ContactBeingCreated(email)
         rows = SQL(", ").join(SQL("(%s, now() at time zone 'UTC')", e) for e in sorted(emails))
         self.env.cr.execute(
             SQL(

@@ -222,12 +222,12 @@ class MailConverterFolder(models.Model):
         pop = mailbox.protocol == "pop"
         origin = self._converter_origin()
         batches = list(split_every(max(self.server_id.batch_size, 1), uids, list))
+        # Emails another worker's transaction got in the way of, retried after each commit.
+        carry = []
         for index, batch in enumerate(batches):
             finished = []
-            # Emails another worker's transaction got in the way of (see _converter_retry_now).
             transient = set()
             folder = self.with_context(mail_converter_transient=transient)
-            again = []
             # Security: bounded reads; larger emails come as their header only (logged, kept).
             for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
                 seen.add(uid)
@@ -243,7 +243,12 @@ class MailConverterFolder(models.Model):
                 if log and uid in unreadable and log != unreadable[uid]:
                     self._converter_supersede(unreadable.pop(uid), log)
                 if log and log.id in transient:
-                    again.append((raw, message_origin, log))
+                    _logger.info(
+                        "Mail converter: %s collided with another worker; it is converted "
+                        "again after this batch.",
+                        log.message_id or log.message_key,
+                    )
+                    carry.append((raw, message_origin, log))
                 elif log:
                     counts[log.state] += 1
                     if log.state != "failed":
@@ -256,16 +261,18 @@ class MailConverterFolder(models.Model):
                 )
             left = sum(len(b) for b in batches[index + 1 :])
             Cron._commit_progress(len(batch), remaining=left)
-            if again:
-                finished += self._converter_retry_now(source, counts, again)
+            if carry:
+                done, carry = self._converter_retry_now(source, counts, carry)
+                finished += done
             self._converter_after_action(mailbox, self.env["mail.converter.log"].browse(finished))
             if index + 1 < len(batches) and self._converter_time_is_up():
                 _logger.info(
                     "Mail converter: time budget of the scheduler used; %s continues next run.",
                     self.display_name,
                 )
-                Cron._commit_progress()
+                self._converter_settle(mailbox, source, counts, carry)
                 return False
+        self._converter_settle(mailbox, source, counts, carry)
         return True
 
     # -- backlog ranges: several workers on one folder --------------------
@@ -369,22 +376,36 @@ class MailConverterFolder(models.Model):
         end = self.env.context.get("cron_end_time")
         return bool(end) and time.monotonic() >= end
 
-    def _converter_retry_now(self, source, counts, again):
-        """Convert again, in the new transaction after the batch's commit, the emails that
-        failed because another worker was writing the same rows (a ticket, a new contact):
-        this transaction sees what that worker committed. Returns the finished log ids."""
-        finished = []
-        for raw, origin, log in again:
-            _logger.info(
-                "Mail converter: %s collided with another worker; converting it again.",
-                log.message_id or log.message_key,
-            )
-            log = self._converter_process_one(raw, source, origin, retry_log=log) or log
+    def _converter_retry_now(self, source, counts, carry):
+        """Convert again, in the transaction after a commit, the emails that collided with
+        another worker (a reply to the same ticket, a contact for the same new sender): this
+        transaction sees what that worker has committed since. A collision is not counted as
+        an attempt. Returns the finished log ids and the emails that collided again."""
+        transient = set()
+        folder = self.with_context(mail_converter_transient=transient)
+        finished, still = [], []
+        for raw, origin, log in carry:
+            log.attempts -= 1
+            log = folder._converter_process_one(raw, source, origin, retry_log=log) or log
+            if log.id in transient:
+                still.append((raw, origin, log))
+                continue
             counts[log.state] += 1
             if log.state != "failed":
                 finished.append(log.id)
         self.env["ir.cron"]._commit_progress()
-        return finished
+        return finished, still
+
+    def _converter_settle(self, mailbox, source, counts, carry):
+        """Before leaving, wait a little for the other worker to commit what the emails in
+        ``carry`` collided with; those that still collide are left failed for the next run."""
+        for pause in (0.2, 0.5, 1, 2):
+            if not carry:
+                return
+            time.sleep(pause)
+            finished, carry = self._converter_retry_now(source, counts, carry)
+            self._converter_after_action(mailbox, self.env["mail.converter.log"].browse(finished))
+        counts["failed"] += len(carry)
 
     def _converter_process_one(self, raw, source, origin, retry_log=None):
         """Run the pipeline on one message; an error even before it is logged skips this message only."""

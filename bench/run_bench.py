@@ -246,6 +246,12 @@ def run_workers(args):
             "AND message_type = 'email' GROUP BY message_id HAVING count(*) > 1) t"
         )
         result["double_messages"] = cr.fetchone()[0]
+        # Two workers creating a contact each for one new sender would be a duplicate.
+        cr.execute(
+            "SELECT count(*) FROM (SELECT email_normalized FROM res_partner "
+            "WHERE mail_converter_created GROUP BY email_normalized HAVING count(*) > 1) t"
+        )
+        result["double_contacts"] = cr.fetchone()[0]
     result.update(seconds=elapsed, workers=args.workers)
     print(json.dumps(result))
 
@@ -632,10 +638,10 @@ def main():
                     speedup >= 1.5,
                 )
             )
-            double = (
-                many["double"] + many["double_messages"] + one["double"] + one["double_messages"]
-            )
+            double = sum(r[k] for r in (one, many) for k in ("double", "double_messages"))
+            contacts = one["double_contacts"] + many["double_contacts"]
             table.append(("double conversions", str(double), "0", double == 0))
+            table.append(("duplicate contacts", str(contacts), "0", contacts == 0))
         if "backlog" in scenarios:
             res = bench.backlog(corpus)
             one, many = res[1], res[args.workers]
@@ -652,10 +658,10 @@ def main():
                     speedup >= 1.5,
                 )
             )
-            double = (
-                many["double"] + many["double_messages"] + one["double"] + one["double_messages"]
-            )
+            double = sum(r[k] for r in (one, many) for k in ("double", "double_messages"))
+            contacts = one["double_contacts"] + many["double_contacts"]
             table.append(("double conversions, one folder", str(double), "0", double == 0))
+            table.append(("duplicate contacts, one folder", str(contacts), "0", contacts == 0))
         if "idle" in scenarios:
             res = bench.idle()
             commands = res["commands"]

@@ -663,7 +663,7 @@ class FetchmailServer(models.Model):
             mailbox = self._converter_connect()
             with self.env.registry.cursor() as message_cr:
                 env = self.env(
-                    cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={})
+                    cr=message_cr, context=dict(self.env.context, mail_converter_run_cache={})
                 )
                 server = self.with_env(env)
                 source = server._converter_source()
@@ -719,7 +719,7 @@ class FetchmailServer(models.Model):
             mailbox = self._converter_connect()
             with self.env.registry.cursor() as message_cr:
                 env = self.env(
-                    cr=message_cr, context=dict(self.env.context, mail_converter_alias_cache={})
+                    cr=message_cr, context=dict(self.env.context, mail_converter_run_cache={})
                 )
                 server = self.with_env(env)
                 source = server._converter_source()

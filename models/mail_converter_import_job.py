@@ -217,7 +217,7 @@ class MailConverterImportJob(models.Model):
         """
         self.ensure_one()
         # Recipients repeat across an archive: ask once per run whether an address is an alias.
-        self = self.with_context(mail_converter_alias_cache={})
+        self = self.with_context(mail_converter_run_cache={})
         source = reader = None
         try:
             while True:

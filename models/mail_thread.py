@@ -1,10 +1,22 @@
-from odoo import models
+from odoo import api, models
 
 
 class MailThread(models.AbstractModel):
     """Private mail on any record: who may see it, mail staff send, who is notified."""
 
     _inherit = "mail.thread"
+
+    @api.model
+    def fields_get(self, allfields=None, attributes=None):
+        # Odoo's message_new describes every field of the model for each new record, only
+        # to look up its name field; within one fetch run the description does not change.
+        cache = self.env.context.get("mail_converter_run_cache")
+        if cache is None or allfields is not None or attributes is not None:
+            return super().fields_get(allfields, attributes)
+        key = ("fields_get", self._name, self.env.uid, self.env.su, self.env.lang)
+        if key not in cache:
+            cache[key] = super().fields_get(allfields, attributes)
+        return dict(cache[key])
 
     # -- hooks ---------------------------------------------------------------
     def _mail_converter_responsible_fields(self):

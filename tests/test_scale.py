@@ -10,6 +10,7 @@ import tempfile
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
+from odoo.models import BaseModel
 from odoo.modules.registry import Registry
 from odoo.sql_db import Cursor
 from odoo.tests import BaseCase, tagged
@@ -45,6 +46,35 @@ class TestIdlePoll(MailConverterCase):
         for user, before in logins.items():
             self.assertEqual(self.accounts[user].logins, before + 1, f"{user}: one login per poll")
         self.assertEqual(len(self.logs()), 1)
+
+    def test_run_reads_alias_domains_and_field_descriptions_once(self):
+        for i in range(3):
+            self.append(make_email(subject=f"Run cache {i}"))
+        queries, described = [], []
+        original_execute, original_fields_get = Cursor.execute, BaseModel.fields_get
+
+        def execute(cr, query, params=None, log_exceptions=True):
+            text = query.code if hasattr(query, "code") else str(query)
+            if 'FROM "mail_alias_domain"' in text:
+                queries.append(text)
+            return original_execute(cr, query, params, log_exceptions)
+
+        def fields_get(model, allfields=None, attributes=None):
+            if model._name == "helpdesk.ticket" and allfields is None:
+                described.append(model._name)
+            return original_fields_get(model, allfields, attributes)
+
+        with (
+            patch.object(Cursor, "execute", execute),
+            patch.object(BaseModel, "fields_get", fields_get),
+        ):
+            self.fetch()
+        self.assertEqual(
+            len(self.env["helpdesk.ticket"].search([("name", "like", "Run cache")])), 3
+        )
+        # Two shapes (all of them, the default one), each read once for the three emails.
+        self.assertLessEqual(len(queries), 2, "alias domains: per run, not per email")
+        self.assertEqual(described, ["helpdesk.ticket"], "field descriptions: once per run")
 
     def test_parallel_worker_job_reads_due_mailboxes(self):
         worker = self.env.ref("mail_converter.ir_cron_mail_converter_worker")

@@ -1,10 +1,7 @@
-import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.tools import SQL
-
-_logger = logging.getLogger(__name__)
 
 # pg_try_advisory_xact_lock(namespace, hashtext(address)): "a contact for it is being created".
 CLAIM_LOCK_NAMESPACE = 0x4D43  # "MC"
@@ -64,7 +61,8 @@ class MailConverterContactClaim(models.Model):
 
     @api.autovacuum
     def _gc_claims(self):
-        """Claims only matter while their transaction runs: drop those older than a day."""
+        """A claim only matters to transactions that began before it was committed (one
+        batch at most): drop those older than a day."""
         self.env.cr.execute(
             SQL(
                 "DELETE FROM mail_converter_contact_claim WHERE claimed_on < %s",

@@ -1,11 +1,7 @@
-import logging
-
 import psycopg2
 
 from odoo import api, fields, models
 from odoo.tools import SQL
-
-_logger = logging.getLogger(__name__)
 
 
 class MailConverterFolderRange(models.Model):

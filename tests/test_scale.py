@@ -76,6 +76,20 @@ class TestIdlePoll(MailConverterCase):
         self.assertLessEqual(len(queries), 2, "alias domains: per run, not per email")
         self.assertEqual(described, ["helpdesk.ticket"], "field descriptions: once per run")
 
+    def test_contact_claims_are_forgotten_after_a_day(self):
+        Claim = self.env["mail.converter.contact.claim"]
+        Claim._converter_claim({"old@claims.example", "new@claims.example"})
+        self.env.cr.execute(
+            "UPDATE mail_converter_contact_claim SET claimed_on = claimed_on - interval '2 days' "
+            "WHERE email = 'old@claims.example'"
+        )
+        Claim._converter_claim({"new@claims.example"})  # claimed again: still one row
+        Claim._gc_claims()
+        self.assertEqual(
+            Claim.search([("email", "like", "@claims.example")]).mapped("email"),
+            ["new@claims.example"],
+        )
+
     def test_parallel_worker_job_reads_due_mailboxes(self):
         worker = self.env.ref("mail_converter.ir_cron_mail_converter_worker")
         self.assertFalse(worker.active, "off until an admin has more than one cron worker")

@@ -13,13 +13,11 @@ import logging
 import traceback
 
 import psycopg2.errors
-from markupsafe import Markup
 
-from odoo import Command, api, fields, models, tools
+from odoo import Command, api, models, tools
 from odoo.tools import SQL
 
-from ..tools import bounce, mime, pec
-from ..tools.addresses import full_name
+from ..tools import mime, pec
 from .mail_converter_contact_claim import ContactBeingCreated
 
 # Errors another worker's transaction causes; a new transaction usually succeeds.
@@ -34,6 +32,18 @@ _logger = logging.getLogger(__name__)
 
 class MailConverter(models.AbstractModel):
     _name = "mail.converter"
+    # The concerns also carry out what their stages planned.
+    _inherit = [
+        "mail.converter.conversation",
+        "mail.converter.trust",
+        "mail.converter.contacts",
+        "mail.converter.privacy",
+        "mail.converter.bounce",
+        "mail.converter.bcc",
+        "mail.converter.pec",
+        "mail.converter.helpdesk",
+        "mail.converter.acknowledgement",
+    ]
     _description = "Mail converter pipeline"
 
     @api.model
@@ -60,7 +70,6 @@ class MailConverter(models.AbstractModel):
             log.action_pending = not (log.too_large and origin.after_action == "delete")
         return log
 
-    # -- security (issue 9 part B): hostile input --------------------------------------
     @api.model
     def _converter_too_large(self, raw, source, origin):
         """Why ``raw`` is too large to import (the mailbox's limit), or ``""``; override to
@@ -104,8 +113,6 @@ class MailConverter(models.AbstractModel):
             )
         return log
 
-    # -- end security ----------------------------------------------------------------------
-
     @api.model
     def _converter_summarize(self, raw, source):
         """The log summary and exactly-once key of ``raw``: on a certified mailbox, those of the
@@ -117,7 +124,6 @@ class MailConverter(models.AbstractModel):
                 return mime.summarize(envelope.inner)
         return summary
 
-    # -- stage 1: log before converting, exactly once ------------------
     @api.model
     def _log_values(self, summary, source, origin):
         """Values of the log row for this copy of the email."""
@@ -245,7 +251,6 @@ class MailConverter(models.AbstractModel):
             )
         )
 
-    # -- stages 2..4: read, plan, apply inside a savepoint ---------------
     @api.model
     def _convert_logged(self, raw, summary, source, origin, log):
         """Convert and record the outcome on ``log``; a failure rolls back this email only."""
@@ -305,12 +310,10 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _convert(self, raw, summary, source, origin, log):
         """Read, plan and apply; return the values that finish ``log``."""
-        Planner = self.env["mail.converter.planner"]
-        mail = Planner._converter_read(raw, source, origin, summary)
-        plan = Planner._converter_plan(mail, source)
+        mail = self.env["mail.converter.reader"]._converter_read(raw, source, origin, summary)
+        plan = self.env["mail.converter.planner"]._converter_plan(mail, source)
         return self._converter_apply(plan, mail, source, log)
 
-    # -- applying the plan --------------------------------------------
     @api.model
     def _converter_apply(self, plan, mail, source, log):
         """Carry ``plan`` out; return the log values that record it."""
@@ -368,71 +371,11 @@ class MailConverter(models.AbstractModel):
             self._apply_bcc_explanation(plan, mail, source)
 
     @api.model
-    def _apply_contacts(self, plan, mail, source):
-        """Create the plan's new contacts; return them by address."""
-        if not plan.contacts:
-            return {}
-        # One create for all, and no "contact created" note: the email itself is their history.
-        Partner = (
-            self.env["res.partner"]
-            .sudo()
-            .with_context(mail_create_nolog=True, tracking_disable=True)
-        )
-        # Another worker creating a contact for the same address makes this email retry at once.
-        self.env["mail.converter.contact.claim"].sudo()._converter_claim(
-            {new.address.email.lower() for new in plan.contacts}
-        )
-        partners = Partner.create([self._contact_values(new, source) for new in plan.contacts])
-        return dict(zip((new.address.email for new in plan.contacts), partners, strict=True))
-
-    @api.model
-    def _contact_values(self, new_contact, source):
-        """Values of a contact created from an address; override to add tags, language, ..."""
-        address = new_contact.address
-        values = {
-            "name": full_name(address.name, address.email),
-            "email": address.email,
-            "mail_converter_created": True,
-            "company_id": False,
-        }
-        if new_contact.company_id:
-            values["parent_id"] = new_contact.company_id
-        return values
-
-    @api.model
-    def _apply_reset_bounce(self, plan, mail, mail_thread, msg_dict):
-        """Mail from an address proves it works: Odoo then forgets its bounce count.
-
-        Only records holding the sender's address can have one, and matching already
-        found them: when the blocklist-enabled models are the matched ones (contacts,
-        leads) and none holds the sender, Odoo's three look-ups are skipped.
-        """
-        models_with_bounces = self._converter_bounce_models()
-        matched = {link.model for link in plan.links if link.role == "from" and link.res_id}
-        if set(models_with_bounces) <= {"res.partner", "crm.lead"} and not matched & set(
-            models_with_bounces
-        ):
-            return
-        mail_thread._routing_reset_bounce(mail.message, msg_dict)
-
-    @api.model
-    @tools.ormcache()
-    def _converter_bounce_models(self):
-        """Models that count bounces (``mail.thread.blacklist``), as Odoo's reset reads them."""
-        return tuple(
-            self.env["ir.model"]
-            .sudo()
-            .search([("is_mail_blacklist", "=", True), ("model", "!=", "mail.thread.blacklist")])
-            .mapped("model")
-        )
-
-    @api.model
     def _apply_route(self, plan, mail, source, new_contacts):
         """Post the email on the plan's record (creating it if needed); return the record and message."""
-        Planner = self.env["mail.converter.planner"]
-        MailThread = Planner._converter_mail_thread(source)
+        MailThread = self.env["mail.converter.reader"]._converter_mail_thread(source)
         message, msg_dict = mail.message, dict(mail.msg_dict)
-        routes = Planner._converter_odoo_routes(plan, new_contacts)
+        routes = self.env["mail.converter.planner"]._converter_odoo_routes(plan, new_contacts)
         author = (
             plan.author_id or new_contacts.get(plan.author_new_contact, self.env["res.partner"]).id
         )
@@ -494,137 +437,6 @@ class MailConverter(models.AbstractModel):
         )
 
     @api.model
-    def _privacy_context(self, plan, mail):
-        """``((message_id, reason),)`` for the email the plan makes private: ``mail.thread``
-        creates it private (see ``_message_create``)."""
-        if not plan.private:
-            return ()
-        reason = "; ".join(plan.private_reasons) or self.env._("Private")
-        return ((mail.msg_dict.get("message_id"), reason),)
-
-    @api.model
-    def _apply_privacy(self, plan, message):
-        """Make sure the stored email is private (posted by another path than message_post)."""
-        if message and not message.mail_converter_private:
-            message.write(
-                {
-                    "mail_converter_private": True,
-                    "mail_converter_private_reason": "; ".join(plan.private_reasons) or False,
-                }
-            )
-
-    # -- helpdesk workflow (issue 10): follow-ups and acknowledgements ------------------
-    @api.model
-    def _apply_ticket_followup(self, plan, mail, record, message):
-        """A ticket's new or follow-up email: no stage email from helpdesk_mgmt (the
-        acknowledgement replaces it); a customer's follow-up flags the ticket and may reopen it."""
-        if record._name != "helpdesk.ticket":
-            return
-        record._mail_converter_silence_stage_mails()
-        if not plan.followup or mail.origin.direction != "inbound":
-            return
-        author = message.author_id.sudo() if message else None
-        if author and any(not user.share for user in author.user_ids):
-            return  # a colleague's email on the ticket is not the customer's
-        values = {"mail_converter_followup": True}
-        if plan.reopen_stage_id:
-            values["stage_id"] = plan.reopen_stage_id
-        record.sudo().write(values)
-
-    @api.model
-    def _apply_auto_reply(self, plan, mail, source, record, message):
-        """Send the acknowledgement the plan decided, never more than the mailbox's limit per
-        sender and hour, whatever the number of workers; return the log values recording it."""
-        decision = plan.auto_reply
-        if not decision.yes:
-            return self._auto_reply_log_values(decision)
-        address = decision.detail["to"]
-        sent = self._auto_reply_sent_count(address)
-        if sent >= source.auto_reply_limit:
-            return self._auto_reply_log_values(
-                decision,
-                not_sent=self.env._(
-                    "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
-                    "(limit %(limit)s)",
-                    count=sent,
-                    email=address,
-                    limit=source.auto_reply_limit,
-                ),
-            )
-        template = self.env["mail.template"].sudo().browse(source.auto_reply_template_id).exists()
-        if not template or record._name != "helpdesk.ticket":
-            return self._auto_reply_log_values(
-                decision, not_sent=self.env._("The acknowledgement template no longer exists")
-            )
-        self._auto_reply_send(template, record, source, message, address)
-        return dict(self._auto_reply_log_values(decision), auto_reply_date=fields.Datetime.now())
-
-    @api.model
-    def _auto_reply_sent_count(self, address):
-        """Acknowledgements sent to ``address`` in the last hour, counted under a lock on the address.
-
-        The transaction-level advisory lock makes concurrent workers take turns for one
-        address until this transaction commits. A worker's snapshot may predate the
-        other's commit (repeatable read), so committed rows are read in a fresh cursor
-        and added to this transaction's own.
-        """
-        self.env.cr.execute(
-            SQL(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                f"mail_converter.auto_reply:{address}",
-            )
-        )
-        Planner = self.env["mail.converter.planner"]
-        ids = Planner._converter_auto_reply_log_ids(address)
-        with self.env.registry.cursor() as cr:
-            ids |= Planner._converter_auto_reply_log_ids(address, cr)
-        return len(ids)
-
-    @api.model
-    def _auto_reply_send(self, template, ticket, source, message, address):
-        """Queue the acknowledgement through Odoo's outgoing mail, marked automatic (RFC 3834)."""
-        mailbox_address = ticket._mail_converter_mailbox_address()
-        values = {
-            "headers": repr(self._auto_reply_headers(source)),
-            "references": message.message_id if message else False,
-            "parent_id": message.id if message else False,
-        }
-        if not template.email_from and mailbox_address:
-            values["email_from"] = mailbox_address
-        if not template.reply_to and mailbox_address:
-            values["reply_to"] = mailbox_address
-        if not (template.partner_to or template.email_to):
-            values["email_to"] = address
-        mails = template.send_mail(ticket.id, force_send=False, email_values=values)
-        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
-        if cron:
-            cron._trigger()
-        return mails
-
-    @api.model
-    def _auto_reply_headers(self, source):
-        """Headers of an acknowledgement: automatic (RFC 3834), looped once, not to be answered."""
-        return {
-            "Auto-Submitted": "auto-replied",
-            "X-Loop": source.reply_email or source.name,
-            "X-Auto-Response-Suppress": "All",
-        }
-
-    @api.model
-    def _auto_reply_log_values(self, decision, not_sent=None):
-        """The log values recording ``decision`` (a :class:`tools.plan.Decision`)."""
-        if not decision.reason:
-            return {}
-        sent = decision.yes and not not_sent
-        return {
-            "auto_reply_state": "sent" if sent else "not_sent",
-            "auto_reply_reason": not_sent or decision.reason,
-            "auto_reply_to": decision.detail.get("to") or False,
-        }
-
-    # -- end helpdesk workflow ----------------------------------------------------------
-
-    @api.model
     def _link_commands(self, plan, record, new_contacts):
         """Every record the email is filed on: the primary one, then the others with why."""
         why = plan.route.why or self.env._("Created from the email")
@@ -666,198 +478,17 @@ class MailConverter(models.AbstractModel):
             )
         return links
 
-    # -- special mail: bounces, BCC logging, certified mail (PEC) ------------------------
     @api.model
     def _log_special_values(self, plan):
-        """Log values of the special kinds of mail, all read from the plan."""
+        """Log values of the special kinds of mail, all read from the plan; override to log a
+        kind of your own, then call ``super()``."""
         values = {"kind": plan.kind if plan.kind in self._special_kinds() else "mail"}
-        if plan.bounce is not None:
-            recipients = plan.bounce.recipients
-            values.update(
-                bounce_recipients=", ".join(r.email for r in recipients) or False,
-                bounce_class=plan.bounce.bounce_class or False,
-                bounce_diagnostic="\n".join(
-                    f"{r.email}: {' '.join(filter(None, (r.status, r.action, r.diagnostic)))}"
-                    for r in recipients
-                )
-                or False,
-                bounce_message_id=plan.bounce.original_id or False,
-                link_ids=[Command.clear()]
-                + [
-                    Command.create(
-                        {
-                            "model": holder.model,
-                            "res_id": holder.res_id,
-                            "role": "related",
-                            "reason": self.env._(
-                                "Bounced address %(email)s removed", email=holder.email
-                            ),
-                        }
-                    )
-                    for holder in (plan.bounce.holders if plan.bounce.remove else [])
-                ],
-            )
-        if plan.bcc is not None and plan.bcc.explanation.yes:
-            values["bcc_explained_to"] = plan.bcc.sender
-        if plan.pec is not None:
-            values.update(
-                pec_receipt_type=plan.pec.receipt_type or False,
-                pec_reference=plan.pec.reference or False,
-            )
+        values.update(self._log_bounce_values(plan))
+        values.update(self._log_bcc_values(plan))
+        values.update(self._log_pec_values(plan))
         return values
 
     @api.model
     def _special_kinds(self):
         """The kinds of mail the log knows; override with the log's ``kind`` selection."""
         return dict(self.env["mail.converter.log"]._fields["kind"].selection)
-
-    @api.model
-    def _apply_bounce(self, plan, mail, source):
-        """Count the bounce for Odoo; for a hard one (mailbox option), remove the address from the
-        records holding it, with a note on each, and blocklist it."""
-        self._apply_bounce_counters(plan, mail, source)
-        bounce_plan = plan.bounce
-        if not bounce_plan.remove or not bounce_plan.hard:
-            return
-        by_email = {r.email: r for r in bounce_plan.recipients}
-        original = self.env["mail.message"].sudo().browse(bounce_plan.original_id).exists()
-        for holder in bounce_plan.holders:
-            record = self.env[holder.model].sudo().browse(holder.res_id).exists()
-            if not record:
-                continue
-            record.write(
-                {holder.field_name: bounce.remove_address(record[holder.field_name], holder.email)}
-            )
-            record._message_log(body=self._bounce_note(by_email[holder.email], original))
-        Blacklist = self.env["mail.blacklist"].sudo()
-        for address in bounce_plan.hard:
-            Blacklist._add(address, message=self._bounce_note(by_email[address], original))
-
-    @api.model
-    def _apply_bounce_counters(self, plan, mail, source):
-        """Odoo's own bounce handling (``message_bounce`` counters, failed notifications), once
-        per bounced address: its parser only knows a standard report's first recipient."""
-        MailThread = self.env["mail.converter.planner"]._converter_mail_thread(source)
-        Partner = self.env["res.partner"].sudo()
-        base = dict(
-            mail.msg_dict,
-            bounced_msg_ids=plan.bounce.original_message_ids or False,
-            bounced_message=self.env["mail.message"].sudo().browse(plan.bounce.original_id),
-        )
-        for address in [r.email for r in plan.bounce.recipients] or [False]:
-            partners = Partner.search([("email_normalized", "=", address)]) if address else Partner
-            MailThread._routing_handle_bounce(
-                mail.message, dict(base, bounced_email=address, bounced_partner=partners)
-            )
-
-    @api.model
-    def _bounce_note(self, recipient, original):
-        """The note on a record whose address bounced: which address, when and why."""
-        text = self.env._(
-            "The address %(email)s bounced on %(when)s and was removed: %(why)s",
-            email=recipient.email,
-            when=tools.format_datetime(self.env, fields.Datetime.now()),
-            why=recipient.diagnostic or recipient.status or self.env._("permanent failure"),
-        )
-        body = Markup("<p>%s</p>") % text
-        if original:
-            body += Markup("<p>%s</p>") % self.env._(
-                "Undelivered email: %(subject)s",
-                subject=original.subject or original.record_name or original.message_id,
-            )
-        return body
-
-    @api.model
-    def _apply_bcc(self, plan):
-        """A BCC log: the contact (or the lead's contact) gets the mailbox's tag."""
-        if not plan.bcc.category_id:
-            return
-        record = self.env[plan.route.model].sudo().browse(plan.route.res_id)
-        partner = record if record._name == "res.partner" else record.partner_id
-        if partner:
-            partner.category_id = [Command.link(plan.bcc.category_id)]
-
-    @api.model
-    def _apply_bcc_explanation(self, plan, mail, source):
-        """Mail the sender why their BCC email was not logged, when the plan says so."""
-        if plan.bcc.explanation.yes:
-            self.env["mail.mail"].sudo().create(self._bcc_explanation_values(plan, mail, source))
-
-    @api.model
-    def _bcc_explanation_values(self, plan, mail, source):
-        """The explanation mailed back to a BCC sender; override to change its wording."""
-        subject = mail.summary.subject or self.env._("(no subject)")
-        body = Markup("<p>%s</p><p><b>%s</b></p><p>%s</p>") % (
-            self.env._(
-                "Your email \u201c%(subject)s\u201d, sent in BCC to %(mailbox)s, was not logged:",
-                subject=subject,
-                mailbox=source.name,
-            ),
-            plan.reason,
-            self.env._(
-                "Send it again with exactly one customer (a contact or a lead known to Odoo) in "
-                "To, from your own address or an accepted sender address."
-            ),
-        )
-        message_id = mail.summary.message_id
-        headers = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
-        if message_id:
-            headers.update({"In-Reply-To": message_id, "References": message_id})
-        return {
-            "subject": self.env._("Not logged: %(subject)s", subject=subject),
-            "body_html": body,
-            "email_to": plan.bcc.sender,
-            "email_from": source.bcc_reply_from or False,
-            "auto_delete": True,
-            "headers": repr(headers),
-        }
-
-    @api.model
-    def _apply_pec_receipt(self, plan, mail, source, log):
-        """File a PEC receipt on its conversation as a note, with ``daticert.xml`` and the
-        receipt itself attached; return the log values."""
-        record = self.env[plan.route.model].sudo().browse(plan.route.res_id)
-        envelope = mail.pec
-        attachments = [(pec.DATICERT_NAME, envelope.daticert)] if envelope.daticert else []
-        attachments.append(("pec-receipt.eml", envelope.envelope))
-        label = self.env["mail.converter.planner"]._converter_pec_receipt_label(
-            plan.pec.receipt_type
-        )
-        lines = [self.env._("PEC receipt: %(type)s", type=label)]
-        data = envelope.data
-        if data.get("consegna") or data.get("destinatari"):
-            lines.append(
-                self.env._(
-                    "Recipient: %(to)s", to=", ".join(data.get("consegna") or data["destinatari"])
-                )
-            )
-        if data.get("data"):
-            lines.append(
-                self.env._(
-                    "Certified on %(date)s by %(provider)s",
-                    date=data["data"],
-                    provider=data.get("gestore-emittente") or envelope.sender,
-                )
-            )
-        if data.get("errore-esteso"):
-            lines.append(self.env._("Error: %(error)s", error=data["errore-esteso"]))
-        message = record.with_context(mail_create_nosubscribe=True).message_post(
-            body=Markup("<br/>").join(lines),
-            subject=mail.summary.subject or False,
-            message_type="notification",
-            subtype_xmlid="mail.mt_note",
-            author_id=self.env.ref("base.partner_root").id,
-            attachments=attachments,
-            **({"message_id": mail.summary.message_id} if mail.summary.message_id else {}),
-        )
-        if plan.private:
-            self._apply_privacy(plan, message)
-        return {
-            "state": "done",
-            "reason": "; ".join(plan.notes) or False,
-            "model": record._name,
-            "res_id": record.id,
-            "mail_message_id": message.id,
-            "link_ids": [Command.clear()] * bool(log.link_ids)
-            + self._link_commands(plan, record, {}),
-        }

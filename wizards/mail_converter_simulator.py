@@ -95,7 +95,7 @@ class MailConverterSimulator(models.TransientModel):
             lambda f: f.direction == self.direction
         )[:1]
         origin = folder._converter_origin() if folder else Origin(direction=self.direction)
-        mail = Planner._converter_read(raw, source, origin)
+        mail = self.env["mail.converter.reader"]._converter_read(raw, source, origin)
         plan = Planner._converter_plan(mail, source)
         return self._simulation_values(mail, plan)
 

@@ -1,0 +1,192 @@
+"""Acknowledgements of new tickets: whether one is sent (plan) and sending it (apply),
+never more than the mailbox's limit per sender and hour.
+
+The planner and the pipeline both inherit this model.
+"""
+
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..tools import autoreply, bans
+from ..tools.plan import (
+    Decision,
+)
+
+
+class MailConverterAcknowledgement(models.AbstractModel):
+    _name = "mail.converter.acknowledgement"
+    _description = "Mail converter: acknowledgements"
+
+    @api.model
+    def _plan_auto_reply(self, mail, source, plan):
+        """Whether the sender of a new ticket gets an acknowledgement, and why not."""
+        address = self._converter_sender(mail)
+        reason = self._converter_no_auto_reply_reason(mail, source, plan, address)
+        if reason:
+            plan.auto_reply = Decision(False, reason, {"to": address})
+            return
+        plan.auto_reply = Decision(
+            True,
+            self.env._("Acknowledgement to %(email)s", email=address),
+            {"to": address, "template_id": source.auto_reply_template_id},
+        )
+
+    @api.model
+    def _converter_no_auto_reply_reason(self, mail, source, plan, address):
+        """Why the email gets no acknowledgement, or ``None`` to send one; override to add a check."""
+        _ = self.env._
+        route = plan.route
+        if plan.state != "done" or not route or plan.kind not in ("mail", "pec"):
+            return _("Not converted")
+        if route.model != "helpdesk.ticket" or not route.creates:
+            return _("Not a new ticket")
+        if not source.auto_reply_template_id:
+            return _("The mailbox sends no acknowledgement")
+        if mail.origin.direction != "inbound":
+            return _("Sent mail")
+        if mail.origin.backlog:
+            return _("Backlog (imported from a file)")
+        written = autoreply.mail_date(mail.summary.date, mail.origin.received)
+        if source.activation_date and written and written < source.activation_date:
+            return _(
+                "Backlog: dated %(date)s, before the mailbox was activated",
+                date=fields.Datetime.to_string(written),
+            )
+        robot = autoreply.robot_reason(mail.summary.headers) or autoreply.robot_sender_reason(
+            address
+        )
+        if robot:
+            return _("Automatic or bulk mail: %(why)s", why=robot)
+        if not address:
+            return _("No sender address")
+        if address in source.own_addresses or address in source.mailbox_addresses:
+            return _("Sent from one of our own mailbox addresses")
+        if self.env["mail.alias.domain"].sudo()._find_aliases([address]):
+            return _("Sent from one of our own aliases")
+        if bans.find_ban(source.bans, address):
+            return _("Banned sender")
+        sent = self._converter_auto_reply_count(address)
+        if sent >= source.auto_reply_limit:
+            return _(
+                "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
+                "(limit %(limit)s)",
+                count=sent,
+                email=address,
+                limit=source.auto_reply_limit,
+            )
+        return None
+
+    @api.model
+    def _converter_auto_reply_count(self, address, cr=None):
+        """Acknowledgements sent to ``address`` in the last hour, by every mailbox and worker."""
+        return len(self._converter_auto_reply_log_ids(address, cr))
+
+    @api.model
+    def _converter_auto_reply_log_ids(self, address, cr=None):
+        """Ids of the log rows recording an acknowledgement to ``address`` in the last hour."""
+        if cr is None:
+            cr = self.env.cr
+            self.env["mail.converter.log"].flush_model(
+                ["auto_reply_state", "auto_reply_to", "auto_reply_date"]
+            )
+        cr.execute(
+            SQL(
+                "SELECT id FROM mail_converter_log WHERE auto_reply_state = 'sent' "
+                "AND auto_reply_to = %s AND auto_reply_date >= %s",
+                address,
+                fields.Datetime.now() - timedelta(hours=1),
+            )
+        )
+        return {row[0] for row in cr.fetchall()}
+
+    @api.model
+    def _apply_auto_reply(self, plan, mail, source, record, message):
+        """Send the acknowledgement the plan decided, never more than the mailbox's limit per
+        sender and hour, whatever the number of workers; return the log values recording it."""
+        decision = plan.auto_reply
+        if not decision.yes:
+            return self._auto_reply_log_values(decision)
+        address = decision.detail["to"]
+        sent = self._auto_reply_sent_count(address)
+        if sent >= source.auto_reply_limit:
+            return self._auto_reply_log_values(
+                decision,
+                not_sent=self.env._(
+                    "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
+                    "(limit %(limit)s)",
+                    count=sent,
+                    email=address,
+                    limit=source.auto_reply_limit,
+                ),
+            )
+        template = self.env["mail.template"].sudo().browse(source.auto_reply_template_id).exists()
+        if not template or record._name != "helpdesk.ticket":
+            return self._auto_reply_log_values(
+                decision, not_sent=self.env._("The acknowledgement template no longer exists")
+            )
+        self._auto_reply_send(template, record, source, message, address)
+        return dict(self._auto_reply_log_values(decision), auto_reply_date=fields.Datetime.now())
+
+    @api.model
+    def _auto_reply_sent_count(self, address):
+        """Acknowledgements sent to ``address`` in the last hour, counted under a lock on the address.
+
+        The transaction-level advisory lock makes concurrent workers take turns for one
+        address until this transaction commits. A worker's snapshot may predate the
+        other's commit (repeatable read), so committed rows are read in a fresh cursor
+        and added to this transaction's own.
+        """
+        self.env.cr.execute(
+            SQL(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                f"mail_converter.auto_reply:{address}",
+            )
+        )
+        ids = self._converter_auto_reply_log_ids(address)
+        with self.env.registry.cursor() as cr:
+            ids |= self._converter_auto_reply_log_ids(address, cr)
+        return len(ids)
+
+    @api.model
+    def _auto_reply_send(self, template, ticket, source, message, address):
+        """Queue the acknowledgement through Odoo's outgoing mail, marked automatic (RFC 3834)."""
+        mailbox_address = ticket._mail_converter_mailbox_address()
+        values = {
+            "headers": repr(self._auto_reply_headers(source)),
+            "references": message.message_id if message else False,
+            "parent_id": message.id if message else False,
+        }
+        if not template.email_from and mailbox_address:
+            values["email_from"] = mailbox_address
+        if not template.reply_to and mailbox_address:
+            values["reply_to"] = mailbox_address
+        if not (template.partner_to or template.email_to):
+            values["email_to"] = address
+        mails = template.send_mail(ticket.id, force_send=False, email_values=values)
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron:
+            cron._trigger()
+        return mails
+
+    @api.model
+    def _auto_reply_headers(self, source):
+        """Headers of an acknowledgement: automatic (RFC 3834), looped once, not to be answered."""
+        return {
+            "Auto-Submitted": "auto-replied",
+            "X-Loop": source.reply_email or source.name,
+            "X-Auto-Response-Suppress": "All",
+        }
+
+    @api.model
+    def _auto_reply_log_values(self, decision, not_sent=None):
+        """The log values recording ``decision`` (a :class:`tools.plan.Decision`)."""
+        if not decision.reason:
+            return {}
+        sent = decision.yes and not not_sent
+        return {
+            "auto_reply_state": "sent" if sent else "not_sent",
+            "auto_reply_reason": not_sent or decision.reason,
+            "auto_reply_to": decision.detail.get("to") or False,
+        }

@@ -1,0 +1,136 @@
+"""Contacts created for unknown addresses: which ones (plan) and creating them (apply)."""
+
+from odoo import api, models
+
+from ..tools import addresses, matcher
+from ..tools.addresses import full_name
+from ..tools.plan import (
+    NewContact,
+)
+
+
+class MailConverterContacts(models.AbstractModel):
+    _name = "mail.converter.contacts"
+    _description = "Mail converter: contacts created from emails"
+
+    @api.model
+    def _plan_contacts(self, mail, source, plan):
+        """Contacts to create for unknown addresses, by the mailbox's options, and for the unknown
+        sender of a new ticket; the email is filed on them."""
+        wanted = self._converter_addresses_to_create(mail, source)
+        wanted += [
+            a
+            for a in self._converter_ticket_sender_to_create(mail, source, plan)
+            if a.email not in {w.email for w in wanted}
+        ]
+        for address in wanted:
+            company = (
+                self._converter_company_for_domain(address.domain, source)
+                if source.link_company_by_domain
+                else self.env["res.partner"]
+            )
+            plan.contacts.append(NewContact(address, company.id, company.name or ""))
+            plan.links.append(
+                matcher.Link(
+                    "res.partner",
+                    0,
+                    address.email,
+                    address.role,
+                    self.env._("New contact for %(email)s", email=address.email),
+                )
+            )
+            if company:
+                plan.links.append(
+                    matcher.Link(
+                        "res.partner",
+                        company.id,
+                        address.email,
+                        address.role,
+                        self.env._("Company of %(email)s (same domain)", email=address.email),
+                        via_company=True,
+                    )
+                )
+
+    @api.model
+    def _converter_addresses_to_create(self, mail, source):
+        """Addresses that should become contacts, by the mailbox's options."""
+        matches = mail.matches
+        known = {link.email for link in matches.links if link.model in ("res.partner", "res.users")}
+        found = matches.addresses
+        if mail.origin.direction == "outbound":
+            if not source.create_outbound_contacts:
+                return []
+            wanted = [a for a in found if a.role in ("to", "cc")]
+        else:
+            recipients = {a.email for a in found if a.role != "from"}
+            if not recipients & source.contact_creation_addresses:
+                return []
+            wanted = [a for a in found if a.role == "from"]
+        skip = known | source.contact_creation_addresses | source.own_addresses
+        wanted = [a for a in wanted if a.email not in skip]
+        aliases = set(self.env["mail.alias.domain"].sudo()._find_aliases([a.email for a in wanted]))
+        return [a for a in wanted if a.email not in aliases]
+
+    @api.model
+    def _converter_company_for_domain(self, domain, source=None):
+        """The company whose website is on ``domain``; free-mail domains never match, nor
+        companies of another company than the mailbox's (multi-company)."""
+        if not domain or addresses.is_freemail(domain):
+            return self.env["res.partner"]
+        scope = [("is_company", "=", True), ("website", "ilike", domain)]
+        if source and source.company_id:
+            scope.append(("company_id", "in", [source.company_id, False]))
+        companies = self.env["res.partner"].sudo().search(scope, limit=20, order="id")
+        return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
+
+    @api.model
+    def _converter_ticket_sender_to_create(self, mail, source, plan):
+        """The sender of received mail that opens a ticket becomes its contact when unknown."""
+        route = plan.route
+        if (
+            not route
+            or not route.creates
+            or route.model != "helpdesk.ticket"
+            or mail.origin.direction != "inbound"
+            or mail.msg_dict.get("author_id")
+        ):
+            return []
+        if source.only_linked and not self._converter_linked_beyond_users(plan):
+            return []  # "Only import linked emails" discards it next; no contact for it
+        known = {link.email for link in plan.links if link.model in ("res.partner", "res.users")}
+        skip = known | source.own_addresses | source.mailbox_addresses
+        wanted = [a for a in mail.matches.addresses if a.role == "from" and a.email not in skip]
+        aliases = set(self.env["mail.alias.domain"].sudo()._find_aliases([a.email for a in wanted]))
+        return [a for a in wanted if a.email not in aliases]
+
+    @api.model
+    def _apply_contacts(self, plan, mail, source):
+        """Create the plan's new contacts; return them by address."""
+        if not plan.contacts:
+            return {}
+        # One create for all, and no "contact created" note: the email itself is their history.
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(mail_create_nolog=True, tracking_disable=True)
+        )
+        # Another worker creating a contact for the same address makes this email retry at once.
+        self.env["mail.converter.contact.claim"].sudo()._converter_claim(
+            {new.address.email.lower() for new in plan.contacts}
+        )
+        partners = Partner.create([self._contact_values(new, source) for new in plan.contacts])
+        return dict(zip((new.address.email for new in plan.contacts), partners, strict=True))
+
+    @api.model
+    def _contact_values(self, new_contact, source):
+        """Values of a contact created from an address; override to add tags, language, ..."""
+        address = new_contact.address
+        values = {
+            "name": full_name(address.name, address.email),
+            "email": address.email,
+            "mail_converter_created": True,
+            "company_id": False,
+        }
+        if new_contact.company_id:
+            values["parent_id"] = new_contact.company_id
+        return values

@@ -1,0 +1,121 @@
+"""Existing conversations: reply headers and ID tags file an email on the record
+they name, when its sender belongs to it (``mail.converter.trust``).
+"""
+
+from odoo import api, models
+from odoo.tools.mail import unfold_references
+
+from ..tools import matcher, safe_regex
+from ..tools.plan import (
+    Route,
+)
+
+
+class MailConverterConversation(models.AbstractModel):
+    _name = "mail.converter.conversation"
+    _description = "Mail converter: existing conversations"
+
+    @api.model
+    def _plan_reply(self, mail, source, plan):
+        """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation,
+        when its sender belongs to that conversation; else it is handled as a new email."""
+        replied = self._converter_replied_message(mail, source)
+        record = self._converter_replied_record(mail, source, replied)
+        if not record:
+            return
+        if not (
+            self._converter_sender_was_recipient(replied, mail)
+            or self._converter_sender_belongs(record, mail, source)
+        ):
+            plan.note(self._converter_untrusted_note(record, mail, self.env._("Reply header")))
+            return
+        plan.route = Route(record._name, record.id, why=self.env._("Continues its conversation"))
+        plan.followup = True
+
+    @api.model
+    def _converter_replied_message(self, mail, source):
+        """The newest message Odoo holds among those ``mail`` replies to, on a record of the
+        mailbox's company; an empty recordset when there is none."""
+        msg_dict = mail.msg_dict
+        references = unfold_references(
+            msg_dict.get("references") or msg_dict.get("in_reply_to") or ""
+        )
+        # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
+        references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
+        Message = self.env["mail.message"].sudo()
+        if not references:
+            return Message
+        # The same email may sit in two companies' records: the first of the mailbox's company.
+        for replied in Message.search(
+            [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
+            limit=10,
+            order="id desc",
+        ):
+            record = self._converter_replied_record(mail, source, replied)
+            if record:
+                return replied
+        return Message
+
+    @api.model
+    def _converter_replied_record(self, mail, source, replied):
+        """The record holding ``replied`` (a message), when it takes replies and belongs to the
+        mailbox's company, else ``None``."""
+        if not replied or replied.model not in self.env:
+            return None
+        record = self.env[replied.model].sudo().browse(replied.res_id).exists()
+        if not record or not hasattr(record, "message_update"):
+            return None
+        return record if self._converter_in_company(record, source) else None
+
+    @api.model
+    def _plan_tags(self, mail, source, plan):
+        """File the email on records named by ID tags; the first receives it unless a reply
+        header already chose its conversation. Only tags of records the sender belongs to
+        count (:meth:`_converter_sender_belongs`); the others are noted."""
+        tagged = self.env["mail.converter.tag"]._find_records(
+            source.tag_patterns,
+            mail.msg_dict.get("subject"),
+            str(mail.msg_dict.get("body") or ""),
+            company_id=source.company_id or None,
+        )
+        trusted = []
+        for name, record in tagged:
+            if self._converter_sender_belongs(record, mail, source):
+                trusted.append((name, record))
+            else:
+                plan.note(
+                    self._converter_untrusted_note(
+                        record, mail, self.env._("Tag %(tag)s", tag=name)
+                    )
+                )
+        tagged = trusted
+        for name, record in tagged:
+            plan.links.append(
+                matcher.Link(
+                    record._name,
+                    record.id,
+                    "",
+                    "tag",
+                    self.env._("Tag %(tag)s: %(record)s", tag=name, record=record.display_name),
+                )
+            )
+        if tagged and not plan.route:
+            record = tagged[0][1]
+            plan.route = Route(
+                record._name, record.id, why=self.env._("Tag %(tag)s", tag=tagged[0][0])
+            )
+            plan.followup = True
+
+    @api.model
+    def _converter_ticket_by_tag(self, tag_regex, msg_dict, source=None):
+        """The ticket whose number ``tag_regex`` captures in the subject (in the mailbox's company)."""
+        if not tag_regex:
+            return self.env["helpdesk.ticket"]
+        found = safe_regex.compile(tag_regex).search(msg_dict.get("subject") or "")
+        if not found:
+            return self.env["helpdesk.ticket"]
+        number = found.group(1) if found.groups() else found.group(0)
+        domain = [("number", "=ilike", number)]
+        if source and source.company_id:
+            domain.append(("company_id", "in", [source.company_id, False]))
+        return self.env["helpdesk.ticket"].sudo().search(domain, limit=1)

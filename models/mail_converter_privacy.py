@@ -1,0 +1,121 @@
+"""Private emails: whether an imported email is private (plan), and making it so (apply).
+
+The planner and the pipeline both inherit this model.
+"""
+
+from markupsafe import Markup
+
+from odoo import api, models
+
+from ..tools import privacy
+
+
+class MailConverterPrivacy(models.AbstractModel):
+    _name = "mail.converter.privacy"
+    _description = "Mail converter: private emails"
+
+    @api.model
+    def _plan_privacy(self, mail, source, plan):
+        """Whether the imported email is private: a rule (``_plan_rules``), a ``Sensitivity``
+        header, or *Imported/All emails private* on a record it concerns or is posted on.
+
+        A private email that opens a record does not copy its text into the record's
+        description, which everyone who sees the record reads.
+        """
+        reasons = [self._converter_sensitivity_reason(mail)]
+        reasons += self._converter_flag_privacy_reasons(plan)
+        for reason in filter(None, reasons):
+            plan.private = True
+            if reason not in plan.private_reasons:
+                plan.private_reasons.append(reason)
+        if plan.private and plan.route and plan.route.creates:
+            plan.route.values.update(self._converter_private_record_values(plan.route.model))
+
+    @api.model
+    def _converter_sensitivity_reason(self, mail):
+        """``Sensitivity: Private/Personal/Company-Confidential`` makes an email private."""
+        value = privacy.private_sensitivity(mail.summary.headers.get("sensitivity"))
+        return self.env._("Sensitivity: %(value)s header", value=value) if value else ""
+
+    @api.model
+    def _converter_flag_privacy_reasons(self, plan):
+        """Why the records the email concerns or is posted on make it private (their flags,
+        or their company's), in the order of the plan's links."""
+        partner_ids = {link.res_id for link in plan.links if link.model == "res.partner"}
+        lead_ids = {link.res_id for link in plan.links if link.model == "crm.lead"}
+        holders = []
+        route = plan.route
+        if route and route.res_id and route.model in self.env:
+            record = self.env[route.model].sudo().browse(route.res_id).exists()
+            if record and hasattr(record, "_mail_converter_privacy_holders"):
+                holders += record._mail_converter_privacy_holders()
+        flagged = [
+            ("mail_converter_import_private", "=", True),
+            ("mail_converter_all_private", "=", True),
+        ]
+        if partner_ids - {0}:
+            # One query; rarely any row: a contact is covered by its company's flags too.
+            holders += (
+                self.env["res.partner"]
+                .sudo()
+                .search(
+                    [("id", "in", list(partner_ids - {0}))]
+                    + ["|", "|", "|"]
+                    + flagged
+                    + [("commercial_partner_id." + f, op, v) for f, op, v in flagged],
+                    order="id",
+                )
+            )
+        if lead_ids - {0}:
+            holders += (
+                self.env["crm.lead"]
+                .sudo()
+                .search([("id", "in", list(lead_ids - {0})), "|"] + flagged, order="id")
+            )
+        reasons = []
+        for holder in holders:
+            company = holder.commercial_partner_id if holder._name == "res.partner" else holder
+            for record in (holder, company):
+                reason = self._converter_flag_privacy_reason(record)
+                if reason and reason not in reasons:
+                    reasons.append(reason)
+        return reasons
+
+    @api.model
+    def _converter_flag_privacy_reason(self, record):
+        """Why ``record``'s own flags make imported mail private, or ``""``."""
+        if record.mail_converter_all_private:
+            return self.env._("%(record)s: all emails private", record=record.display_name)
+        if record.mail_converter_import_private:
+            return self.env._("%(record)s: imported emails private", record=record.display_name)
+        return ""
+
+    @api.model
+    def _converter_private_record_values(self, model):
+        """Values of a record a private email creates: no copy of its text in the description."""
+        if "description" not in self.env[model]._fields:
+            return {}
+        text = self.env._(
+            "Private email: its text is in the chatter, for its author and the responsible."
+        )
+        return {"description": Markup("<p>%s</p>") % text}
+
+    @api.model
+    def _privacy_context(self, plan, mail):
+        """``((message_id, reason),)`` for the email the plan makes private: ``mail.thread``
+        creates it private (see ``_message_create``)."""
+        if not plan.private:
+            return ()
+        reason = "; ".join(plan.private_reasons) or self.env._("Private")
+        return ((mail.msg_dict.get("message_id"), reason),)
+
+    @api.model
+    def _apply_privacy(self, plan, message):
+        """Make sure the stored email is private (posted by another path than message_post)."""
+        if message and not message.mail_converter_private:
+            message.write(
+                {
+                    "mail_converter_private": True,
+                    "mail_converter_private_reason": "; ".join(plan.private_reasons) or False,
+                }
+            )

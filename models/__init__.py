@@ -1,4 +1,5 @@
 from . import mail_converter_filed_mixin
+from . import mail_converter_privacy_mixin
 from . import crm_lead
 from . import fetchmail_server
 from . import fetchmail_server_actions
@@ -33,7 +34,7 @@ from . import res_config_settings
 from . import res_partner
 from . import res_users
 
-# helpdesk workflow (issue 10)
+# helpdesk workflow
 from . import mail_converter_ban
 from . import helpdesk_ticket
 from . import crm_lead_spam

@@ -139,7 +139,7 @@ class FetchmailServer(models.Model):
         "receipts are filed on the conversation they refer to.",
     )
     converter_bcc_error_count = fields.Integer(compute="_compute_converter_bcc_error_count")
-    # -- helpdesk workflow (issue 10): acknowledgements, replies, follow-ups ----------
+    # -- helpdesk workflow: acknowledgements, replies, follow-ups ----------
     converter_email = fields.Char(
         "Mailbox address",
         compute="_compute_converter_email",
@@ -171,7 +171,7 @@ class FetchmailServer(models.Model):
         "team's first open stage.",
     )
 
-    # -- security (issue 9 part B): TLS by default, size limit, ID-tag trust ------------------
+    # -- security: TLS by default, size limit, ID-tag trust ------------------
     is_ssl = fields.Boolean(default=True)
     port = fields.Integer(default=993)
     converter_max_size = fields.Integer(
@@ -220,8 +220,6 @@ class FetchmailServer(models.Model):
             "trust_company_domain": self.converter_trust_company_domain,
         }
 
-    # -- end security ----------------------------------------------------------------------
-
     @api.depends("user")
     def _compute_converter_email(self):
         for server in self:
@@ -244,8 +242,6 @@ class FetchmailServer(models.Model):
                 + [normalize_email(s.converter_email) for s in servers],
             )
         )
-
-    # -- end helpdesk workflow ----------------------------------------------------------
 
     _check_interval_positive = models.Constraint(
         "CHECK(check_interval >= 0)",
@@ -411,12 +407,12 @@ class FetchmailServer(models.Model):
                 if not r.server_ids or self.id in r.server_ids
             ),
             **self._converter_source_special(),  # bounces, BCC logging, PEC
-            # helpdesk workflow (issue 10)
+            # helpdesk workflow
             bans=self.env["mail.converter.ban"]._converter_bans(self.company_id.id),
             reply_email=self._converter_own_email() or "",
             auto_reply_template_id=self.auto_reply_template_id.id,
             auto_reply_limit=self.auto_reply_limit,
             reopen_closed=self.converter_reopen_closed,
             mailbox_addresses=self._converter_mailbox_addresses(),
-            **self._converter_source_security(),  # security (issue 9 part B)
+            **self._converter_source_security(),  # security
         )

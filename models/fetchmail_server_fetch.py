@@ -4,6 +4,7 @@ backlog ranges.
 
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg2.errors
@@ -77,15 +78,8 @@ class FetchmailServer(models.Model):
             return None
         counts = Counter()
         exception = None
-        mailbox = None
         try:
-            mailbox = self._converter_connect()
-            with self.env.registry.cursor() as message_cr:
-                env = self.env(
-                    cr=message_cr, context=dict(self.env.context, mail_converter_run_cache={})
-                )
-                server = self.with_env(env)
-                source = server._converter_source()
+            with self._converter_session(counts, "fetched") as (mailbox, server, source):
                 for folder in server.converter_folder_ids.filtered("active"):
                     folder._converter_fetch(mailbox, source, counts)
                     if folder._converter_time_is_up():
@@ -93,13 +87,36 @@ class FetchmailServer(models.Model):
             self._converter_record_success()
         except Exception as exc:  # noqa: BLE001 - shown on the mailbox, never crashes the run
             exception = exc
+            self._converter_record_error(exc)
+        now = fields.Datetime.now()
+        if counts or exception or self._converter_record_quiet_run(now):
+            self.write({"date": now, "converter_last_run": now})
+        return exception
+
+    @contextmanager
+    def _converter_session(self, counts, what):
+        """One session on the mail server: log in, open the cursor the emails are converted
+        in, read the mailbox's settings once; always log out and log what was done.
+
+        Yields ``(mailbox, server, source)``: the logged-in :mod:`..tools.connection`
+        mailbox, this mailbox in the emails' cursor, and its :class:`MailboxSource`.
+        A failure is logged here and raised to the caller.
+        """
+        mailbox = None
+        try:
+            mailbox = self._converter_connect()
+            with self.env.registry.cursor() as message_cr:
+                server = self.with_env(self.env(cr=message_cr))
+                yield mailbox, server, server._converter_source()
+        except Exception as exc:
             _logger.warning(
-                "Mail converter: fetching %s failed: %s",
+                "Mail converter: %s on %s failed: %s",
+                what,
                 self.name,
                 exc,
                 exc_info=not isinstance(exc, MailboxError | OSError),
             )
-            self._converter_record_error(exc)
+            raise
         finally:
             if mailbox is not None:
                 try:
@@ -108,15 +125,12 @@ class FetchmailServer(models.Model):
                     _logger.info(
                         "Mail converter: could not close %s cleanly", self.name, exc_info=True
                     )
-        _logger.info(
-            "Mail converter: %s fetched; %s",
-            self.name,
-            ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new",
-        )
-        now = fields.Datetime.now()
-        if counts or exception or self._converter_record_quiet_run(now):
-            self.write({"date": now, "converter_last_run": now})
-        return exception
+            _logger.info(
+                "Mail converter: %s on %s: %s",
+                what,
+                self.name,
+                ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing",
+            )
 
     def _converter_has_ranges(self):
         """Whether this mailbox's folders have backlog ranges waiting for a worker."""
@@ -133,56 +147,24 @@ class FetchmailServer(models.Model):
         Its failures are logged here and seen again by the holder on the next run.
         """
         counts = Counter()
-        mailbox = None
         try:
-            mailbox = self._converter_connect()
-            with self.env.registry.cursor() as message_cr:
-                env = self.env(
-                    cr=message_cr, context=dict(self.env.context, mail_converter_run_cache={})
-                )
-                server = self.with_env(env)
-                source = server._converter_source()
-                Range = env["mail.converter.folder.range"].sudo()
+            with self._converter_session(counts, "helping") as (mailbox, server, source):
+                Range = server.env["mail.converter.folder.range"].sudo()
                 folders = Range.search([("server_id", "=", self.id)]).folder_id
                 for folder in folders.filtered("active"):
                     state = mailbox.open_folder(folder.path, after_uid=folder.last_uid)
                     folder._converter_work_ranges(mailbox, source, counts, state.uidvalidity)
                     if folder._converter_time_is_up():
                         break
-        except Exception as exc:  # noqa: BLE001 - the holder reports the mailbox's health
-            _logger.warning(
-                "Mail converter: helping with %s failed: %s",
-                self.name,
-                exc,
-                exc_info=not isinstance(exc, MailboxError | OSError),
-            )
-        finally:
-            if mailbox is not None:
-                try:
-                    mailbox.disconnect()
-                except Exception:  # noqa: BLE001 - the session is over either way
-                    _logger.info(
-                        "Mail converter: could not close %s cleanly", self.name, exc_info=True
-                    )
-        _logger.info(
-            "Mail converter: helped another worker with %s; %s",
-            self.name,
-            ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left",
-        )
+        except Exception:  # noqa: BLE001 - logged by the session; the holder reports health
+            return None
         return None
 
     def _converter_try_lock(self):
         """Lock this mailbox for this run; False when another worker holds it (or just did)."""
         try:
             with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT id FROM fetchmail_server WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
-                        self.id,
-                    ),
-                    log_exceptions=False,
-                )
-                return bool(self.env.cr.fetchone())
+                return bool(self.try_lock_for_update(allow_referencing=True))
         except psycopg2.errors.SerializationFailure:
             # Another worker updated it after this transaction began: it was just fetched.
             return False

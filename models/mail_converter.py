@@ -18,6 +18,7 @@ from odoo import Command, api, models, tools
 from odoo.tools import SQL
 
 from ..tools import mime, pec
+from ..tools.retry import ConverterRetry
 from .mail_converter_contact_claim import ContactBeingCreated
 
 # Errors another worker's transaction causes; a new transaction usually succeeds.
@@ -52,15 +53,20 @@ class MailConverter(models.AbstractModel):
 
         ``source`` is the mailbox's :class:`tools.source.MailboxSource`. The work is
         isolated in savepoints of the current transaction, which the caller commits.
+        Raises :class:`ConverterRetry` when another worker's transaction got in the way:
+        the row records the failure, so catch it inside your savepoint and convert the
+        email again after a commit (``retry_log``).
         """
         summary = self._converter_summarize(raw, source)
         if retry_log:
             log, todo = retry_log, "convert"
-            log.attempts += 1
+            log._converter_count_attempt()
         else:
-            log, todo = self._log_seen(summary, source, origin)
+            log, todo = self._log_register(summary, source, origin)
         if todo == "convert":
-            too_large = self._converter_too_large(raw, source, origin)
+            too_large = self.env["mail.converter.planner"]._converter_too_large(
+                max(origin.size, len(raw)), source
+            )
             if too_large:
                 self._log_too_large(log, too_large)
             else:
@@ -69,20 +75,6 @@ class MailConverter(models.AbstractModel):
             # An email too large to import is never deleted from the server (nothing is lost).
             log.action_pending = not (log.too_large and origin.after_action == "delete")
         return log
-
-    @api.model
-    def _converter_too_large(self, raw, source, origin):
-        """Why ``raw`` is too large to import (the mailbox's limit), or ``""``; override to
-        allow some emails more."""
-        size = max(origin.size, len(raw))
-        limit = source.max_message_size
-        if not limit or size <= limit:
-            return ""
-        return self.env._(
-            "Too large: %(size)s MB > %(limit)s MB (the mailbox's limit); left on the mail server",
-            size=round(size / 1048576, 1),
-            limit=round(limit / 1048576, 1),
-        )
 
     @api.model
     def _log_too_large(self, log, reason):
@@ -144,36 +136,22 @@ class MailConverter(models.AbstractModel):
         }
 
     @api.model
-    def _log_seen(self, summary, source, origin):
-        """Find or create the log row; return it and ``convert``, ``handled`` or ``skip``."""
+    def _log_register(self, summary, source, origin):
+        """Record this copy of the email in the log: claim it, log another copy as a duplicate,
+        follow a renumbered folder, or count a new attempt. Return the row and ``convert``,
+        ``handled`` or ``skip``."""
         Log = self.env["mail.converter.log"].sudo()
-        # Exactly once per company: another company's mailbox converts its own copy.
-        primary = Log.search(
-            [
-                ("message_key", "=", summary.key),
-                ("state", "!=", "duplicate"),
-                ("company_id", "=", source.company_id or False),
-            ],
-            limit=1,
-        )
-        if not primary:
+        primary, verdict = Log._converter_lookup(summary.key, source.company_id, origin)
+        if verdict == "new":
             log = self._log_claim(summary, source, origin)
             if log:
                 return log, "convert"
             return self._log_duplicate(Log, summary, source, origin), "handled"
-        if primary.folder_id.id == origin.folder_id:
-            if origin.uidl and primary.uidl == origin.uidl:
-                return self._seen_again(primary, source)
-            if (
-                not origin.uidl
-                and primary.uid == origin.uid
-                and primary.uidvalidity == origin.uidvalidity
-            ):
-                return self._seen_again(primary, source)
-            if not origin.uidl and primary.uidvalidity != origin.uidvalidity:
-                # Same folder renumbered (UIDVALIDITY changed): the same copy under a new UID.
-                primary.write({"uid": origin.uid, "uidvalidity": origin.uidvalidity})
-                return self._seen_again(primary, source)
+        if verdict == "renumbered":
+            # Same folder renumbered (UIDVALIDITY changed): the same copy under a new UID.
+            primary.write({"uid": origin.uid, "uidvalidity": origin.uidvalidity})
+        if verdict in ("same", "renumbered"):
+            return self._seen_again(primary, source)
         return self._log_duplicate(primary, summary, source, origin), "handled"
 
     @api.model
@@ -219,7 +197,7 @@ class MailConverter(models.AbstractModel):
         if log.state == "failed":
             if log.attempts >= (source.max_attempts or 1):
                 return log, "skip"
-            log.attempts += 1
+            log._converter_count_attempt()
             return log, "convert"
         return log, "handled"
 
@@ -257,7 +235,7 @@ class MailConverter(models.AbstractModel):
         try:
             with self.env.cr.savepoint():
                 values = self._convert(raw, summary, source, origin, log)
-                log.write(dict(values, error=False, too_large=False))
+                log.write(dict({"too_large": False}, **values, error=False))
                 self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
             _logger.info(
@@ -269,8 +247,9 @@ class MailConverter(models.AbstractModel):
             )
             self._log_failure(log, raw, exc)
             if isinstance(exc, CONCURRENCY_ERRORS):
-                # Another worker's commit got in the way: the fetch retries it at once.
-                self.env.context.get("mail_converter_transient", set()).add(log.id)
+                # Another worker's commit got in the way: not an attempt of this email's own.
+                log._converter_count_attempt(-1)
+                raise ConverterRetry(log) from exc
 
     @api.model
     def _log_failure(self, log, raw, exc):
@@ -311,6 +290,7 @@ class MailConverter(models.AbstractModel):
     def _convert(self, raw, summary, source, origin, log):
         """Read, plan and apply; return the values that finish ``log``."""
         mail = self.env["mail.converter.reader"]._converter_read(raw, source, origin, summary)
+        mail.log_id = log.id  # registered exactly once already (_log_register)
         plan = self.env["mail.converter.planner"]._converter_plan(mail, source)
         return self._converter_apply(plan, mail, source, log)
 
@@ -318,6 +298,7 @@ class MailConverter(models.AbstractModel):
     def _converter_apply(self, plan, mail, source, log):
         """Carry ``plan`` out; return the log values that record it."""
         values = {
+            "too_large": plan.too_large,
             "rule_id": plan.rule.id if plan.rule else False,
             "rule_trace": "\n".join(plan.verdicts) or False,
             **self._log_special_values(plan),  # bounces, BCC logging, PEC
@@ -347,7 +328,7 @@ class MailConverter(models.AbstractModel):
             self._apply_activity(plan, record)
         if plan.private:
             self._apply_privacy(plan, message)
-        # helpdesk workflow (issue 10)
+        # helpdesk workflow
         self._apply_ticket_followup(plan, mail, record, message)
         values.update(self._apply_auto_reply(plan, mail, source, record, message))
         return dict(
@@ -364,11 +345,23 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _apply_not_converted(self, plan, mail, source):
         """What a discarded, rejected or bounced email still does: a bounce cleans addresses and
-        counts for Odoo; a refused BCC email is explained to its sender."""
+        counts for Odoo; a refused BCC email is explained to its sender; a looping sender gets
+        Odoo's notice."""
         if plan.kind == "bounce":
             self._apply_bounce(plan, mail, source)
         elif plan.kind == "bcc" and plan.bcc is not None:
             self._apply_bcc_explanation(plan, mail, source)
+        if plan.loop_notice:
+            self._apply_loop_notice(plan, mail, source)
+
+    @api.model
+    def _apply_loop_notice(self, plan, mail, source):
+        """Send the notice Odoo's loop guard prepared while planning (``_plan_loop``)."""
+        notice = plan.loop_notice
+        MailThread = self.env["mail.converter.reader"]._converter_mail_thread(source)
+        MailThread._routing_create_bounce_email(
+            notice["email_from"], notice["body_html"], mail.message, **notice["mail_values"]
+        )
 
     @api.model
     def _apply_route(self, plan, mail, source, new_contacts):
@@ -426,14 +419,11 @@ class MailConverter(models.AbstractModel):
 
     @api.model
     def _apply_activity(self, plan, record):
-        """The *activity* action: a to-do for the customer's salesperson instead of a lead."""
+        """The *activity* action: a to-do instead of a lead, for the user the plan chose."""
         record.activity_schedule(
             "mail.mail_activity_data_todo",
             summary=plan.activity["summary"],
-            user_id=plan.activity.get("user_id")
-            or (record.user_id.id if "user_id" in record._fields else 0)
-            or plan.assignee_id
-            or self.env.ref("base.user_admin").id,
+            user_id=plan.activity["user_id"],
         )
 
     @api.model

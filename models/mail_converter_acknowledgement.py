@@ -32,6 +32,14 @@ class MailConverterAcknowledgement(models.AbstractModel):
             self.env._("Acknowledgement to %(email)s", email=address),
             {"to": address, "template_id": source.auto_reply_template_id},
         )
+        plan.explain(
+            self.env._(
+                "Loop guard: %(email)s got fewer than %(limit)s acknowledgements in the last "
+                "hour; counted again, under a lock, when it is sent",
+                email=address,
+                limit=source.auto_reply_limit,
+            )
+        )
 
     @api.model
     def _converter_no_auto_reply_reason(self, mail, source, plan, address):
@@ -63,20 +71,28 @@ class MailConverterAcknowledgement(models.AbstractModel):
             return _("No sender address")
         if address in source.own_addresses or address in source.mailbox_addresses:
             return _("Sent from one of our own mailbox addresses")
-        if self.env["mail.alias.domain"].sudo()._find_aliases([address]):
+        if self._converter_aliases([address]):
             return _("Sent from one of our own aliases")
         if bans.find_ban(source.bans, address):
             return _("Banned sender")
-        sent = self._converter_auto_reply_count(address)
-        if sent >= source.auto_reply_limit:
-            return _(
-                "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
-                "(limit %(limit)s)",
-                count=sent,
-                email=address,
-                limit=source.auto_reply_limit,
-            )
-        return None
+        return self._converter_auto_reply_guard(
+            address, self._converter_auto_reply_count(address), source
+        )
+
+    @api.model
+    def _converter_auto_reply_guard(self, address, sent, source):
+        """The mail loop guard: why ``sent`` acknowledgements to ``address`` in the last hour
+        forbid another, or ``None``. Planning and sending (which counts again under a lock,
+        for concurrent workers) both ask it."""
+        if sent < source.auto_reply_limit:
+            return None
+        return self.env._(
+            "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
+            "(limit %(limit)s)",
+            count=sent,
+            email=address,
+            limit=source.auto_reply_limit,
+        )
 
     @api.model
     def _converter_auto_reply_count(self, address, cr=None):
@@ -109,18 +125,11 @@ class MailConverterAcknowledgement(models.AbstractModel):
         if not decision.yes:
             return self._auto_reply_log_values(decision)
         address = decision.detail["to"]
-        sent = self._auto_reply_sent_count(address)
-        if sent >= source.auto_reply_limit:
-            return self._auto_reply_log_values(
-                decision,
-                not_sent=self.env._(
-                    "Loop guard: %(count)s acknowledgements sent to %(email)s in the last hour "
-                    "(limit %(limit)s)",
-                    count=sent,
-                    email=address,
-                    limit=source.auto_reply_limit,
-                ),
-            )
+        guard = self._converter_auto_reply_guard(
+            address, self._auto_reply_sent_count(address), source
+        )
+        if guard:
+            return self._auto_reply_log_values(decision, not_sent=guard)
         template = self.env["mail.template"].sudo().browse(source.auto_reply_template_id).exists()
         if not template or record._name != "helpdesk.ticket":
             return self._auto_reply_log_values(

@@ -177,20 +177,30 @@ class MailConverterBounce(models.AbstractModel):
         return body
 
     @api.model
-    def _apply_reset_bounce(self, plan, mail, mail_thread, msg_dict):
+    def _plan_reset_bounce(self, mail, source, plan):
         """Mail from an address proves it works: Odoo then forgets its bounce count.
 
         Only records holding the sender's address can have one, and matching already
         found them: when the blocklist-enabled models are the matched ones (contacts,
         leads) and none holds the sender, Odoo's three look-ups are skipped.
         """
-        models_with_bounces = self._converter_bounce_models()
-        matched = {link.model for link in plan.links if link.role == "from" and link.res_id}
-        if set(models_with_bounces) <= {"res.partner", "crm.lead"} and not matched & set(
-            models_with_bounces
-        ):
+        if plan.state != "done" or not plan.route:
             return
-        mail_thread._routing_reset_bounce(mail.message, msg_dict)
+        models_with_bounces = set(self._converter_bounce_models())
+        matched = {link.model for link in plan.links if link.role == "from" and link.res_id}
+        if models_with_bounces <= {"res.partner", "crm.lead"} and not matched & models_with_bounces:
+            plan.reset_bounce = False
+            plan.explain(
+                self.env._("No contact or lead holds the sender: no bounce count to reset")
+            )
+        else:
+            plan.explain(self.env._("The sender's bounce count is reset (the address works)"))
+
+    @api.model
+    def _apply_reset_bounce(self, plan, mail, mail_thread, msg_dict):
+        """Reset the sender's bounce counters, as the plan says (``_plan_reset_bounce``)."""
+        if plan.reset_bounce:
+            mail_thread._routing_reset_bounce(mail.message, msg_dict)
 
     @api.model
     @tools.ormcache()

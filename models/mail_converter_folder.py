@@ -6,6 +6,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import split_every
 
 from ..tools.connection import MailboxError, Unreadable
+from ..tools.retry import ConverterRetry
 from ..tools.source import Origin
 
 _logger = logging.getLogger(__name__)
@@ -197,9 +198,9 @@ class MailConverterFolder(models.Model):
             return
         vanished = retry.filtered(lambda log: (log.uidl if pop else log.uid) not in seen)
         if vanished:
+            vanished._converter_count_attempt(0, at_least=source.max_attempts)
             vanished.write(
                 {
-                    "attempts": source.max_attempts,
                     "error": self.env._(
                         "The message is no longer on the mail server; "
                         "retry it from the log (its original is stored)."
@@ -226,8 +227,6 @@ class MailConverterFolder(models.Model):
         carry = []
         for index, batch in enumerate(batches):
             finished = []
-            transient = set()
-            folder = self.with_context(mail_converter_transient=transient)
             # Security: bounded reads; larger emails come as their header only (logged, kept).
             for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
                 seen.add(uid)
@@ -235,21 +234,23 @@ class MailConverterFolder(models.Model):
                     uid=0 if pop else uid,
                     uidl=uid if pop else "",
                     uidvalidity=uidvalidity,
-                    # IMAP INTERNALDATE: the backlog test of acknowledgements (issue 10)
+                    # IMAP INTERNALDATE: the backlog test of acknowledgements
                     received=getattr(mailbox, "received", {}).get(uid),
                     size=getattr(mailbox, "sizes", {}).get(uid, 0),
                 )
-                log = folder._converter_process_one(raw, source, message_origin)
-                if log and uid in unreadable and log != unreadable[uid]:
-                    self._converter_supersede(unreadable.pop(uid), log)
-                if log and log.id in transient:
+                try:
+                    log = self._converter_process_one(raw, source, message_origin)
+                except ConverterRetry as retry:
                     _logger.info(
                         "Mail converter: %s collided with another worker; it is converted "
                         "again after this batch.",
-                        log.message_id or log.message_key,
+                        retry,
                     )
-                    carry.append((raw, message_origin, log))
-                elif log:
+                    carry.append((raw, message_origin, retry.log))
+                    continue
+                if log and uid in unreadable and log != unreadable[uid]:
+                    self._converter_supersede(unreadable.pop(uid), log)
+                if log:
                     counts[log.state] += 1
                     if log.state != "failed":
                         finished.append(log.id)
@@ -270,9 +271,9 @@ class MailConverterFolder(models.Model):
                     "Mail converter: time budget of the scheduler used; %s continues next run.",
                     self.display_name,
                 )
-                self._converter_settle(mailbox, source, counts, carry)
+                self._converter_wait_collisions(mailbox, source, counts, carry)
                 return False
-        self._converter_settle(mailbox, source, counts, carry)
+        self._converter_wait_collisions(mailbox, source, counts, carry)
         return True
 
     # -- backlog ranges: several workers on one folder --------------------
@@ -381,13 +382,11 @@ class MailConverterFolder(models.Model):
         another worker (a reply to the same ticket, a contact for the same new sender): this
         transaction sees what that worker has committed since. A collision is not counted as
         an attempt. Returns the finished log ids and the emails that collided again."""
-        transient = set()
-        folder = self.with_context(mail_converter_transient=transient)
         finished, still = [], []
         for raw, origin, log in carry:
-            log.attempts -= 1
-            log = folder._converter_process_one(raw, source, origin, retry_log=log) or log
-            if log.id in transient:
+            try:
+                log = self._converter_process_one(raw, source, origin, retry_log=log) or log
+            except ConverterRetry:
                 still.append((raw, origin, log))
                 continue
             counts[log.state] += 1
@@ -396,7 +395,7 @@ class MailConverterFolder(models.Model):
         self.env["ir.cron"]._commit_progress()
         return finished, still
 
-    def _converter_settle(self, mailbox, source, counts, carry):
+    def _converter_wait_collisions(self, mailbox, source, counts, carry):
         """Before leaving, wait a little for the other worker to commit what the emails in
         ``carry`` collided with; those that still collide are left failed for the next run."""
         for pause in (0.2, 0.5, 1, 2):
@@ -408,12 +407,20 @@ class MailConverterFolder(models.Model):
         counts["failed"] += len(carry)
 
     def _converter_process_one(self, raw, source, origin, retry_log=None):
-        """Run the pipeline on one message; an error even before it is logged skips this message only."""
+        """Run the pipeline on one message; an error even before it is logged skips this message
+        only. Raises :class:`ConverterRetry` (its failure kept) when it collided with another
+        worker."""
+        collided = None
         try:
             with self.env.cr.savepoint():
                 if isinstance(raw, Unreadable):
                     return self.env["mail.converter"]._process_unreadable(raw, source, origin)
-                return self.env["mail.converter"]._process(raw, source, origin, retry_log=retry_log)
+                try:
+                    return self.env["mail.converter"]._process(
+                        raw, source, origin, retry_log=retry_log
+                    )
+                except ConverterRetry as retry:
+                    collided = retry  # raised once the savepoint keeps the recorded failure
         except Exception:  # noqa: BLE001 - one message never stops the others
             _logger.exception(
                 "Mail converter: message %s of %s could not be logged",
@@ -421,6 +428,7 @@ class MailConverterFolder(models.Model):
                 self.display_name,
             )
             return None
+        raise collided
 
     def _converter_after_action(self, mailbox, logs):
         """Apply the after-action on the server to finished messages, then forget it is pending."""

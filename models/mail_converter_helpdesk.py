@@ -37,11 +37,9 @@ class MailConverterHelpdesk(models.AbstractModel):
         route = plan.route
         if not (
             source.reopen_closed
-            and plan.followup
+            and plan.customer_followup
             and route
             and route.model == "helpdesk.ticket"
-            and route.res_id
-            and mail.origin.direction == "inbound"
         ):
             return
         ticket = self.env["helpdesk.ticket"].sudo().browse(route.res_id)
@@ -59,6 +57,30 @@ class MailConverterHelpdesk(models.AbstractModel):
             )
 
     @api.model
+    def _plan_followup(self, mail, source, plan):
+        """A received follow-up on a ticket flags it for the team, unless a colleague wrote
+        it: only the customer's email is the customer's follow-up."""
+        route = plan.route
+        if not (
+            plan.followup
+            and route
+            and route.model == "helpdesk.ticket"
+            and route.res_id
+            and mail.origin.direction == "inbound"
+        ):
+            return
+        author = self.env["res.partner"].sudo().browse(plan.author_id)
+        if author and any(not user.share for user in author.user_ids):
+            plan.explain(
+                self.env._(
+                    "%(name)s is a colleague: not the customer's follow-up", name=author.name
+                )
+            )
+            return
+        plan.customer_followup = True
+        plan.explain(self.env._("The customer's follow-up: the ticket is flagged"))
+
+    @api.model
     def _converter_reopen_stage(self, ticket):
         """The stage a reopened ticket goes to: its team's first stage that is not closed."""
         stages = ticket.team_id._get_applicable_stages()
@@ -71,11 +93,8 @@ class MailConverterHelpdesk(models.AbstractModel):
         if record._name != "helpdesk.ticket":
             return
         record._mail_converter_silence_stage_mails()
-        if not plan.followup or mail.origin.direction != "inbound":
+        if not plan.customer_followup:
             return
-        author = message.author_id.sudo() if message else None
-        if author and any(not user.share for user in author.user_ids):
-            return  # a colleague's email on the ticket is not the customer's
         values = {"mail_converter_followup": True}
         if plan.reopen_stage_id:
             values["stage_id"] = plan.reopen_stage_id

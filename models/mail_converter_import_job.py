@@ -17,6 +17,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import archive
+from ..tools.retry import ConverterRetry
 from ..tools.source import Origin
 
 _logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class MailConverterImportJob(models.Model):
         "Problems", readonly=True, help="Entries that could not be read or logged, with why."
     )
 
-    # -- security (issue 9): an import reads its own file, never one pointed at by RPC -------
+    # -- security: an import reads its own file, never one pointed at by RPC -------
     @api.model
     def _import_protected_fields(self):
         """Fields only the import itself writes: the file it reads, where it reads from, for whom."""
@@ -216,8 +217,6 @@ class MailConverterImportJob(models.Model):
         in the user's request) the same batches run in the caller's transaction.
         """
         self.ensure_one()
-        # Recipients repeat across an archive: ask once per run whether an address is an alias.
-        self = self.with_context(mail_converter_run_cache={})
         source = reader = None
         try:
             while True:
@@ -376,7 +375,10 @@ class MailConverterImportJob(models.Model):
             return "failed", self.env._("%(entry)s: %(error)s", entry=entry.name, error=entry.error)
         try:
             with self.env.cr.savepoint():
-                log = self.env["mail.converter"]._process(entry.raw, source, origin)
+                try:
+                    log = self.env["mail.converter"]._process(entry.raw, source, origin)
+                except ConverterRetry as retry:
+                    log = retry.log  # failed, kept: retried like any failure
         except Exception as exc:  # noqa: BLE001 - one entry never stops the import
             _logger.exception("Mail import %s: %s could not be logged", self.id, entry.name)
             return "failed", self.env._("%(entry)s: %(error)s", entry=entry.name, error=exc)

@@ -3,6 +3,7 @@ import base64
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools.retry import ConverterRetry
 from ..tools.source import Origin
 
 STATES = [
@@ -108,7 +109,7 @@ class MailConverterLog(models.Model):
     pec_reference = fields.Char(
         "PEC reference", readonly=True, help="X-Riferimento-Message-ID: the certified message."
     )
-    # -- helpdesk workflow (issue 10): bans and acknowledgements -----------------------
+    # -- helpdesk workflow: bans and acknowledgements -----------------------
     ban_id = fields.Many2one(
         "mail.converter.ban", readonly=True, ondelete="set null", index="btree_not_null"
     )
@@ -126,14 +127,12 @@ class MailConverterLog(models.Model):
     _auto_reply_index = models.Index(
         "(auto_reply_to, auto_reply_date) WHERE auto_reply_state = 'sent'"
     )
-    # -- end helpdesk workflow ----------------------------------------------------------
-    # -- security (issue 9 part B) -----------------------------------------------------
+    # -- security -----------------------------------------------------
     too_large = fields.Boolean(
         readonly=True,
         help="Larger than its mailbox's limit: logged, not imported, and never deleted from "
         "the mail server by the folder's after-action.",
     )
-    # -- end security ----------------------------------------------------------------------
 
     # One converted (or failed) row per email and company; extra copies are 'duplicate' rows.
     # Per company: the same email sent to two companies' mailboxes is theirs twice.
@@ -160,7 +159,7 @@ class MailConverterLog(models.Model):
             "view_mode": "form",
         }
 
-    # -- security (issue 9 part B): rows only the pipeline writes -------------------------
+    # -- security: rows only the pipeline writes -------------------------
     @api.model
     def _converter_writable_fields(self):
         """Fields people may write on a log row (nothing by default); override to open some.
@@ -190,8 +189,6 @@ class MailConverterLog(models.Model):
             raise AccessError(self.env._("Only mail converter administrators may retry emails."))
         self.check_access("write")
 
-    # -- end security ----------------------------------------------------------------------
-
     def action_retry(self):
         """Convert failed emails again from their stored original, whatever the attempt count.
 
@@ -212,9 +209,54 @@ class MailConverterLog(models.Model):
         for log in failed.sudo():
             if log.server_id not in sources:
                 sources[log.server_id] = log.server_id._converter_source()
-            source, origin = log._converter_source(sources[log.server_id])
-            Converter._process(log._converter_raw(), source, origin, retry_log=log)
+            try:
+                Converter._process(
+                    log._converter_raw(),
+                    sources[log.server_id],
+                    log._converter_origin(),
+                    retry_log=log,
+                )
+            except ConverterRetry:
+                continue  # recorded as failed on the row: retried by the next fetch or by hand
         return True
+
+    @api.model
+    def _converter_lookup(self, key, company_id, origin):
+        """What the log knows of this copy of an email, without writing: ``(primary, verdict)``.
+
+        ``primary`` is the row converting the email for the company (exactly once per
+        company), ``verdict`` is ``new`` (no row yet), ``same`` (this very copy),
+        ``renumbered`` (this copy, its folder renumbered) or ``copy`` (another copy).
+        """
+        primary = self.sudo().search(
+            [
+                ("message_key", "=", key),
+                ("state", "!=", "duplicate"),
+                ("company_id", "=", company_id or False),
+            ],
+            limit=1,
+        )
+        if not primary:
+            return primary, "new"
+        if primary.folder_id.id == origin.folder_id:
+            if origin.uidl and primary.uidl == origin.uidl:
+                return primary, "same"
+            if (
+                not origin.uidl
+                and primary.uid == origin.uid
+                and primary.uidvalidity == origin.uidvalidity
+            ):
+                return primary, "same"
+            if not origin.uidl and primary.uidvalidity != origin.uidvalidity:
+                return primary, "renumbered"
+        return primary, "copy"
+
+    def _converter_count_attempt(self, step=1, at_least=0):
+        """The one place that changes ``attempts``: ``step`` more (a collision with another
+        worker gives its attempt back with -1), at least ``at_least`` (a message gone from the
+        server has used them all)."""
+        for log in self:
+            log.attempts = max(log.attempts + step, at_least, 0)
 
     def action_open_simulator(self):
         """Replay this logged email in the simulator (its original is kept)."""
@@ -243,16 +285,13 @@ class MailConverterLog(models.Model):
             return attachment.browse()
         return attachment
 
-    def _converter_source(self, source=None):
-        """The mailbox settings (``source`` when already read) and the origin of this logged
-        copy, as the pipeline expects them."""
+    def _converter_origin(self):
+        """Where this logged copy was found (:class:`tools.source.Origin`), as the pipeline
+        expects it."""
         self.ensure_one()
-        source = source or self.server_id._converter_source()
         origin = (
             self.folder_id._converter_origin()
             if self.folder_id
             else Origin(direction=self.direction or "inbound", backlog=True)
         )
-        return source, origin.for_message(
-            uid=self.uid, uidl=self.uidl or "", uidvalidity=self.uidvalidity
-        )
+        return origin.for_message(uid=self.uid, uidl=self.uidl or "", uidvalidity=self.uidvalidity)

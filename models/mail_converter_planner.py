@@ -17,7 +17,7 @@ from odoo import api, models, tools
 
 from ..tools import mime
 from ..tools import rules as rules_engine
-from ..tools.plan import Plan, Route
+from ..tools.plan import MailDeferred, Plan, Route
 
 
 class MailConverterPlanner(models.AbstractModel):
@@ -40,6 +40,9 @@ class MailConverterPlanner(models.AbstractModel):
     def _converter_plan_stages(self):
         """Names of the stage methods, in order; override to insert, remove or reorder stages."""
         return [
+            # what the pipeline decides before reading the email: shown by the simulator
+            "_plan_size",
+            "_plan_duplicate",
             # special mail, recognised first: certified mail (PEC), bounces; a banned sender
             # is refused before BCC logging would explain anything to them
             "_plan_pec",
@@ -57,8 +60,11 @@ class MailConverterPlanner(models.AbstractModel):
             "_plan_fallback",
             "_plan_author",
             "_plan_assignee",
+            "_plan_activity",
             "_plan_loop",
             "_plan_privacy",
+            "_plan_reset_bounce",
+            "_plan_followup",  # helpdesk workflow
             "_plan_reopen",  # helpdesk workflow
             "_plan_auto_reply",  # helpdesk workflow: last, it needs the final outcome
         ]
@@ -70,9 +76,11 @@ class MailConverterPlanner(models.AbstractModel):
         plan.links = list(mail.matches.links)
         for stage in self._converter_plan_stages():
             before = (plan.state, plan.route and plan.route.key(), plan.private)
+            explained = len(plan.explained)
             getattr(self, stage)(mail, source, plan)
             if (plan.state, plan.route and plan.route.key(), plan.private) != before:
                 plan.stages.append((stage, self._converter_describe(plan)))
+            plan.stages += [(stage, text) for text in plan.explained[explained:]]
             if plan.final:
                 break
         if plan.state == "done" and not plan.route:
@@ -95,6 +103,79 @@ class MailConverterPlanner(models.AbstractModel):
         the privacy stage says so, like any email."""
         self._plan_privacy(mail, source, plan)
         plan.final = True
+
+    @api.model
+    def _converter_too_large(self, size, source):
+        """Why an email of ``size`` bytes is too large to import (the mailbox's limit), or ``""``;
+        override to allow some emails more."""
+        limit = source.max_message_size
+        if not limit or size <= limit:
+            return ""
+        return self.env._(
+            "Too large: %(size)s MB > %(limit)s MB (the mailbox's limit); left on the mail server",
+            size=round(size / 1048576, 1),
+            limit=round(limit / 1048576, 1),
+        )
+
+    @api.model
+    def _plan_size(self, mail, source, plan):
+        """Emails larger than the mailbox's limit are not imported; the pipeline checks it
+        before reading them, with the same :meth:`_converter_too_large`."""
+        reason = self._converter_too_large(mail.size, source)
+        if reason:
+            plan.too_large = True
+            plan.finish("rejected", reason)
+
+    @api.model
+    def _plan_duplicate(self, mail, source, plan):
+        """Exactly once: a copy of an email the log already holds is logged as a duplicate.
+
+        The pipeline decides it before reading the email (``_log_register``), from the
+        same look-up (``mail.converter.log._converter_lookup``); the row it then
+        converts is this very copy (``mail.log_id``).
+        """
+        if mail.log_id:
+            return
+        Log = self.env["mail.converter.log"]
+        primary, verdict = Log._converter_lookup(mail.summary.key, source.company_id, mail.origin)
+        if verdict == "copy":
+            where = (
+                primary.folder_id.display_name
+                or primary.server_id.name
+                or self.env._("a file import")
+            )
+            plan.finish("duplicate", self.env._("Already received through %(where)s", where=where))
+        elif verdict != "new" and primary.state != "failed" and not primary.too_large:
+            plan.finish(
+                "duplicate",
+                self.env._(
+                    "Already logged (%(log)s): a fetch only finishes it on the mail server",
+                    log=primary.display_name,
+                ),
+            )
+
+    @api.model
+    def _plan_activity(self, mail, source, plan):
+        """Who gets the *activity* action's to-do: the rule's user, the contact's salesperson,
+        the responsible found for the email, else the administrator."""
+        if not plan.activity or not plan.route:
+            return
+        user_id, why = next(
+            (user_id, why) for user_id, why in self._converter_activity_users(plan) if user_id
+        )
+        plan.activity["user_id"] = user_id
+        user = self.env["res.users"].sudo().browse(user_id)
+        plan.explain(self.env._("To-do for %(user)s (%(why)s)", user=user.name, why=why))
+
+    @api.model
+    def _converter_activity_users(self, plan):
+        """``(user id, why)`` candidates for the activity's to-do, best first; the last never fails."""
+        yield plan.activity.get("user_id"), self.env._("the rule's user")
+        record = self.env[plan.route.model].sudo().browse(plan.route.res_id)
+        if "user_id" in record._fields and record._fields["user_id"].comodel_name == "res.users":
+            yield record.user_id.id, self.env._("the contact's salesperson")
+        yield plan.assignee_id, self.env._("the responsible")
+        yield self.env.ref("base.user_admin").id, self.env._("nobody else: the administrator")
 
     @api.model
     def _plan_exclusions(self, mail, source, plan):
@@ -230,15 +311,23 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_default_route(self, mail, source, plan):
-        """Without rules, inbound mail opens a record of the mailbox's model ("Create a New Record").
-
-        With rules, the rules decide: mail no rule claims is only filed. Without a
-        model, mail is only filed on the records it concerns. Sent mail never opens
-        a record by itself.
+        """Received mail that no rule, reply header or tag decided opens a record of the
+        mailbox's model (*Create a New Record*); rules that only file or mark private do
+        not decide. Without a model, mail is only filed on the records it concerns. Sent
+        mail never opens a record by itself. An *Only file* rule that stops further rules
+        decides to only file.
         """
-        if plan.route or source.rules or not source.model or mail.origin.direction == "outbound":
+        if plan.route or mail.origin.direction == "outbound":
+            return
+        if plan.rule is not None and plan.rule.action == "link" and plan.rule.stop:
+            plan.explain(self.env._("Rule %(rule)s only files the email", rule=plan.rule.name))
+            return
+        if not source.model:
+            plan.explain(self.env._("The mailbox creates no record: the email is only filed"))
             return
         plan.route = Route(source.model, why=self.env._("The mailbox creates a new record"))
+        if source.rules:
+            plan.explain(self.env._("No rule decided: the mailbox's Create a New Record applies"))
 
     @api.model
     def _plan_only_linked(self, mail, source, plan):
@@ -332,18 +421,33 @@ class MailConverterPlanner(models.AbstractModel):
 
     @api.model
     def _plan_loop(self, mail, source, plan):
-        """Odoo's own loop guard: too many emails from one sender in a short time."""
+        """Odoo's own loop guard: too many emails from one sender in a short time.
+
+        Odoo mails the sender a notice at once when it detects a loop; planning sends
+        nothing, so the notice is kept in the plan (``loop_notice``) and apply sends it.
+        """
         if not plan.route:
             return
         route = self._converter_odoo_routes(plan)
-        if (
-            self.env["mail.converter.reader"]
-            ._converter_mail_thread(source)
-            ._detect_loop_sender(mail.message, mail.msg_dict, route)
-        ):
+        MailThread = self.env["mail.converter.reader"]._converter_mail_thread(source)
+        notice = None
+        try:
+            looped = MailThread.with_context(mail_converter_planning=True)._detect_loop_sender(
+                mail.message, mail.msg_dict, route
+            )
+        except MailDeferred as deferred:
+            looped, notice = True, deferred.values
+        if looped:
             plan.finish(
                 "discarded", self.env._("Mail loop detected (too many emails from this sender)")
             )
+            plan.loop_notice = notice
+            if notice:
+                plan.explain(
+                    self.env._(
+                        "Odoo's loop notice is mailed to %(email)s", email=notice["email_to"]
+                    )
+                )
 
     @api.model
     def _converter_odoo_routes(self, plan, new_contacts=None):

@@ -27,6 +27,7 @@ class MailConverterReader(models.AbstractModel):
         On a certified mailbox (PEC) it is the message inside the envelope; the
         envelope and its ``daticert.xml`` become attachments of that message.
         """
+        size = max(origin.size, len(raw))
         envelope = self._converter_unwrap(raw, source)
         if envelope is not None and envelope.inner:
             raw = envelope.inner
@@ -54,6 +55,7 @@ class MailConverterReader(models.AbstractModel):
             origin=origin,
             repairs=repairs,
             pec=envelope,
+            size=size,
         )
 
     @api.model

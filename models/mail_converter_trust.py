@@ -7,6 +7,7 @@ Override :meth:`_converter_sender_belongs` to trust more or fewer people, or
 from odoo import api, models
 
 from ..tools import addresses
+from ..tools.run_cache import RunCache
 
 
 class MailConverterTrust(models.AbstractModel):
@@ -17,6 +18,12 @@ class MailConverterTrust(models.AbstractModel):
     def _converter_sender(self, mail):
         """The email's normalised From address, or ``""``."""
         return next((a.email for a in mail.matches.addresses if a.role == "from"), "")
+
+    @api.model
+    def _converter_aliases(self, emails):
+        """Which of ``emails`` are Odoo's own aliases, asked once per address and run."""
+        Alias = self.env["mail.alias.domain"].sudo().with_context(mail_converter_importing=True)
+        return RunCache.of(self.env.cr).aliases(emails, Alias._find_aliases)
 
     @api.model
     def _converter_in_company(self, record, source):
@@ -54,16 +61,20 @@ class MailConverterTrust(models.AbstractModel):
         return False
 
     @api.model
+    def _converter_record_customer(self, record):
+        """The contact ``record`` is for: the contact itself, or its ``partner_id`` (a ticket's or
+        a lead's customer); an empty recordset when it has none. Override for other models."""
+        if record._name == "res.partner":
+            return record.sudo()
+        field = record._fields.get("partner_id")
+        if field is not None and field.comodel_name == "res.partner":
+            return record.sudo().partner_id
+        return self.env["res.partner"].sudo()
+
+    @api.model
     def _converter_customer_colleague(self, record, sender):
         """Whether ``sender`` is a contact of the company of ``record``'s customer."""
-        customer = self.env["res.partner"].sudo()
-        if record._name == "res.partner":
-            customer = record
-        elif "partner_id" in record._fields and record._fields["partner_id"].comodel_name == (
-            "res.partner"
-        ):
-            customer = record.partner_id
-        company = customer.commercial_partner_id
+        company = self._converter_record_customer(record).commercial_partner_id
         return bool(
             company
             and self.env["res.partner"]
@@ -78,11 +89,8 @@ class MailConverterTrust(models.AbstractModel):
     def _converter_record_people(self, record):
         """The contacts who belong to ``record``: its customer (and the customer's company),
         its followers and the partners of its responsible users."""
-        partners = self.env["res.partner"].sudo()
-        if record._name == "res.partner":
-            partners |= record | record.commercial_partner_id
-        elif "partner_id" in record._fields and record.partner_id:
-            partners |= record.partner_id | record.partner_id.commercial_partner_id
+        customer = self._converter_record_customer(record)
+        partners = customer | customer.commercial_partner_id
         if "message_partner_ids" in record._fields:
             partners |= record.message_partner_ids
         for name in ("user_id", "user_ids"):
@@ -107,11 +115,8 @@ class MailConverterTrust(models.AbstractModel):
     def _converter_record_domains(self, record):
         """Email domains of ``record``'s customer: its addresses and its company's website;
         free-mail domains never count."""
-        partners = self.env["res.partner"].sudo()
-        if record._name == "res.partner":
-            partners = record.commercial_partner_id | record
-        elif "partner_id" in record._fields:
-            partners = record.partner_id.commercial_partner_id | record.partner_id
+        customer = self._converter_record_customer(record)
+        partners = customer.commercial_partner_id | customer
         domains = {addresses.email_domain(p.email_normalized or "") for p in partners}
         domains |= {addresses.website_domain(p.website) for p in partners if p.website}
         for name in ("email_from", "partner_email"):

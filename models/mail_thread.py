@@ -1,5 +1,8 @@
 from odoo import api, models
 
+from ..tools.plan import MailDeferred
+from ..tools.run_cache import RunCache
+
 
 class MailThread(models.AbstractModel):
     """Private mail on any record: who may see it, mail staff send, who is notified."""
@@ -9,14 +12,31 @@ class MailThread(models.AbstractModel):
     @api.model
     def fields_get(self, allfields=None, attributes=None):
         # Odoo's message_new describes every field of the model for each new record, only
-        # to look up its name field; within one fetch run the description does not change.
-        cache = self.env.context.get("mail_converter_run_cache")
-        if cache is None or allfields is not None or attributes is not None:
+        # to look up its name field; while the converter posts (its own environment,
+        # ``mail_converter_importing``), the description does not change within a run.
+        importing = self.env.context.get("mail_converter_importing")
+        if not importing or allfields is not None or attributes is not None:
             return super().fields_get(allfields, attributes)
-        key = ("fields_get", self._name, self.env.uid, self.env.su, self.env.lang)
-        if key not in cache:
-            cache[key] = super().fields_get(allfields, attributes)
-        return dict(cache[key])
+        described = RunCache.of(self.env.cr).get(
+            ("fields_get", self._name, self.env.uid, self.env.su, self.env.lang),
+            lambda: super(MailThread, self).fields_get(allfields, attributes),
+        )
+        return dict(described)
+
+    @api.model
+    def _routing_create_bounce_email(self, email_from, body_html, message, **mail_values):
+        # Planning writes nothing: Odoo's loop guard would mail the sender here, so the
+        # converter's plan keeps what it would send and its pipeline sends it.
+        if self.env.context.get("mail_converter_planning"):
+            raise MailDeferred(
+                {
+                    "email_to": email_from,
+                    "email_from": email_from,
+                    "body_html": body_html,
+                    "mail_values": mail_values,
+                }
+            )
+        return super()._routing_create_bounce_email(email_from, body_html, message, **mail_values)
 
     # -- hooks ---------------------------------------------------------------
     def _mail_converter_responsible_fields(self):

@@ -3,21 +3,15 @@ from odoo import fields, models
 
 class ResPartner(models.Model):
     _name = "res.partner"
-    _inherit = ["res.partner", "mail.converter.filed.mixin"]
+    _inherit = ["res.partner", "mail.converter.filed.mixin", "mail.converter.privacy.mixin"]
 
-    mail_converter_exclude = fields.Boolean(
-        "Exclude from email import",
-        help="An email that concerns this record is not imported at all, even if it concerns others too.",
-    )
-    # Privacy (C5): who sees a private email is enforced by record rules on mail.message.
+    # On a company, the flags cover its contacts.
     mail_converter_all_private = fields.Boolean(
-        "All emails private",
         help="Every email about this record is private: the ones the mail converter imports and "
         "the ones staff send from Odoo. Only their author and the responsible of the record "
         "they are on see them. On a company, it covers its contacts.",
     )
     mail_converter_import_private = fields.Boolean(
-        "Imported emails private",
         help="Emails the mail converter imports about this record are private: only their "
         "author and the responsible of the record they are on see them. On a company, it covers its contacts.",
     )

@@ -2,6 +2,7 @@
 
 from odoo import fields
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from .common import MailConverterCase, make_email
 
@@ -265,9 +266,8 @@ class TestSimulatorAgreesWithPipeline(MailConverterCase):
         self.assertEqual({p[0] for p in predicted.values()}, {"done", "discarded", "bounce"})
         self.assertEqual(predicted["rule ticket"][1], "helpdesk.ticket,new")
         self.assertEqual(predicted["reply header"][1], f"helpdesk.ticket,{self.ticket.id}")
-        self.assertEqual(
-            predicted["new contact for info@"][1], "res.partner,new:nina@newco.example"
-        )
+        # No rule decides: the mailbox's Create a New Record opens a ticket (and Nina's contact).
+        self.assertEqual(predicted["new contact for info@"][1], "helpdesk.ticket,new")
         stranger = predicted["a stranger's ID tag"]
         self.assertNotEqual(stranger[1], f"helpdesk.ticket,{self.ticket.id}")
         self.assertIn("does not belong to it", stranger[2])
@@ -302,3 +302,184 @@ class TestSimulatorAgreesWithPipeline(MailConverterCase):
             )
             if "marked private" in outcome:
                 self.assertTrue(log.mail_message_id.mail_converter_private, label)
+
+
+def simulate(case, raw, server=None, direction="inbound"):
+    """Run the simulator on ``raw`` as an admin does; return the wizard."""
+    wizard = case.env["mail.converter.simulator"].create(
+        {"server_id": (server or case.server).id, "eml_text": raw.decode(), "direction": direction}
+    )
+    wizard.action_simulate()
+    return wizard
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestPlanningWritesNothing(MailConverterCase):
+    """Planning is pure: no record, no mail, no bus message, even for the decisions that
+    make the pipeline write (a loop notice, a bounce, a BCC refusal, an acknowledgement)."""
+
+    def _sequences(self):
+        """The id sequences of what planning could create: a value taken is never given back,
+        even by the simulator's rollback."""
+        self.env.flush_all()
+        values = {}
+        for table in ("mail_mail", "mail_message", "bus_bus", "res_partner", "crm_lead"):
+            self.env.cr.execute(
+                SQL("SELECT last_value, is_called FROM %s", SQL.identifier(f"{table}_id_seq"))
+            )
+            values[table] = self.env.cr.fetchone()
+        return values
+
+    def test_simulating_special_decisions_writes_nothing(self):
+        Param = self.env["ir.config_parameter"].sudo()
+        Param.set_param("mail.gateway.loop.threshold", 2)
+        loops = self.make_server(user="sales", object_id=self.env["ir.model"]._get("crm.lead").id)
+        self.env["crm.lead"].create(
+            [{"name": f"Looping {i}", "email_from": "robot@loop.example"} for i in range(2)]
+        )
+        rep = self.env["res.users"].search([("login", "=", "admin")])
+        bcc = self.make_server(user="bcc", bcc_logging=True, bcc_user_ids=[(6, 0, rep.ids)])
+        before = self._sequences()
+        loop = simulate(self, make_email(subject="Loop", email_from="robot@loop.example"), loops)
+        bounce = simulate(self, BOUNCE)
+        refused = simulate(
+            self, make_email(subject="Not ours", email_from="stranger@else.example"), bcc
+        )
+        ack = simulate(self, make_email(subject="New question", email_from="new@customer.example"))
+        self.assertEqual(self._sequences(), before, "nothing written, not even rolled back")
+        self.assertEqual(loop.plan_state, "discarded")
+        self.assertIn("Mail loop detected", loop.outcome)
+        self.assertIn("loop notice is mailed to robot@loop.example", loop.stages_html)
+        self.assertEqual(bounce.plan_state, "bounce")
+        self.assertEqual(refused.plan_state, "rejected")
+        self.assertIn("Explanation mailed to stranger@else.example", refused.outcome)
+        self.assertEqual(ack.auto_reply, "Yes: Acknowledgement to new@customer.example")
+
+        # The pipeline carries the loop notice out: Odoo's own mail to the sender.
+        self.append(make_email(subject="Loop", email_from="robot@loop.example"), user="sales")
+        mails = self._sequences()["mail_mail"]
+        self.fetch(loops)
+        self.assertEqual(self.logs(loops, subject="Loop").state, "discarded")
+        self.assertGreater(self._sequences()["mail_mail"], mails, "the loop notice is sent")
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestSimulatorShowsEveryDecision(MailConverterCase):
+    """Decisions once taken outside the planner are plan stages the simulator shows, and
+    the pipeline does what they say."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["mail.converter.rule"].search([]).action_archive()
+        cls.karl = cls.env["res.partner"].create(
+            {"name": "Karl Customer", "email": "karl@customer.example"}
+        )
+        cls.colleague = cls.env["res.users"].create(
+            {"name": "Cora Colleague", "login": "cora", "email": "cora@company.example"}
+        )
+        cls.ticket = cls.env["helpdesk.ticket"].create(
+            {"name": "Known issue", "description": "x", "partner_id": cls.karl.id}
+        )
+        cls.sent = cls.ticket.message_post(body="Working on it", message_type="comment")
+        cls.ticket.message_subscribe(partner_ids=cls.colleague.partner_id.ids)
+
+    def test_duplicate(self):
+        raw = make_email(subject="Twice", email_from="karl@customer.example")
+        self.append(raw)
+        self.fetch()
+        wizard = simulate(self, raw)
+        self.assertEqual(wizard.plan_state, "duplicate")
+        self.assertIn("Already", wizard.outcome)
+        self.assertIn("duplicate", wizard.stages_html)
+
+    def test_size_limit(self):
+        self.server.converter_max_size = 1
+        raw = make_email(subject="Huge", body="x" * (1024 * 1024 + 10))
+        wizard = simulate(self, raw)
+        self.assertEqual(wizard.plan_state, "rejected")
+        self.assertIn("Too large", wizard.outcome)
+        self.append(raw)
+        self.fetch()
+        self.assertRecordValues(
+            self.logs(subject="Huge"), [{"state": "rejected", "too_large": True}]
+        )
+
+    def test_acknowledgement_loop_guard_recount(self):
+        wizard = simulate(self, make_email(subject="Question", email_from="q@customer.example"))
+        self.assertIn("counted again, under a lock, when it is sent", wizard.stages_html)
+
+    def test_activity_user_falls_back_to_the_administrator(self):
+        self.env["mail.converter.rule"].create(
+            {
+                "name": "Calls",
+                "action": "activity",
+                "condition_ids": [
+                    fields.Command.create(
+                        {"field": "subject", "operator": "starts_with", "value": "call"}
+                    )
+                ],
+            }
+        )
+        raw = make_email(subject="Call me", email_from="Karl <karl@customer.example>")
+        wizard = simulate(self, raw)
+        admin = self.env.ref("base.user_admin")
+        self.assertIn(
+            f"To-do for {admin.name} (nobody else: the administrator)", wizard.stages_html
+        )
+        self.append(raw)
+        self.fetch()
+        self.assertEqual(self.karl.activity_ids.user_id, admin)
+
+    def test_a_colleagues_reply_is_not_the_customers_followup(self):
+        raw = make_email(
+            subject="Re: Known issue",
+            email_from="Cora <cora@company.example>",
+            headers={"In-Reply-To": self.sent.message_id},
+        )
+        wizard = simulate(self, raw)
+        self.assertEqual(wizard.plan_route, f"helpdesk.ticket,{self.ticket.id}")
+        self.assertIn("is a colleague: not the customer", wizard.stages_html)
+        self.append(raw)
+        self.fetch()
+        self.assertFalse(self.ticket.mail_converter_followup)
+        karl = make_email(
+            subject="Re: Known issue",
+            email_from="Karl <karl@customer.example>",
+            headers={"In-Reply-To": self.sent.message_id},
+        )
+        self.assertIn("the ticket is flagged", simulate(self, karl).stages_html)
+        self.append(karl)
+        self.fetch()
+        self.assertTrue(self.ticket.mail_converter_followup)
+
+    def test_bounce_counter_reset_skipped(self):
+        unknown = simulate(self, make_email(subject="Hi", email_from="nobody@else.example"))
+        self.assertIn("no bounce count to reset", unknown.stages_html)
+        known = simulate(self, make_email(subject="Hi", email_from="karl@customer.example"))
+        self.assertIn("bounce count is reset", known.stages_html)
+
+    def test_default_applies_when_no_rule_decides(self):
+        """An *Only file* rule that only marks mail private, without *Stop*, leaves the
+        mailbox's *Create a New Record* in charge: customers' emails still open tickets."""
+        self.env["mail.converter.rule"].create(
+            {
+                "name": "Everything private",
+                "action": "link",
+                "private": True,
+                "stop": False,
+            }
+        )
+        raw = make_email(subject="Printer broken", email_from="Karl <karl@customer.example>")
+        wizard = simulate(self, raw)
+        self.assertEqual(wizard.plan_route, "helpdesk.ticket,new")
+        self.assertIn("No rule decided", wizard.stages_html)
+        self.append(raw)
+        self.fetch()
+        self.assertEqual(len(self.tickets("Printer broken")), 1)
+        self.assertTrue(self.logs(subject="Printer broken").mail_message_id.mail_converter_private)
+        # Empty *Create a New Record*: only filed, and the simulator says why.
+        self.server.object_id = False
+        wizard = simulate(self, make_email(subject="Other", email_from="karl@customer.example"))
+        self.assertEqual(wizard.plan_route, f"res.partner,{self.karl.id}")
+        self.assertIn("creates no record", wizard.stages_html)

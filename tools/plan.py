@@ -8,8 +8,9 @@ No Odoo import.
 
 from dataclasses import dataclass, field
 
-# Final states of a log row; "failed" and "duplicate" are the pipeline's, never a plan's.
-PLAN_STATES = ("done", "discarded", "rejected", "bounce")
+# Final states of a log row; "failed" is the pipeline's, never a plan's. A plan says "duplicate"
+# only in the simulator: the pipeline logs a copy it already holds before reading it.
+PLAN_STATES = ("done", "discarded", "rejected", "bounce", "duplicate")
 
 
 @dataclass
@@ -25,6 +26,16 @@ class Mail:
     repairs: list = field(default_factory=list)  # charset repairs, reported on the log
     # Certified mailbox: the PEC envelope (tools.pec.Pec); the fields above describe its inner message.
     pec: object = None
+    size: int = 0  # bytes, as the mail server delivered it (the envelope of a PEC)
+    log_id: int = 0  # the log row converting this very copy (the pipeline's, or a replayed one)
+
+
+class MailDeferred(Exception):  # noqa: N818 - a signal, not an error
+    """Raised instead of sending mail while planning: what Odoo would have sent, for apply."""
+
+    def __init__(self, values):
+        super().__init__(values.get("email_to") or "")
+        self.values = values
 
 
 @dataclass
@@ -87,9 +98,15 @@ class Plan:
     notes: list = field(default_factory=list)  # shown in the log's reason and the simulator
     stages: list = field(default_factory=list)  # (stage, what it decided), for the simulator
     auto_reply: Decision = field(default_factory=Decision)
-    # -- helpdesk workflow (issue 10) --
+    # -- helpdesk workflow --
     ban_id: int = 0  # the mail.converter.ban that rejected the sender
     reopen_stage_id: int = 0  # a follow-up moves its closed ticket back to this stage
+    customer_followup: bool = False  # the customer (not a colleague) followed up: flag the ticket
+    # -- decided here, carried out by apply --
+    too_large: bool = False  # rejected for its size: never deleted from the mail server
+    loop_notice: dict | None = None  # Odoo's mail telling a looping sender, sent by apply
+    reset_bounce: bool = True  # mail from the sender proves its address: reset bounce counters
+    explained: list = field(default_factory=list)  # what stages decided besides the outcome
     # Room for the special kinds of mail: filled by their own stages.
     bounce: object = None  # BouncePlan
     bcc: object = None  # BccPlan
@@ -101,6 +118,11 @@ class Plan:
         self.state, self.reason, self.final = state, reason, True
         self.route = None
         return self
+
+    def explain(self, text):
+        """Record a decision that does not change the outcome, for the simulator's stages."""
+        if text:
+            self.explained.append(text)
 
     def note(self, text):
         if text and text not in self.notes:

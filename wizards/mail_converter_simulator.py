@@ -43,7 +43,7 @@ class MailConverterSimulator(models.TransientModel):
         readonly=True,
         help="model,id of the record the email is posted on; 'new' when it creates one.",
     )
-    # helpdesk workflow (issue 10)
+    # helpdesk workflow
     auto_reply = fields.Char("Acknowledgement", readonly=True)
 
     def _raw(self):
@@ -96,6 +96,8 @@ class MailConverterSimulator(models.TransientModel):
         )[:1]
         origin = folder._converter_origin() if folder else Origin(direction=self.direction)
         mail = self.env["mail.converter.reader"]._converter_read(raw, source, origin)
+        if self.log_id and not (self.eml_file or self.eml_text):
+            mail.log_id = self.log_id.id  # replaying a logged copy: it is not a duplicate of itself
         plan = Planner._converter_plan(mail, source)
         return self._simulation_values(mail, plan)
 
@@ -142,7 +144,7 @@ class MailConverterSimulator(models.TransientModel):
             "verdicts_html": Markup("<pre>%s</pre>")
             % ("\n".join(plan.verdicts) or self.env._("No rule applies to this mailbox.")),
             "stages_html": self._html_table(["Stage", "Decided"], steps) if steps else False,
-            # helpdesk workflow (issue 10)
+            # helpdesk workflow
             "auto_reply": (
                 f"{self.env._('Yes') if plan.auto_reply.yes else self.env._('No')}: "
                 f"{plan.auto_reply.reason}"

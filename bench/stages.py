@@ -135,7 +135,7 @@ STOCK_STAGES = [
 
 CONVERTER_STAGES = STOCK_STAGES[1:] + [
     ("mailbox", "retrieve", "fetch"),
-    ("mail.converter", "_log_seen", "dedupe and log"),
+    ("mail.converter", "_log_register", "dedupe and log"),
     ("mail.converter.reader", "_converter_match", "match"),
     ("mail.converter.planner", "_converter_plan", "decide"),
     ("res.partner", "message_post", "post message"),

@@ -6,6 +6,7 @@ from odoo.exceptions import ValidationError
 
 from ..tools import bcc
 from ..tools.addresses import normalize_email
+from ..tools.run_cache import RunCache
 from ..tools.source import MailboxSource
 
 _logger = logging.getLogger(__name__)
@@ -414,5 +415,6 @@ class FetchmailServer(models.Model):
             auto_reply_limit=self.auto_reply_limit,
             reopen_closed=self.converter_reopen_closed,
             mailbox_addresses=self._converter_mailbox_addresses(),
+            run_cache=RunCache(),
             **self._converter_source_security(),  # security
         )

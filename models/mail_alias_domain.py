@@ -9,11 +9,12 @@ class MailAliasDomain(models.Model):
     @api.model
     def search_fetch(self, domain, field_names=None, offset=0, limit=None, order=None):
         # Odoo lists every alias domain three times per incoming email (bounce detection,
-        # reply-to, loop checks); while the converter parses and posts (its own environment,
-        # ``mail_converter_importing``) the list does not change within a run.
-        if not self.env.context.get("mail_converter_importing") or domain or offset or field_names:
+        # reply-to, loop checks); while the converter parses and posts, its environment
+        # carries the run's cache: the list does not change within a run.
+        cache = self.env.context.get("mail_converter_run_cache")
+        if not isinstance(cache, RunCache) or domain or offset or field_names:
             return super().search_fetch(domain, field_names, offset, limit, order)
-        ids = RunCache.of(self.env.cr).get(
+        ids = cache.get(
             ("mail.alias.domain", limit, order, self.env.su),
             lambda: super(MailAliasDomain, self).search_fetch(domain, None, 0, limit, order).ids,
         )

@@ -19,6 +19,7 @@ from odoo.tools import SQL
 
 from ..tools import mime, pec
 from ..tools.retry import ConverterRetry
+from ..tools.run_cache import RunCache
 from .mail_converter_contact_claim import ContactBeingCreated
 
 # Errors another worker's transaction causes; a new transaction usually succeeds.
@@ -92,7 +93,7 @@ class MailConverter(models.AbstractModel):
             summary = mime.MailSummary(
                 key=f"unreadable:{source.server_id}:{origin.folder_id}:{where}", message_id=None
             )
-        log, todo = self._log_seen(summary, source, origin)
+        log, todo = self._log_register(summary, source, origin)
         if todo == "convert":
             log.write(
                 {
@@ -289,6 +290,8 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _convert(self, raw, summary, source, origin, log):
         """Read, plan and apply; return the values that finish ``log``."""
+        # Odoo's own look-ups while posting and replying read the run's cache (tools.run_cache).
+        self = self.with_context(mail_converter_run_cache=RunCache.of(source))
         mail = self.env["mail.converter.reader"]._converter_read(raw, source, origin, summary)
         mail.log_id = log.id  # registered exactly once already (_log_register)
         plan = self.env["mail.converter.planner"]._converter_plan(mail, source)

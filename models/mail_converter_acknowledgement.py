@@ -71,7 +71,7 @@ class MailConverterAcknowledgement(models.AbstractModel):
             return _("No sender address")
         if address in source.own_addresses or address in source.mailbox_addresses:
             return _("Sent from one of our own mailbox addresses")
-        if self._converter_aliases([address]):
+        if self._converter_aliases([address], source):
             return _("Sent from one of our own aliases")
         if bans.find_ban(source.bans, address):
             return _("Banned sender")

@@ -68,7 +68,7 @@ class MailConverterContacts(models.AbstractModel):
             wanted = [a for a in found if a.role == "from"]
         skip = known | source.contact_creation_addresses | source.own_addresses
         wanted = [a for a in wanted if a.email not in skip]
-        aliases = set(self._converter_aliases([a.email for a in wanted]))
+        aliases = set(self._converter_aliases([a.email for a in wanted], source))
         return [a for a in wanted if a.email not in aliases]
 
     @api.model
@@ -100,7 +100,7 @@ class MailConverterContacts(models.AbstractModel):
         known = {link.email for link in plan.links if link.model in ("res.partner", "res.users")}
         skip = known | source.own_addresses | source.mailbox_addresses
         wanted = [a for a in mail.matches.addresses if a.role == "from" and a.email not in skip]
-        aliases = set(self._converter_aliases([a.email for a in wanted]))
+        aliases = set(self._converter_aliases([a.email for a in wanted], source))
         return [a for a in wanted if a.email not in aliases]
 
     @api.model

@@ -14,6 +14,7 @@ from ..tools import addresses, matcher, mime, pec
 from ..tools.plan import (
     Mail,
 )
+from ..tools.run_cache import RunCache
 
 
 class MailConverterReader(models.AbstractModel):
@@ -92,6 +93,8 @@ class MailConverterReader(models.AbstractModel):
             # helpdesk workflow: the ticket remembers its mailbox (replies, spam, the marker)
             default_mail_converter_server_id=source.server_id,
             mail_converter_importing=True,
+            # the run's answers for Odoo's own alias and field look-ups (tools.run_cache)
+            mail_converter_run_cache=RunCache.of(source),
         )
 
     @api.model

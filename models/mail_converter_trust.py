@@ -20,10 +20,11 @@ class MailConverterTrust(models.AbstractModel):
         return next((a.email for a in mail.matches.addresses if a.role == "from"), "")
 
     @api.model
-    def _converter_aliases(self, emails):
+    def _converter_aliases(self, emails, source):
         """Which of ``emails`` are Odoo's own aliases, asked once per address and run."""
-        Alias = self.env["mail.alias.domain"].sudo().with_context(mail_converter_importing=True)
-        return RunCache.of(self.env.cr).aliases(emails, Alias._find_aliases)
+        cache = RunCache.of(source)
+        Alias = self.env["mail.alias.domain"].sudo().with_context(mail_converter_run_cache=cache)
+        return cache.aliases(emails, Alias._find_aliases)
 
     @api.model
     def _converter_in_company(self, record, source):

@@ -12,12 +12,12 @@ class MailThread(models.AbstractModel):
     @api.model
     def fields_get(self, allfields=None, attributes=None):
         # Odoo's message_new describes every field of the model for each new record, only
-        # to look up its name field; while the converter posts (its own environment,
-        # ``mail_converter_importing``), the description does not change within a run.
-        importing = self.env.context.get("mail_converter_importing")
-        if not importing or allfields is not None or attributes is not None:
+        # to look up its name field; while the converter posts, its environment carries
+        # the run's cache: the description does not change within a run.
+        cache = self.env.context.get("mail_converter_run_cache")
+        if not isinstance(cache, RunCache) or allfields is not None or attributes is not None:
             return super().fields_get(allfields, attributes)
-        described = RunCache.of(self.env.cr).get(
+        described = cache.get(
             ("fields_get", self._name, self.env.uid, self.env.su, self.env.lang),
             lambda: super(MailThread, self).fields_get(allfields, attributes),
         )

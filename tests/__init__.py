@@ -19,3 +19,4 @@ from . import test_hostile
 from . import test_multicompany
 from . import test_trust
 from . import test_loading
+from . import test_extending

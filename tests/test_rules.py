@@ -160,28 +160,34 @@ class TestRules(MailConverterCase):
         self.assertEqual(activity.summary, "Follow-up on our call")
         self.assertEqual(self._log("Follow-up from a stranger").model, "crm.lead")
 
-    def test_no_rule_matching_only_links(self):
+    def test_no_rule_matching_creates_the_mailbox_record(self):
+        """No rule decides: the mailbox's *Create a New Record* applies, as without rules."""
         self.append(make_email(subject="Just a note", email_from="Karl <karl@customer.example>"))
         self.append(make_email(subject="Nobody knows me", email_from="who@nowhere.example"))
         self.append(make_email(subject="Sent elsewhere", email_from="Karl <karl@customer.example>"))
         self.fetch()
+        note = self._log("Just a note")
         self.assertRecordValues(
-            self._log("Just a note"),
-            [
-                {
-                    "state": "done",
-                    "model": "res.partner",
-                    "res_id": self.customer.id,
-                    "rule_id": False,
-                }
-            ],
+            note, [{"state": "done", "model": "helpdesk.ticket", "rule_id": False}]
         )
-        self.assertFalse(self.tickets("Just a note"))
-        self.assertEqual(self._log("Nobody knows me").state, "discarded")
+        self.assertEqual(self.tickets("Just a note").partner_id, self.customer)
+        self.assertEqual(self._log("Nobody knows me").model, "helpdesk.ticket")
         self.assertNotIn("Other mailbox only", self._log("Sent elsewhere").rule_trace)
         self.assertEqual(
             self._log("Sent elsewhere").state, "done", "a rule of another mailbox does not apply"
         )
+
+    def test_no_rule_matching_only_files_without_a_mailbox_record(self):
+        self.server.object_id = False
+        self.append(make_email(subject="Just a note", email_from="Karl <karl@customer.example>"))
+        self.append(make_email(subject="Nobody knows me", email_from="who@nowhere.example"))
+        self.fetch()
+        self.assertRecordValues(
+            self._log("Just a note"),
+            [{"state": "done", "model": "res.partner", "res_id": self.customer.id}],
+        )
+        self.assertFalse(self.tickets("Just a note"))
+        self.assertEqual(self._log("Nobody knows me").state, "discarded")
 
     def test_invalid_regex_refused(self):
         with (

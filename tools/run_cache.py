@@ -1,24 +1,24 @@
 """What stays the same during one mailbox run, asked of the database once.
 
-A :class:`RunCache` lives as long as the cursor converting the run's emails: it
-is kept in Odoo's ``cursor.cache``, which is meant for repeatable reads and is
-dropped with the cursor. The converter hands it down explicitly (``of(cr)``);
-nothing is carried in the context. No Odoo import.
+A :class:`RunCache` belongs to one run: ``fetchmail.server._converter_source``
+makes one with the run's :class:`tools.source.MailboxSource`, which hands it to
+every stage. Odoo's own parsing and posting ask for alias domains and field
+descriptions themselves; the converter's ``mail.thread`` environment carries
+the same object for them (as Odoo prefetches ``mail_catchall_aliases``). No
+Odoo import.
 """
 
 
 class RunCache:
     """Answers that do not change during a run: aliases, alias domains, field descriptions."""
 
-    KEY = "mail_converter.run_cache"
-
     def __init__(self):
         self._values = {}
 
     @classmethod
-    def of(cls, cr):
-        """The run cache of the cursor ``cr`` (created on first use)."""
-        return cr.cache.setdefault(cls.KEY, cls())
+    def of(cls, source):
+        """The run cache of ``source``; a throwaway one when the source has none."""
+        return getattr(source, "run_cache", None) or cls()
 
     def get(self, key, compute):
         """The value stored under ``key``, computed once by ``compute()``."""

@@ -68,6 +68,8 @@ class MailboxSource:
     # -- end security ----------------------------------------------------------------------
     # Room for the settings later stages read (auto-reply, bounces, BCC, PEC...).
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    # tools.run_cache.RunCache: answers that do not change during this run (one per source)
+    run_cache: object = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

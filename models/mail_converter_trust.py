@@ -23,8 +23,7 @@ class MailConverterTrust(models.AbstractModel):
     def _converter_aliases(self, emails, source):
         """Which of ``emails`` are Odoo's own aliases, asked once per address and run."""
         cache = RunCache.of(source)
-        Alias = self.env["mail.alias.domain"].sudo().with_context(mail_converter_run_cache=cache)
-        return cache.aliases(emails, Alias._find_aliases)
+        return cache.aliases(emails, self.env["mail.alias.domain"].sudo()._find_aliases)
 
     @api.model
     def _converter_in_company(self, record, source):

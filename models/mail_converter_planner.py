@@ -10,7 +10,9 @@ small method a consultant can override, or a new one can be inserted::
         stages.insert(stages.index("_plan_rules"), "_plan_vip_customers")
         return stages
 
-Stages read the database (matching, reply headers, tags) but never write.
+Stages read the database (matching, reply headers, tags) but never write nor
+send anything; what Odoo would send while deciding (its loop notice) is kept
+in the plan for apply.
 """
 
 from odoo import api, models, tools

@@ -13,9 +13,8 @@ from odoo.http import request
 
 _logger = logging.getLogger(__name__)
 
-# Read at most this much when the mailbox sets no size limit (Odoo's own request cap).
+# Kept when the mailbox sets no size limit (Odoo refuses larger requests anyway).
 PIPE_MAX_BYTES = 128 * 1024 * 1024
-CHUNK = 1024 * 1024
 
 
 class MailConverterPipe(http.Controller):
@@ -26,7 +25,7 @@ class MailConverterPipe(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
-        max_content_length=None,  # read in pieces below, up to the mailbox's own limit
+        readonly=False,
     )
     def mail_converter_pipe(self, server_id, **_kwargs):
         env = request.env(user=SUPERUSER_ID)
@@ -49,19 +48,10 @@ class MailConverterPipe(http.Controller):
         return self._answer(200, f"{log.state} {log.id}")
 
     def _read_body(self, limit):
-        """The request body, at most ``limit`` + 1 bytes of it (a header is all a larger email
-        needs to be logged), and the body's full size."""
-        stream = request.httprequest.stream
-        parts, kept, size = [], 0, 0
-        while True:
-            piece = stream.read(CHUNK)
-            if not piece:
-                break
-            size += len(piece)
-            if kept <= limit:
-                parts.append(piece[: limit + 1 - kept])
-                kept += len(parts[-1])
-        return b"".join(parts), size
+        """At most ``limit`` + 1 bytes of the email (a header is all a larger one needs to be
+        logged), and its full size. Odoo itself refuses bodies above its request limit."""
+        data = request.httprequest.get_data(cache=False)
+        return data[: limit + 1], len(data)
 
     def _answer(self, status, text):
         return request.make_response(

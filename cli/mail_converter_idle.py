@@ -33,7 +33,7 @@ class MailConverterIdle(Command):
             "--rescan-interval",
             dest="mail_converter_rescan",
             type="int",
-            default=30,
+            my_default=30,
             help="Seconds between two reads of the mailboxes' settings (and takeover attempts).",
         )
         parser.add_option_group(group)

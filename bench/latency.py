@@ -13,7 +13,7 @@ connections, the listener's memory, and database rows written per hour.
     python bench/latency.py --db DB --odoo-args '["--db_host=...", "--addons-path=..."]'
 
 ``DB`` is a scratch database with mail_converter installed; its mailboxes are archived.
-``bash bench/run.sh --scenarios latency`` runs it on a copy of the benchmark template.
+``bash bench/run.sh latency`` runs it on a fresh database.
 """
 
 import argparse
@@ -126,7 +126,7 @@ class Bench:
                 f"--http-port={self.http_port}",
                 "--max-cron-threads=2",
                 "--workers=0",
-                "--log-level=warn",
+                f"--log-level={self.args.server_log_level}",
             ],
             "odoo",
         )
@@ -145,19 +145,24 @@ class Bench:
         )
 
     # -- measuring ----------------------------------------------------------------------
-    def observe(self, sent, timeout):
-        """Wait until every subject in ``sent`` ({subject: time appended}) has a ticket;
-        return the latencies in seconds."""
+    def observe(self, sent, timeout, feeder):
+        """Watch for the tickets of ``sent`` ({subject: time appended}) while ``feeder`` appends,
+        then up to ``timeout`` seconds more; return the latencies in seconds and how many
+        never came."""
         conn = self.raw_conn()
-        seen = {}
-        deadline = time.monotonic() + timeout
-        while len(seen) < len(sent) and time.monotonic() < deadline:
+        seen, deadline = {}, None
+        while True:
+            if not feeder.is_alive():
+                deadline = deadline or time.monotonic() + timeout
+                if len(seen) >= len(sent) or time.monotonic() > deadline:
+                    break
             pending = [s for s in list(sent) if s not in seen]
-            with conn.cursor() as cur:
-                cur.execute("SELECT name FROM helpdesk_ticket WHERE name = ANY(%s)", (pending,))
-                now = time.monotonic()
-                for (name,) in cur.fetchall():
-                    seen[name] = now - sent[name]
+            if pending:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT name FROM helpdesk_ticket WHERE name = ANY(%s)", (pending,))
+                    now = time.monotonic()
+                    for (name,) in cur.fetchall():
+                        seen[name] = now - sent[name]
             time.sleep(0.05)
         conn.close()
         return list(seen.values()), len(sent) - len(seen)
@@ -260,8 +265,7 @@ class Bench:
         self.wait_state({self.server_id}, "watching")
         times = [i * self.args.idle_spacing for i in range(self.args.emails)]
         sent, thread = self.deliver_over_time("support", "Latency idle", times)
-        thread.join()
-        latencies, missing = self.observe(sent, 120)
+        latencies, missing = self.observe(sent, 120, thread)
         self.stop(listener)
         return self.summary("idle", latencies, missing)
 
@@ -270,8 +274,7 @@ class Bench:
         window = self.args.poll_window
         times = [random.uniform(0, window) for _i in range(self.args.emails)]  # noqa: S311
         sent, thread = self.deliver_over_time("support", "Latency poll", times)
-        thread.join()
-        latencies, missing = self.observe(sent, 300)
+        latencies, missing = self.observe(sent, 300, thread)
         self.set_mode(instant=False, polling=False)
         return self.summary("polling (1-minute cron)", latencies, missing)
 
@@ -323,15 +326,13 @@ class Bench:
         ids = self.env_do(make)
         listener = self.start_listener()
         self.wait_state(set(ids), "watching")
-        time.sleep(15)  # let the start-up writes reach the statistics
+        time.sleep(30)  # let the start-up writes reach the statistics (flushed every few seconds)
         conn = self.raw_conn()
 
         def written():
             with conn.cursor() as cur:
                 cur.execute(
-                    "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database"
-                    " WHERE datname = %s",
-                    (self.args.db,),
+                    "SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables"
                 )
                 return cur.fetchone()[0]
 
@@ -411,6 +412,7 @@ def main():
         "--port-base", type=int, default=int(os.environ.get("MC_TEST_PORT_BASE", 24100)) + 300
     )
     parser.add_argument("--scenarios", default="pipe,idle,polling,cost")
+    parser.add_argument("--server-log-level", default="warn", help="the Odoo server's log level")
     parser.add_argument(
         "--keep", action="store_true", help="keep the logs in the temporary directory"
     )

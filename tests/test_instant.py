@@ -12,8 +12,9 @@ import time
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
+from odoo.exceptions import AccessError
 from odoo.modules.registry import DummyRLock, Registry
-from odoo.tests import BaseCase, HttpCase, tagged
+from odoo.tests import BaseCase, HttpCase, new_test_user, tagged
 from odoo.tests.common import get_db_name
 
 from ..services.instant_listener import InstantListener
@@ -170,6 +171,33 @@ class TestInstantListener(BaseCase):
         self.assertEqual(client.noop()[0], "OK")
         client.logout()
 
+    def test_watcher_reissues_idle_and_stops_cleanly(self):
+        arrivals, states = [], []
+        stop = threading.Event()
+
+        def connect():
+            client = imaplib.IMAP4("127.0.0.1", self.dovecot.imap_port)
+            client.login("support", "support")
+            return client
+
+        thread = threading.Thread(
+            target=idle.watch_folder,
+            args=(connect, "INBOX", lambda: arrivals.append(1), stop),
+            kwargs={"on_state": lambda state, error: states.append(state), "reissue": 0.3},
+        )
+        thread.start()
+        self.addCleanup(thread.join, 10)
+        self.addCleanup(stop.set)
+        wait_for("watching", lambda: idle.STATE_WATCHING in states)
+        time.sleep(1.5)  # several IDLE ... DONE rounds on the same connection
+        self.dovecot.append("support", make_email(subject="Instant reissued"))
+        wait_for("the arrival", lambda: arrivals, 10)
+        stop.set()
+        thread.join(10)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(states, [idle.STATE_WATCHING, idle.STATE_STOPPED])
+        self.assertEqual(len(arrivals), 1)
+
     def test_new_mail_becomes_ticket_without_scheduler(self):
         server_id = self._make_server()
         listener, _finish = self._start("listener-a")
@@ -253,6 +281,19 @@ class TestInstantPipe(MailConverterDovecotCase, HttpCase):
             )
         self.env.invalidate_all()
         return done.returncode, (done.stdout + done.stderr).decode()
+
+    def test_pipe_secret_is_for_settings_admins(self):
+        manager = new_test_user(
+            self.env,
+            login="pipe_manager",
+            groups="base.group_user,mail_converter.group_mail_converter_manager",
+        )
+        server = self.server.with_user(manager)
+        self.assertTrue(server.name)
+        with self.assertRaises(AccessError):
+            server.read(["converter_pipe_secret"])
+        with self.assertRaises(AccessError):
+            server.action_converter_pipe_secret()
 
     def test_good_secret_converts(self):
         status, output = self.pipe(make_email(subject="Piped printer"))

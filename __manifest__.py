@@ -12,10 +12,12 @@
     "data": [
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
+        "security/mail_converter_instant_security.xml",
         "data/mail_converter_tag_data.xml",
         # Operations: archive imports and the overview.
         "data/mail_converter_import_cron.xml",
         "data/mail_converter_fetch_cron.xml",
+        "data/mail_converter_instant_cron.xml",
         "views/mail_converter_import_job_views.xml",
         "wizards/mail_converter_import_views.xml",
         "views/mail_converter_dashboard_views.xml",
@@ -31,6 +33,7 @@
         "views/mail_converter_rule_views.xml",
         "views/mail_converter_log_views.xml",
         "views/fetchmail_server_views.xml",
+        "views/fetchmail_server_instant_views.xml",
         "views/mail_message_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",

@@ -5,6 +5,9 @@ from . import fetchmail_server
 from . import fetchmail_server_actions
 from . import fetchmail_server_fetch
 from . import fetchmail_server_health
+from . import fetchmail_server_instant
+from . import mail_converter_instant_signal
+from . import mail_converter_listener
 from . import mail_converter_folder
 from . import mail_converter_folder_range
 from . import mail_converter_contact_claim

@@ -14,9 +14,11 @@ from . import test_special
 from . import test_ui
 from . import test_helpdesk
 
-# security (issue 9 part B)
+
 from . import test_hostile
 from . import test_multicompany
 from . import test_trust
 from . import test_loading
 from . import test_extending
+
+from . import test_instant

@@ -18,3 +18,6 @@ from . import test_helpdesk
 from . import test_hostile
 from . import test_multicompany
 from . import test_trust
+
+# conversations (issue 20)
+from . import test_conversations

@@ -6,9 +6,9 @@ Shared by the Dovecot tests (``tests/test_conversations.py``) and the unit tests
 
 import base64
 import struct
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 
 # A 1x1 transparent PNG (the smallest valid PNG file).
 PNG = base64.b64decode(
@@ -23,8 +23,10 @@ DATE = format_datetime(datetime(2024, 12, 3, 9, 30, tzinfo=timezone.utc))
 # level (1 byte), id (4 bytes: type << 16 | name), length, data and a 16-bit checksum.
 def _tnef_attribute(level, name, type_, data):
     checksum = sum(data) & 0xFFFF
-    return struct.pack("<BIi", level, (type_ << 16) | name, len(data)) + data + struct.pack(
-        "<H", checksum
+    return (
+        struct.pack("<BIi", level, (type_ << 16) | name, len(data))
+        + data
+        + struct.pack("<H", checksum)
     )
 
 
@@ -46,12 +48,20 @@ def tnef_blob(body, attachments):
     return blob
 
 
-def outlook_winmail(body="Please find the signed offer attached.", attachments=None, blob=None):
+def outlook_winmail(
+    body="Please find the signed offer attached.", attachments=None, blob=None, text_part=True
+):
     """Outlook (desktop, "Rich Text" format) to a non-Outlook recipient: a text/plain part and
-    ``winmail.dat`` as ``application/ms-tnef`` holding the real attachments."""
+    ``winmail.dat`` as ``application/ms-tnef`` holding the real attachments; without
+    ``text_part``, the TNEF part alone, as some Exchange servers send it."""
     attachments = attachments if attachments is not None else [("offer.pdf", PDF)]
-    msg = _headers("Signed offer", "Bob Outlook <bob@contoso.example>", "X-Mailer", "Microsoft Outlook 16.0")
-    msg.set_content(body + "\n")
+    msg = _headers(
+        "Signed offer", "Bob Outlook <bob@contoso.example>", "X-Mailer", "Microsoft Outlook 16.0"
+    )
+    if text_part:
+        msg.set_content(body + "\n")
+    else:
+        msg.make_mixed()
     msg.add_attachment(
         blob if blob is not None else tnef_blob(body, attachments),
         maintype="application",
@@ -62,10 +72,13 @@ def outlook_winmail(body="Please find the signed offer attached.", attachments=N
 
 
 # -- inline images ---------------------------------------------------------------------------
-def outlook_inline_image(subject="Error on screen"):
+def outlook_inline_image(subject="Error on screen", named=True):
     """Outlook 2016 HTML with a pasted screenshot: multipart/related, the image part carries a
-    Content-ID and ``name=`` but no Content-Disposition (as Outlook for Windows sends it)."""
-    msg = _headers(subject, "Bob Outlook <bob@contoso.example>", "X-Mailer", "Microsoft Outlook 16.0")
+    Content-ID and ``name=`` but no Content-Disposition (as Outlook for Windows sends it);
+    without ``named``, not even a name (as some mobile clients send it)."""
+    msg = _headers(
+        subject, "Bob Outlook <bob@contoso.example>", "X-Mailer", "Microsoft Outlook 16.0"
+    )
     msg.set_content("See the screenshot:\n[cid:image001.png@01DB4A2C.5F1E8A90]\n")
     msg.add_alternative(
         '<html><body><div class="WordSection1"><p class="MsoNormal">See the screenshot:</p>'
@@ -86,7 +99,8 @@ def outlook_inline_image(subject="Error on screen"):
     image = EmailMessage()
     image.set_content(PNG, maintype="image", subtype="png", cid="<image001.png@01DB4A2C.5F1E8A90>")
     del image["Content-Disposition"]
-    image.set_param("name", "image001.png")
+    if named:
+        image.set_param("name", "image001.png")
     related.attach(image)
     return related.as_bytes()
 
@@ -129,9 +143,7 @@ def google_invitation(subject="Invitation: Quarterly review @ Tue 10 Dec 2024 2p
     msg.add_alternative("<p>You have been invited to the following event.</p>", subtype="html")
     msg.add_alternative(ics, subtype="calendar", params={"method": "REQUEST"})
     msg.make_mixed()
-    msg.add_attachment(
-        ics.encode(), maintype="application", subtype="ics", filename="invite.ics"
-    )
+    msg.add_attachment(ics.encode(), maintype="application", subtype="ics", filename="invite.ics")
     return msg.as_bytes()
 
 
@@ -154,8 +166,16 @@ OUTLOOK_TIMEZONE = [
 ]
 
 
-def outlook_calendar(method, subject, partstat="NEEDS-ACTION", organizer=None, attendee=None,
-                     start="20241211T100000", end="20241211T110000", sender=None):
+def outlook_calendar(
+    method,
+    subject,
+    partstat="NEEDS-ACTION",
+    organizer=None,
+    attendee=None,
+    start="20241211T100000",
+    end="20241211T110000",
+    sender=None,
+):
     """Outlook / Exchange: ``text/calendar; method=...`` as the last alternative, no file name,
     base64; times in a Windows time zone defined by a VTIMEZONE (``PRODID:Microsoft Exchange
     Server 2010``). ``method`` is REQUEST, REPLY or CANCEL."""
@@ -188,10 +208,17 @@ def outlook_calendar(method, subject, partstat="NEEDS-ACTION", organizer=None, a
             "",
         ]
     )
-    msg = _headers(subject, sender or f"{organizer[0]} <{organizer[1]}>", "X-Mailer", "Microsoft Outlook 16.0")
+    msg = _headers(
+        subject, sender or f"{organizer[0]} <{organizer[1]}>", "X-Mailer", "Microsoft Outlook 16.0"
+    )
     msg.set_content("\n")
     msg.add_alternative("<html><body><p></p></body></html>", subtype="html")
-    msg.add_alternative(ics.encode(), maintype="text", subtype="calendar", params={"method": method, "charset": "utf-8"})
+    msg.add_alternative(
+        ics.encode(),
+        maintype="text",
+        subtype="calendar",
+        params={"method": method, "charset": "utf-8"},
+    )
     return msg.as_bytes()
 
 
@@ -254,7 +281,7 @@ def apple_reply(html=True):
     markup = (
         '<html><head><meta http-equiv="content-type" content="text/html; charset=utf-8"></head>'
         '<body style="overflow-wrap: break-word;">Sounds good, see you then.<div><br></div>'
-        "<div>Carl<br><div><br><blockquote type=\"cite\"><div>On 3 Dec 2024, at 10:12, Support "
+        '<div>Carl<br><div><br><blockquote type="cite"><div>On 3 Dec 2024, at 10:12, Support '
         "&lt;support@company.example&gt; wrote:</div><br><div><div>"
         f"{QUOTED}</div></div></blockquote></div><br></div></body></html>"
     )

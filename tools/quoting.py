@@ -18,6 +18,7 @@ from lxml import etree
 QUOTE_ATTRIBUTE = "data-o-mail-quote"
 # Larger bodies are left as they are: quote detection is line based and must stay cheap.
 MAX_LENGTH = 1_000_000
+# quotequail reads this many lines at most, and folds whatever follows them.
 MAX_LINES = 1000
 
 
@@ -68,7 +69,11 @@ def fold_quotes(body):
         return body
     wrapper = lxml.html.fragment_fromstring(body, create_parent="div")
     children = [child for child in wrapper if isinstance(child.tag, str)]
-    if children and all(child.tag == "pre" for child in children) and not (wrapper.text or "").strip():
+    if (
+        children
+        and all(child.tag == "pre" for child in children)
+        and not (wrapper.text or "").strip()
+    ):
         if not _fold_pre(wrapper):
             return body
         return html_lib.escape(wrapper.text or "", quote=False) + "".join(

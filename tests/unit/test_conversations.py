@@ -35,7 +35,9 @@ def calendar_of(raw):
 
 class TestTnef(unittest.TestCase):
     def test_outlook_blob_gives_its_files_and_body(self):
-        blob = samples.tnef_blob("Offer inside", [("offer.pdf", samples.PDF), ("Überblick.txt", b"Zahlen 2024")])
+        blob = samples.tnef_blob(
+            "Offer inside", [("offer.pdf", samples.PDF), ("Überblick.txt", b"Zahlen 2024")]
+        )
         unpacked = tnef.unpack(blob)
         self.assertEqual(
             unpacked.attachments, (("offer.pdf", samples.PDF), ("Überblick.txt", b"Zahlen 2024"))

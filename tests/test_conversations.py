@@ -218,6 +218,8 @@ class TestQuotedHistory(ConversationCase):
         "apple_reply": "Sounds good, see you then.",
     }
 
+    INTRO = {"gmail_reply": "wrote:", "outlook_reply": "Sent:", "apple_reply": "wrote:"}
+
     def test_replies_of_gmail_outlook_apple_mail(self):
         for build in (samples.gmail_reply, samples.outlook_reply, samples.apple_reply):
             for html in (True, False):
@@ -236,6 +238,8 @@ class TestQuotedHistory(ConversationCase):
                     shown = root.text_content()
                     self.assertIn(self.NEW_TEXT[build.__name__], shown)
                     self.assertNotIn(samples.QUOTED, shown)
+                    # the line introducing the quote is folded with it
+                    self.assertNotIn(self.INTRO[build.__name__], shown)
                     # nothing deleted: the whole conversation is in the message and the ticket
                     self.assertIn(samples.QUOTED, str(message.body))
                     self.assertIn(samples.QUOTED, str(ticket.description))

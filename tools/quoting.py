@@ -13,13 +13,28 @@ import html as html_lib
 
 import lxml.html
 import quotequail
+import re2
 from lxml import etree
+from quotequail import _patterns
 
 QUOTE_ATTRIBUTE = "data-o-mail-quote"
 # Larger bodies are left as they are: quote detection is line based and must stay cheap.
 MAX_LENGTH = 1_000_000
 # quotequail reads this many lines at most, and folds whatever follows them.
 MAX_LINES = 1000
+
+
+def _compile_patterns_with_re2():
+    """Have quotequail match its reply and forward patterns with RE2: compiled by ``re`` they
+    backtrack, in time cubic in the length of a crafted line (4,000 characters: 11 s)."""
+    for patterns in (*_patterns.COMPILED_PATTERN_MAP.values(), _patterns.COMPILED_PATTERNS):
+        patterns[:] = [
+            re2.compile(pattern.pattern) if isinstance(pattern.pattern, str) else pattern
+            for pattern in patterns
+        ]
+
+
+_compile_patterns_with_re2()
 
 
 def _inner_html(fragment):

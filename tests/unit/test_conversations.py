@@ -9,6 +9,7 @@ import html
 import importlib.util
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -101,6 +102,17 @@ class TestQuoting(unittest.TestCase):
                     self.assertIn(new, new_part)
                     self.assertNotIn("restart the router", new_part)
                     self.assertIn(samples.QUOTED, quoted)
+
+    def test_crafted_line_takes_linear_time(self):
+        # quotequail's own "YYYY/MM/DD name <address>" pattern backtracks on this line.
+        line = ("2024/1/1 " + " <@" * 20000)[:40000]
+        for body in (
+            f"<pre>hello\n{line}\n</pre>",
+            f"<div>hello</div><div>{html.escape(line)}</div>",
+        ):
+            start = time.monotonic()
+            quoting.fold_quotes(body)
+            self.assertLess(time.monotonic() - start, 2)
 
     def test_no_quote_no_change(self):
         self.assertEqual(quoting.fold_quotes("<p>Hello</p>"), "<p>Hello</p>")

@@ -9,7 +9,7 @@ import email
 import lxml.html
 
 from odoo import fields
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..tools import tnef
 from . import samples
@@ -243,3 +243,20 @@ class TestQuotedHistory(ConversationCase):
                     # nothing deleted: the whole conversation is in the message and the ticket
                     self.assertIn(samples.QUOTED, str(message.body))
                     self.assertIn(samples.QUOTED, str(ticket.description))
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestConversationsUi(ConversationCase, HttpCase):
+    """What a helpdesk user sees in the chatter."""
+
+    def test_quote_folded_in_the_chatter(self):
+        ticket, _message = self.convert(samples.outlook_reply(), "Re: Router (Outlook, HTML)")
+        self.start_tour(
+            f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_quote_fold", login="admin"
+        )
+
+    def test_inline_image_not_listed_again(self):
+        ticket, _message = self.convert(samples.outlook_inline_image(), "Error on screen")
+        self.start_tour(
+            f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_inline_image", login="admin"
+        )

@@ -86,12 +86,19 @@ class MailConverterContent(models.AbstractModel):
             for index, attachment in enumerate(attachments):
                 info = attachment[2] if len(attachment) > 2 else {}
                 if not (info or {}).get("cid") and attachment[1] == content:
-                    name = f"{cid.split('@')[0]}.{part.get_content_subtype()}"
-                    if "." in cid.split("@")[0]:
-                        name = cid.split("@")[0]
+                    name = self._converter_inline_image_name(cid, part.get_content_subtype())
                     attachments[index] = Attachment(name, content, {**(info or {}), "cid": cid})
                     break
         msg_dict["attachments"] = attachments
+
+    @api.model
+    def _converter_inline_image_name(self, cid, subtype):
+        """A file name for an image that came without one, from its Content-ID
+        (``image001.png@01DB...`` gives ``image001.png``)."""
+        local = cid.split("@", 1)[0][:64]
+        name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in local).strip("._")
+        extension = "".join(c for c in subtype.lower() if c.isalnum())[:8] or "img"
+        return name if "." in (name or "") else f"{name or 'image'}.{extension}"
 
     @api.model
     def _converter_inline_images_posted(self, body_before, body_after):

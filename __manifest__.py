@@ -8,7 +8,9 @@
     "author": "mail_converter developers",
     "license": "LGPL-3",
     "depends": ["mail", "contacts", "crm", "helpdesk_mgmt"],
-    "external_dependencies": {"python": ["google-re2", "flufl.bounce"]},
+    "external_dependencies": {
+        "python": ["google-re2", "flufl.bounce", "tnefparse", "icalendar", "quotequail"]
+    },
     "data": [
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",

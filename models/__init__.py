@@ -41,3 +41,7 @@ from . import res_users
 from . import mail_converter_ban
 from . import helpdesk_ticket
 from . import crm_lead_spam
+
+# conversations (issue 20): what a converted email shows
+from . import mail_converter_content
+from . import mail_converter_planner_calendar

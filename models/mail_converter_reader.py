@@ -42,6 +42,8 @@ class MailConverterReader(models.AbstractModel):
         msg_dict = self._converter_mail_thread(source).message_parse(
             message, save_original=source.save_original
         )
+        # Conversations: winmail.dat unpacked, inline images, quotes folded, invitations summarised.
+        self.env["mail.converter.content"]._converter_enrich(message, msg_dict, source)
         if source.strip_attachments:
             msg_dict.pop("attachments", None)
         if envelope is not None and envelope.inner:

@@ -90,6 +90,29 @@ class MailThread(models.AbstractModel):
             and not message.subtype_id.internal
         )
 
+    def _mail_converter_body_fields(self):
+        """HTML fields holding a copy of the email that created the record (a ticket's or a
+        lead's description), where inline images are shown too; override to add some."""
+        field = self._fields.get("description")
+        return ["description"] if field is not None and field.type == "html" else []
+
+    # -- inline images: shown once, in the body ---------------------------------
+    def _process_attachments_for_post(self, attachments, attachment_ids, message_values):
+        result = super()._process_attachments_for_post(attachments, attachment_ids, message_values)
+        if not self.env.context.get("mail_converter_importing") or "body" not in result:
+            return result
+        Content = self.env["mail.converter.content"]
+        result["body"], sources = Content._converter_inline_images_posted(
+            message_values.get("body"), result["body"]
+        )
+        if sources:
+            model = message_values.get("model") or self._name
+            res_id = message_values.get("res_id") or (self.id if len(self) == 1 else False)
+            if model in self.env and res_id:
+                record = self.env[model].sudo().browse(res_id)
+                Content._converter_inline_record_images(record, sources)
+        return result
+
     # -- private at creation, so that notifications already know -------------
     def _message_create(self, values_list):
         messages = super()._message_create(values_list)

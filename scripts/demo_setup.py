@@ -2,6 +2,7 @@
 # seeded with sample mail over IMAP the first time, then one fetch.
 # ruff: noqa: F821  (env is provided by odoo shell)
 import imaplib
+import importlib.util
 import os
 import sys
 import time
@@ -183,6 +184,29 @@ client.login("support", "support")
 client.select("INBOX", readonly=True)
 if len(client.search(None, "ALL")[1][0].split()) <= 30:
     for raw in support_extra:
+        client.append("INBOX", "", None, raw)
+client.logout()
+
+# Conversations: winmail.dat, an inline image, invitations and quoted replies, as the test
+# samples build them (tests/samples.py), delivered once.
+_spec = importlib.util.spec_from_file_location(
+    "mail_converter_samples", os.path.join(os.environ["MC_REPO"], "tests", "samples.py")
+)
+samples = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(samples)
+client = imaplib.IMAP4("127.0.0.1", port)
+client.login("support", "support")
+client.select("INBOX", readonly=True)
+if not client.search(None, "SUBJECT", '"Signed offer"')[1][0].split():
+    for raw in (
+        samples.outlook_winmail(),
+        samples.outlook_inline_image(),
+        samples.google_invitation(),
+        samples.outlook_calendar("REQUEST", "Sync on the rollout"),
+        samples.gmail_reply(),
+        samples.outlook_reply(),
+        samples.apple_reply(html=False),
+    ):
         client.append("INBOX", "", None, raw)
 client.logout()
 

@@ -14,7 +14,6 @@ from . import test_special
 from . import test_ui
 from . import test_helpdesk
 
-
 from . import test_hostile
 from . import test_multicompany
 from . import test_trust
@@ -22,3 +21,5 @@ from . import test_loading
 from . import test_extending
 
 from . import test_instant
+
+from . import test_conversations

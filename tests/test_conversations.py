@@ -1,0 +1,262 @@
+"""Conversations (C14) through a real Dovecot: winmail.dat, inline images, calendar invitations
+and quoted history, as Outlook, Gmail, Google Calendar and Apple Mail send them.
+
+The samples are built by ``tests/samples.py``, each after the client it names.
+"""
+
+import email
+
+import lxml.html
+
+from odoo import fields
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..tools import tnef
+from . import samples
+from .common import MailConverterDovecotCase
+
+
+class ConversationCase(MailConverterDovecotCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["mail.converter.rule"].search([]).action_archive()
+        cls.env.company.partner_id.tz = "Europe/Brussels"
+
+    def convert(self, raw, subject):
+        """Deliver ``raw``, fetch, and return the ticket it made and its email in the chatter."""
+        self.append(raw)
+        self.fetch()
+        ticket = self.tickets(subject)
+        self.assertEqual(len(ticket), 1, self.logs().mapped("error"))
+        return ticket, self.email_of(ticket)
+
+    def email_of(self, record):
+        message = record.message_ids.filtered(lambda m: m.message_type == "email")
+        self.assertEqual(len(message), 1)
+        return message
+
+    def listed_attachments(self, message):
+        """What the chatter lists under the message: its attachments not shown in its body
+        (``extra_body_attachment_ids`` in mail's ``message_model.js``)."""
+        root = lxml.html.fromstring(str(message.body))
+        inline = {
+            int(img.get("data-attachment-id")) for img in root.xpath("//img[@data-attachment-id]")
+        }
+        return message.attachment_ids.filtered(lambda a: a.id not in inline)
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestWinmail(ConversationCase):
+    """winmail.dat becomes the files it holds; a broken one is kept as it came."""
+
+    def test_outlook_winmail_is_unpacked(self):
+        raw = samples.outlook_winmail(
+            attachments=[("offer.pdf", samples.PDF), ("prices.csv", b"item;price\nrouter;49\n")]
+        )
+        ticket, message = self.convert(raw, "Signed offer")
+        self.assertEqual(sorted(message.attachment_ids.mapped("name")), ["offer.pdf", "prices.csv"])
+        pdf = message.attachment_ids.filtered(lambda a: a.name == "offer.pdf")
+        self.assertEqual(pdf.raw, samples.PDF)
+        self.assertIn("Please find the signed offer attached.", str(ticket.description))
+
+    def test_body_only_in_winmail(self):
+        # Exchange sometimes sends nothing but the TNEF part: its body is the message.
+        raw = samples.outlook_winmail(body="Offer for 12 routers, see attachment.", text_part=False)
+        ticket, message = self.convert(raw, "Signed offer")
+        self.assertIn("Offer for 12 routers, see attachment.", str(message.body))
+        self.assertIn("Offer for 12 routers, see attachment.", str(ticket.description))
+        self.assertEqual(message.attachment_ids.mapped("name"), ["offer.pdf"])
+
+    def test_unreadable_winmail_is_kept(self):
+        blob = tnef.SIGNATURE + b"\x01\x00" + b"\xff" * 40
+        _ticket, message = self.convert(samples.outlook_winmail(blob=blob), "Signed offer")
+        self.assertEqual(message.attachment_ids.mapped("name"), ["winmail.dat"])
+        self.assertEqual(message.attachment_ids.raw, blob)
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestInlineImages(ConversationCase):
+    """An image the HTML shows by ``cid:`` shows inline, and is not listed again."""
+
+    def assert_inline(self, ticket, message):
+        image = message.attachment_ids
+        self.assertEqual(len(image), 1)
+        self.assertEqual(image.raw, samples.PNG)
+        for html in (message.body, ticket.description):
+            img = lxml.html.fromstring(str(html)).xpath("//img")[0]
+            self.assertTrue(img.get("src").startswith(f"/web/image/{image.id}?access_token="))
+            self.assertEqual(img.get("data-attachment-id"), str(image.id))
+        self.assertFalse(self.listed_attachments(message))
+        self.assertNotIn("cid:", str(ticket.description))
+
+    def test_outlook_image_without_disposition(self):
+        ticket, message = self.convert(samples.outlook_inline_image(), "Error on screen")
+        self.assert_inline(ticket, message)
+        self.assertEqual(message.attachment_ids.name, "image001.png")
+
+    def test_image_without_any_name(self):
+        # Some clients give the image part a Content-ID and nothing else: no name, no disposition.
+        ticket, message = self.convert(samples.outlook_inline_image(named=False), "Error on screen")
+        self.assert_inline(ticket, message)
+        self.assertEqual(message.attachment_ids.name, "image001.png")
+
+    def test_real_attachment_still_listed(self):
+        ticket, message = self.convert(samples.outlook_winmail(), "Signed offer")
+        self.assertEqual(self.listed_attachments(message).mapped("name"), ["offer.pdf"])
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestInvitations(ConversationCase):
+    """A calendar part gets a readable summary; the .ics stays attached, once."""
+
+    def test_google_calendar_invitation(self):
+        ticket, message = self.convert(
+            samples.google_invitation(),
+            "Invitation: Quarterly review @ Tue 10 Dec 2024 2pm - 3pm (CET)",
+        )
+        text = lxml.html.fromstring(str(message.body)).text_content()
+        for expected in (
+            "Meeting invitation",
+            "What: Quarterly review",
+            # 13:00 UTC in the company's time zone
+            "When: 2024-12-10 14:00 - 15:00 (Europe/Brussels)",
+            "Where: Meeting room Ada, 2nd floor",
+            "Organizer: Grace Google <grace@gmail.example>",
+            "support@company.example (no answer yet)",
+            "You have been invited to the following event.",
+        ):
+            self.assertIn(expected, text)
+        self.assertEqual(message.attachment_ids.mapped("name"), ["invite.ics"])
+        self.assertIn(b"BEGIN:VCALENDAR", message.attachment_ids.raw)
+        self.assertIn("Quarterly review", str(ticket.description))
+
+    def test_outlook_invitation_and_cancellation(self):
+        _ticket, message = self.convert(
+            samples.outlook_calendar("REQUEST", "Sync on the rollout"), "Sync on the rollout"
+        )
+        text = lxml.html.fromstring(str(message.body)).text_content()
+        self.assertIn("Meeting invitation", text)
+        # 10:00 in Outlook's "W. Europe Standard Time": the same in Brussels
+        self.assertIn("When: 2024-12-11 10:00 - 11:00 (Europe/Brussels)", text)
+        self.assertIn("Where: Microsoft Teams Meeting", text)
+        self.assertEqual(message.attachment_ids.mapped("name"), ["invite.ics"])
+
+        _ticket, message = self.convert(
+            samples.outlook_calendar("CANCEL", "Canceled: Sync on the rollout"),
+            "Canceled: Sync on the rollout",
+        )
+        self.assertIn("Meeting cancelled", str(message.body))
+
+    def test_answer_to_our_invitation_is_filed_on_the_meeting(self):
+        organizer = new_test_user(
+            self.env, "mc_organizer", name="Olga Organizer", email="olga@company.example"
+        )
+        bob = self.env["res.partner"].create(
+            {"name": "Bob Outlook", "email": "bob@contoso.example"}
+        )
+        event = self.env["calendar.event"].create(
+            {
+                "name": "Sync on the rollout",
+                "user_id": organizer.id,
+                # 10:00 in Brussels
+                "start": fields.Datetime.to_datetime("2024-12-11 09:00:00"),
+                "stop": fields.Datetime.to_datetime("2024-12-11 10:00:00"),
+                "partner_ids": [fields.Command.set([organizer.partner_id.id, bob.id])],
+            }
+        )
+        raw = samples.outlook_calendar(
+            "REPLY",
+            "Accepted: Sync on the rollout",
+            partstat="ACCEPTED",
+            organizer=("Olga Organizer", "olga@company.example"),
+            attendee=("Bob Outlook", "bob@contoso.example"),
+            sender="Bob Outlook <bob@contoso.example>",
+        )
+        self.append(raw)
+        self.fetch()
+        self.assertFalse(self.tickets("Accepted: Sync on the rollout"))
+        message = self.email_of(event)
+        self.assertIn(
+            "Answer to a meeting invitation: Bob Outlook &lt;bob@contoso.example&gt; accepted",
+            str(message.body),
+        )
+        self.assertEqual(message.attachment_ids.mapped("name"), ["invite.ics"])
+
+    def test_answer_from_someone_else_is_not_filed(self):
+        organizer = new_test_user(self.env, "mc_organizer2", email="olga2@company.example")
+        bob = self.env["res.partner"].create({"name": "Bob", "email": "bob@contoso.example"})
+        event = self.env["calendar.event"].create(
+            {
+                "name": "Sync",
+                "user_id": organizer.id,
+                "start": fields.Datetime.to_datetime("2024-12-11 09:00:00"),
+                "stop": fields.Datetime.to_datetime("2024-12-11 10:00:00"),
+                "partner_ids": [fields.Command.set([bob.id])],
+            }
+        )
+        # A stranger forwards Bob's answer: it names Bob, but Bob did not send it.
+        raw = samples.outlook_calendar(
+            "REPLY",
+            "Accepted: Sync",
+            partstat="ACCEPTED",
+            organizer=("Olga", "olga2@company.example"),
+            attendee=("Bob", "bob@contoso.example"),
+            sender="Mallory <mallory@evil.example>",
+        )
+        self.convert(raw, "Accepted: Sync")
+        self.assertFalse(event.message_ids.filtered(lambda m: m.message_type == "email"))
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestQuotedHistory(ConversationCase):
+    """Quoted history is marked for the chatter's "•••" toggle; the full text stays."""
+
+    NEW_TEXT = {
+        "gmail_reply": "It works again, thank you!",
+        "outlook_reply": "Still broken after the restart.",
+        "apple_reply": "Sounds good, see you then.",
+    }
+
+    INTRO = {"gmail_reply": "wrote:", "outlook_reply": "Sent:", "apple_reply": "wrote:"}
+
+    def test_replies_of_gmail_outlook_apple_mail(self):
+        for build in (samples.gmail_reply, samples.outlook_reply, samples.apple_reply):
+            for html in (True, False):
+                with self.subTest(client=build.__name__, html=html):
+                    raw = build(html)
+                    subject = email.message_from_bytes(raw)["Subject"]
+                    ticket, message = self.convert(raw, subject)
+                    root = lxml.html.fromstring(str(message.body))
+                    quoted = root.xpath('//*[@data-o-mail-quote="1"]')
+                    self.assertTrue(quoted)
+                    quoted_text = "".join(el.text_content() for el in quoted)
+                    self.assertIn(samples.QUOTED, quoted_text)
+                    for el in quoted:
+                        if el.getparent() is not None:
+                            el.getparent().remove(el)
+                    shown = root.text_content()
+                    self.assertIn(self.NEW_TEXT[build.__name__], shown)
+                    self.assertNotIn(samples.QUOTED, shown)
+                    # the line introducing the quote is folded with it
+                    self.assertNotIn(self.INTRO[build.__name__], shown)
+                    # nothing deleted: the whole conversation is in the message and the ticket
+                    self.assertIn(samples.QUOTED, str(message.body))
+                    self.assertIn(samples.QUOTED, str(ticket.description))
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestConversationsUi(ConversationCase, HttpCase):
+    """What a helpdesk user sees in the chatter."""
+
+    def test_quote_folded_in_the_chatter(self):
+        ticket, _message = self.convert(samples.outlook_reply(), "Re: Router (Outlook, HTML)")
+        self.start_tour(
+            f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_quote_fold", login="admin"
+        )
+
+    def test_inline_image_not_listed_again(self):
+        ticket, _message = self.convert(samples.outlook_inline_image(), "Error on screen")
+        self.start_tour(
+            f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_inline_image", login="admin"
+        )

@@ -1,6 +1,7 @@
 from . import mail_converter_filed_mixin
 from . import crm_lead
 from . import fetchmail_server
+from . import fetchmail_server_oauth
 from . import mail_converter_folder
 from . import mail_converter_folder_range
 from . import mail_converter_contact_claim

@@ -403,10 +403,11 @@ class FetchmailServer(models.Model):
     @api.constrains("use_converter", "server_type")
     def _check_converter_server_type(self):
         for server in self:
-            if server.use_converter and server.server_type not in ("imap", "pop"):
+            # OAuth types (outlook, gmail) are IMAP with another login (issue 19).
+            if server.use_converter and server._get_connection_type() not in ("imap", "pop"):
                 raise ValidationError(
                     self.env._(
-                        "The mail converter reads IMAP and POP3 mailboxes with a password; "
+                        "The mail converter reads IMAP and POP3 mailboxes; "
                         "%(name)s keeps Odoo's stock fetching.",
                         name=server.name,
                     )
@@ -502,15 +503,19 @@ class FetchmailServer(models.Model):
             self.password,
             security=self._converter_security(),
             verify_tls=self.verify_tls,
+            # Odoo's login seam (_imap_login__) and the advanced parameters (issue 19).
+            **self._converter_connection_options(),
         )
 
     def _converter_list_folders(self, failure):
-        """Log in and list the server's folders; any failure becomes a UserError starting with ``failure``."""
+        """Log in and list the server's folders as ``{path: special-use attributes}``;
+        any failure becomes a UserError starting with ``failure``."""
         self.ensure_one()
         self._converter_check_mailbox_admin()
         try:
             mailbox = self.sudo()._converter_connect()
             names = mailbox.list_folders()
+            names = {name: mailbox.folder_flags.get(name, frozenset()) for name in names}
             mailbox.disconnect()
         except (MailboxError, OSError, UnicodeError) as exc:
             raise UserError(
@@ -557,22 +562,8 @@ class FetchmailServer(models.Model):
         """Read the folder list from the server into a wizard, never from a compute."""
         self.ensure_one()
         self._converter_check_mailbox_admin()  # security: before anything logs in
-        names = self._converter_list_folders(self.env._("Could not list folders"))
-        wizard = self.env["mail.converter.folder.wizard"].create(
-            {
-                "server_id": self.id,
-                "line_ids": [
-                    fields.Command.create(
-                        {
-                            "path": name,
-                            "selected": name in self.converter_folder_ids.mapped("path"),
-                            "direction": self._converter_guess_direction(name),
-                        }
-                    )
-                    for name in names
-                ],
-            }
-        )
+        folders = self._converter_list_folders(self.env._("Could not list folders"))
+        wizard = self.env["mail.converter.folder.wizard"]._converter_create_for(self, folders)
         return {
             "type": "ir.actions.act_window",
             "res_model": wizard._name,
@@ -583,8 +574,11 @@ class FetchmailServer(models.Model):
         }
 
     @api.model
-    def _converter_guess_direction(self, path):
-        """Suggest ``outbound`` for sent-mail folders; override for other naming schemes."""
+    def _converter_guess_direction(self, path, special_use=frozenset()):
+        """Suggest ``outbound`` for sent-mail folders: flagged ``\\Sent`` by the server
+        (RFC 6154), else by name; override for other naming schemes."""
+        if "\\Sent" in special_use:
+            return "outbound"
         leaf = path.replace("\\", "/").replace(".", "/").rsplit("/", 1)[-1].strip().lower()
         return "outbound" if leaf in SENT_FOLDER_NAMES else "inbound"
 

@@ -18,3 +18,6 @@ from . import test_helpdesk
 from . import test_hostile
 from . import test_multicompany
 from . import test_trust
+
+# real mailboxes (issue 19)
+from . import test_oauth

@@ -39,6 +39,8 @@ first_valid_uid = 1
 disable_plaintext_auth = no
 auth_mechanisms = plain login{oauth_mechanisms}
 auth_verbose = yes
+# "support@company.example" and "support" are one account (a mailbox address as login).
+auth_username_format = %Ln
 ssl = yes
 ssl_cert = <{dir}/cert.pem
 ssl_key = <{dir}/key.pem
@@ -47,6 +49,7 @@ mail_uid = dovecot
 mail_gid = dovecot
 pop3_uidl_format = %08Xu%08Xv
 imap_capability = +MOVE UIDPLUS
+imap_id_log = *
 namespace inbox {{
   inbox = yes
   separator = /
@@ -256,10 +259,10 @@ class Dovecot:
             f"Dovecot did not listen on {self.imap_port}; see {self.dir}/dovecot.log"
         )
 
-    def log_lines(self, needle=""):
-        """Lines of Dovecot's log containing ``needle``."""
+    def log_lines(self, needle="", start=0):
+        """Lines of Dovecot's log containing ``needle``, from line ``start`` on."""
         with contextlib.suppress(FileNotFoundError), open(os.path.join(self.dir, "dovecot.log")) as fh:
-            return [line for line in fh if needle in line]
+            return [line for line in list(fh)[start:] if needle in line]
         return []
 
     # -- mailbox helpers (real IMAP commands) --------------------------
@@ -282,7 +285,7 @@ class Dovecot:
     def create_folder(self, user, folder):
         client = self.imap(user)
         try:
-            client.create(folder)
+            client.create(_quote(folder))
         finally:
             client.logout()
 

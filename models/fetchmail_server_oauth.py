@@ -88,7 +88,9 @@ class FetchmailServerOauth(models.Model):
                 server.converter_auth_type = self.env._("Password")
                 server.converter_token_expiry = False
                 continue
-            server.converter_auth_type = self.env._("OAuth2 (%(provider)s)", provider=provider["label"])
+            server.converter_auth_type = self.env._(
+                "OAuth2 (%(provider)s)", provider=provider["label"]
+            )
             # Admin-only fields; when a token expires is no secret.
             expiration = server.sudo()[provider["expiration"]]
             server.converter_token_expiry = (
@@ -122,9 +124,7 @@ class FetchmailServerOauth(models.Model):
                     )
                 ) from exc
             if not 5 <= server.converter_timeout <= 600:
-                raise ValidationError(
-                    self.env._("The timeout must be between 5 and 600 seconds.")
-                )
+                raise ValidationError(self.env._("The timeout must be between 5 and 600 seconds."))
 
     def _converter_connection_options(self):
         """Keyword arguments of :func:`..tools.connection.connect` beyond the address and
@@ -162,9 +162,10 @@ class FetchmailServerOauth(models.Model):
         refused = isinstance(exc, OAuthTokenRefused)
         if refused and not self.converter_reconnect_needed:
             self.converter_reconnect_needed = True
-        super()._converter_record_error(exc)
+        result = super()._converter_record_error(exc)
         if refused and not self.converter_alert_sent:
             self._converter_send_alert()
+        return result
 
     def _converter_record_success(self):
         if self.converter_reconnect_needed:
@@ -173,7 +174,9 @@ class FetchmailServerOauth(models.Model):
 
     def write(self, vals):
         # A new grant from Odoo's consent flow: the mailbox no longer waits for a person.
-        granted = any(vals.get(p["refresh_token"]) for p in self._converter_oauth_providers().values())
+        granted = any(
+            vals.get(p["refresh_token"]) for p in self._converter_oauth_providers().values()
+        )
         if granted and "converter_reconnect_needed" not in vals:
             vals = dict(vals, converter_reconnect_needed=False)
         return super().write(vals)

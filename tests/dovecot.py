@@ -261,7 +261,10 @@ class Dovecot:
 
     def log_lines(self, needle="", start=0):
         """Lines of Dovecot's log containing ``needle``, from line ``start`` on."""
-        with contextlib.suppress(FileNotFoundError), open(os.path.join(self.dir, "dovecot.log")) as fh:
+        with (
+            contextlib.suppress(FileNotFoundError),
+            open(os.path.join(self.dir, "dovecot.log")) as fh,
+        ):
             return [line for line in list(fh)[start:] if needle in line]
         return []
 

@@ -156,11 +156,15 @@ class OAuthProvider:
             code = secrets.token_urlsafe(16)
             if user:
                 self.codes[code] = user
-        params = {"code": code, "state": query.get("state", "")} if user else {
-            "error": "access_denied",
-            "error_description": "No user consented.",
-            "state": query.get("state", ""),
-        }
+        params = (
+            {"code": code, "state": query.get("state", "")}
+            if user
+            else {
+                "error": "access_denied",
+                "error_description": "No user consented.",
+                "state": query.get("state", ""),
+            }
+        )
         return query.get("redirect_uri", "") + "?" + urlencode(params)
 
 

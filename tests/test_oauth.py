@@ -152,7 +152,9 @@ class TestOAuthMailboxes(MailConverterDovecotCase):
         self.idp.consent_as("support")
         redirect = requests.get(action["url"], allow_redirects=False, timeout=5)
         callback = parse_qs(urlsplit(redirect.headers["Location"]).query)
-        self.assertTrue(redirect.headers["Location"].split("?")[0].endswith("/microsoft_outlook/confirm"))
+        self.assertTrue(
+            redirect.headers["Location"].split("?")[0].endswith("/microsoft_outlook/confirm")
+        )
         refresh, access, expiration = server._fetch_outlook_refresh_token(callback["code"][0])
         server.write(
             {
@@ -290,9 +292,7 @@ class TestOAuthReconnectUi(HttpCase):
             }
         )
         server._converter_record_error(
-            OAuthTokenRefused(
-                f"The Microsoft 365 account must be reconnected: {REVOKED_MESSAGE}"
-            )
+            OAuthTokenRefused(f"The Microsoft 365 account must be reconnected: {REVOKED_MESSAGE}")
         )
         self.assertTrue(server.converter_reconnect_needed)
         idp.consent_as("support@company.example")

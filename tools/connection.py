@@ -43,7 +43,9 @@ KNOWN_MECHANISMS = frozenset(
 # RFC 2971: at most 30 fields, names up to 30 octets, values up to 1024.
 _ID_FIELD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,29}$")
 # RFC 6154 attributes the folder chooser uses; other LIST attributes are dropped.
-SPECIAL_USE = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"})
+SPECIAL_USE = frozenset(
+    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
+)
 # XLIST (Gmail's older extension) spells some of them differently.
 _XLIST_NAMES = {"\\AllMail": "\\All", "\\Spam": "\\Junk", "\\Starred": "\\Flagged"}
 

@@ -36,6 +36,7 @@
         "views/mail_converter_log_views.xml",
         "views/fetchmail_server_views.xml",
         "views/fetchmail_server_instant_views.xml",
+        "views/fetchmail_server_oauth_views.xml",
         "views/mail_message_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",

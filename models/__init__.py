@@ -8,6 +8,7 @@ from . import fetchmail_server_health
 from . import fetchmail_server_instant
 from . import mail_converter_instant_signal
 from . import mail_converter_listener
+from . import fetchmail_server_oauth
 from . import mail_converter_folder
 from . import mail_converter_folder_range
 from . import mail_converter_contact_claim
@@ -37,11 +38,9 @@ from . import res_config_settings
 from . import res_partner
 from . import res_users
 
-# helpdesk workflow
 from . import mail_converter_ban
 from . import helpdesk_ticket
 from . import crm_lead_spam
 
-# conversations (issue 20): what a converted email shows
 from . import mail_converter_content
 from . import mail_converter_planner_calendar

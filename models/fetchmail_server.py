@@ -341,10 +341,11 @@ class FetchmailServer(models.Model):
     @api.constrains("use_converter", "server_type")
     def _check_converter_server_type(self):
         for server in self:
-            if server.use_converter and server.server_type not in ("imap", "pop"):
+            # OAuth types (outlook, gmail) are IMAP with another login.
+            if server.use_converter and server._get_connection_type() not in ("imap", "pop"):
                 raise ValidationError(
                     self.env._(
-                        "The mail converter reads IMAP and POP3 mailboxes with a password; "
+                        "The mail converter reads IMAP and POP3 mailboxes; "
                         "%(name)s keeps Odoo's stock fetching.",
                         name=server.name,
                     )

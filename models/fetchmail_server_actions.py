@@ -4,7 +4,7 @@ open its log; and the connection itself (TLS, the transport seam).
 
 import logging
 
-from odoo import api, fields, models, tools
+from odoo import api, models, tools
 from odoo.exceptions import AccessError, UserError
 
 from ..tools.connection import MailboxError, connect
@@ -68,15 +68,19 @@ class FetchmailServer(models.Model):
             self.password,
             security=self._converter_security(),
             verify_tls=self.verify_tls,
+            # Odoo's login seam (_imap_login__: OAuth) and the advanced parameters.
+            **self._converter_connection_options(),
         )
 
     def _converter_list_folders(self, failure):
-        """Log in and list the server's folders; any failure becomes a UserError starting with ``failure``."""
+        """Log in and list the server's folders as ``{path: special-use attributes}``;
+        any failure becomes a UserError starting with ``failure``."""
         self.ensure_one()
         self._converter_check_mailbox_admin()
         try:
             mailbox = self.sudo()._converter_connect()
             names = mailbox.list_folders()
+            names = {name: mailbox.folder_flags.get(name, frozenset()) for name in names}
             mailbox.disconnect()
         except (MailboxError, OSError, UnicodeError) as exc:
             raise UserError(
@@ -123,22 +127,8 @@ class FetchmailServer(models.Model):
         """Read the folder list from the server into a wizard, never from a compute."""
         self.ensure_one()
         self._converter_check_mailbox_admin()  # security: before anything logs in
-        names = self._converter_list_folders(self.env._("Could not list folders"))
-        wizard = self.env["mail.converter.folder.wizard"].create(
-            {
-                "server_id": self.id,
-                "line_ids": [
-                    fields.Command.create(
-                        {
-                            "path": name,
-                            "selected": name in self.converter_folder_ids.mapped("path"),
-                            "direction": self._converter_guess_direction(name),
-                        }
-                    )
-                    for name in names
-                ],
-            }
-        )
+        folders = self._converter_list_folders(self.env._("Could not list folders"))
+        wizard = self.env["mail.converter.folder.wizard"]._converter_create_for(self, folders)
         return {
             "type": "ir.actions.act_window",
             "res_model": wizard._name,
@@ -149,8 +139,11 @@ class FetchmailServer(models.Model):
         }
 
     @api.model
-    def _converter_guess_direction(self, path):
-        """Suggest ``outbound`` for sent-mail folders; override for other naming schemes."""
+    def _converter_guess_direction(self, path, special_use=frozenset()):
+        """Suggest ``outbound`` for sent-mail folders: flagged ``\\Sent`` by the server
+        (RFC 6154), else by name; override for other naming schemes."""
+        if "\\Sent" in special_use:
+            return "outbound"
         leaf = path.replace("\\", "/").replace(".", "/").rsplit("/", 1)[-1].strip().lower()
         return "outbound" if leaf in SENT_FOLDER_NAMES else "inbound"
 

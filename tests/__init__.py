@@ -23,3 +23,5 @@ from . import test_extending
 from . import test_instant
 
 from . import test_conversations
+
+from . import test_oauth

@@ -7,6 +7,10 @@ tests share one way of starting the real mail server::
 
 Ports are ``base+43`` (IMAP), ``base+93`` (IMAPS), ``base+10`` (POP3) and
 ``base+95`` (POP3S). Every user's password is its login.
+
+With ``oauth2_url`` (an RFC 7662 introspection endpoint, see ``oauth_idp.py``),
+it also accepts XOAUTH2 and OAUTHBEARER logins whose bearer token that endpoint
+says is active for the user. Sent folders carry the RFC 6154 ``\\Sent`` flag.
 """
 
 import argparse
@@ -33,7 +37,10 @@ default_login_user = dovenull
 default_internal_user = dovecot
 first_valid_uid = 1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
+auth_verbose = yes
+# "support@company.example" and "support" are one account (a mailbox address as login).
+auth_username_format = %Ln
 ssl = yes
 ssl_cert = <{dir}/cert.pem
 ssl_key = <{dir}/key.pem
@@ -42,15 +49,35 @@ mail_uid = dovecot
 mail_gid = dovecot
 pop3_uidl_format = %08Xu%08Xv
 imap_capability = +MOVE UIDPLUS
+imap_id_log = *
 namespace inbox {{
   inbox = yes
   separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+  mailbox "Sent Items" {{
+    special_use = \\Sent
+  }}
+  mailbox "[Gmail]/Sent Mail" {{
+    special_use = \\Sent
+  }}
+  mailbox "[Gmail]/All Mail" {{
+    special_use = \\All
+  }}
+  mailbox Verschickt {{
+    special_use = \\Sent
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+  }}
 }}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {dir}/users
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
   args = uid=dovecot gid=dovecot home={dir}/mail/%u
 }}
@@ -87,6 +114,26 @@ service stats {{
 """
 
 
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/oauth2.conf
+}}
+"""
+
+# RFC 7662: Dovecot POSTs the bearer token and trusts "active" and "username".
+OAUTH_CONFIG = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+"""
+
+
 def _quote(name):
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -98,8 +145,9 @@ class DovecotError(RuntimeError):
 class Dovecot:
     """Start, seed and stop one private Dovecot instance."""
 
-    def __init__(self, directory, port_base=14100, users=("support", "sales")):
+    def __init__(self, directory, port_base=14100, users=("support", "sales"), oauth2_url=None):
         self.dir = os.path.abspath(directory)
+        self.oauth2_url = oauth2_url
         self.port_base = port_base
         self.users = list(users)
         self.imap_port = port_base + 43
@@ -132,10 +180,15 @@ class Dovecot:
         self._make_certificate()
         with open(os.path.join(self.dir, "users"), "w") as fh:
             fh.writelines(f"{user}:{{PLAIN}}{user}::::::\n" for user in self.users)
+        if self.oauth2_url:
+            with open(os.path.join(self.dir, "oauth2.conf"), "w") as fh:
+                fh.write(OAUTH_CONFIG.format(url=self.oauth2_url))
         with open(self.config_path, "w") as fh:
             fh.write(
                 CONFIG.format(
                     dir=self.dir,
+                    oauth_mechanisms=" xoauth2 oauthbearer" if self.oauth2_url else "",
+                    oauth_passdb=OAUTH_PASSDB.format(dir=self.dir) if self.oauth2_url else "",
                     imap=self.imap_port,
                     imaps=self.imaps_port,
                     pop3=self.pop3_port,
@@ -206,6 +259,15 @@ class Dovecot:
             f"Dovecot did not listen on {self.imap_port}; see {self.dir}/dovecot.log"
         )
 
+    def log_lines(self, needle="", start=0):
+        """Lines of Dovecot's log containing ``needle``, from line ``start`` on."""
+        with (
+            contextlib.suppress(FileNotFoundError),
+            open(os.path.join(self.dir, "dovecot.log")) as fh,
+        ):
+            return [line for line in list(fh)[start:] if needle in line]
+        return []
+
     # -- mailbox helpers (real IMAP commands) --------------------------
     def imap(self, user):
         client = imaplib.IMAP4(self.host, self.imap_port)
@@ -226,7 +288,7 @@ class Dovecot:
     def create_folder(self, user, folder):
         client = self.imap(user)
         try:
-            client.create(folder)
+            client.create(_quote(folder))
         finally:
             client.logout()
 

@@ -5,6 +5,11 @@ and ``disconnect``. IMAP reads with ``BODY.PEEK[]`` so fetching never sets
 ``\\Seen``; flags change only when the caller says a message is handled,
 which it does after its records are committed.
 
+IMAP logins go through a caller's ``authenticate(client)`` when given: Odoo's
+``fetchmail.server._imap_login__``, which OAuth modules override with XOAUTH2.
+A password login may be told to avoid SASL mechanisms a server advertises but
+breaks; it never changes how TLS is set up.
+
 Reads are bounded per message, never by patching the protocol modules for
 the whole process: sizes are asked first, a message above the caller's limit
 is read as its header only, one IMAP round trip holds at most
@@ -29,6 +34,21 @@ _FETCH_UID_RE = re.compile(rb"UID (\d+)")
 _FETCH_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 _LIST_RE = re.compile(rb'\((?P<flags>[^)]*)\) (?P<sep>"[^"]*"|NIL) (?P<name>.+)$')
 
+# SASL mechanisms a password login may use, best first; without any, the IMAP LOGIN command.
+PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
+# Mechanisms an admin may ask to avoid (the SASL names servers advertise as AUTH=...).
+KNOWN_MECHANISMS = frozenset(
+    {"PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "NTLM", "GSSAPI", "XOAUTH2", "OAUTHBEARER"}
+)
+# RFC 2971: at most 30 fields, names up to 30 octets, values up to 1024.
+_ID_FIELD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,29}$")
+# RFC 6154 attributes the folder chooser uses; other LIST attributes are dropped.
+SPECIAL_USE = frozenset(
+    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
+)
+# XLIST (Gmail's older extension) spells some of them differently.
+_XLIST_NAMES = {"\\AllMail": "\\All", "\\Spam": "\\Junk", "\\Starred": "\\Flagged"}
+
 
 class MailboxError(Exception):
     """A protocol-level failure the caller reports on the mailbox."""
@@ -49,6 +69,79 @@ class Unreadable:
 class FolderState:
     uidvalidity: int
     uids: list  # IMAP: ints; POP3: UIDL strings
+
+
+def parse_mechanisms(text):
+    """The SASL mechanisms named in ``text`` (spaces or commas), upper case; ``ValueError``
+    names the first unknown one."""
+    names = [n.upper() for n in re.split(r"[\s,]+", text or "") if n]
+    unknown = [n for n in names if n not in KNOWN_MECHANISMS]
+    if unknown:
+        raise ValueError(unknown[0])
+    return tuple(dict.fromkeys(names))
+
+
+def password_mechanism(capabilities, avoid):
+    """How to log in with a password: a SASL mechanism for AUTHENTICATE, or ``None`` for
+    the IMAP LOGIN command.
+
+    Nothing avoided: the LOGIN command, as Odoo does. Otherwise the best advertised
+    mechanism that is not avoided; servers such as Dovecot run the LOGIN command as
+    PLAIN, so it is only the last resort, and refused when PLAIN and LOGIN are both avoided.
+    """
+    if not avoid:
+        return None
+    offered = {c[5:].upper() for c in capabilities if c.upper().startswith("AUTH=")}
+    for name in PASSWORD_MECHANISMS:
+        if name in offered and name not in avoid:
+            return name
+    if {"PLAIN", "LOGIN"} <= set(avoid):
+        raise MailboxError(
+            "Every password mechanism of this server is avoided "
+            f"(it offers {', '.join(sorted(offered)) or 'none'})"
+        )
+    return None
+
+
+def parse_imap_id(text):
+    """``name=value`` pairs, one a line or separated by commas, as a tuple of pairs for the
+    IMAP ID command (RFC 2971); ``ValueError`` says which entry is wrong."""
+    pairs = []
+    for entry in re.split(r"[\n,]+", text or ""):
+        entry = entry.strip()
+        if not entry:
+            continue
+        key, sep, value = entry.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _ID_FIELD_RE.match(key) or len(value) > 1024:
+            raise ValueError(entry)
+        if any(ord(c) < 32 or c in '"\\' for c in value):
+            raise ValueError(entry)
+        pairs.append((key, value))
+    if len(pairs) > 30:
+        raise ValueError(pairs[30][0])
+    return tuple(pairs)
+
+
+def imap_id_argument(pairs):
+    """The parenthesised list the ID command sends (``NIL`` when empty)."""
+    if not pairs:
+        return "NIL"
+    return "(" + " ".join(f'"{key}" "{value}"' for key, value in pairs) + ")"
+
+
+def parse_list_line(line, xlist=False):
+    """``(name, attributes)`` of one LIST (or XLIST) answer line, or ``None``."""
+    match = _LIST_RE.match(line)
+    if not match:
+        return None
+    name = match.group("name").strip()
+    if name.startswith(b'"') and name.endswith(b'"'):
+        name = name[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
+    attributes = match.group("flags").decode("ascii", "replace").split()
+    if xlist:
+        attributes = [_XLIST_NAMES.get(a, a) for a in attributes]
+    return name.decode("utf-8", "replace"), frozenset(attributes)
 
 
 def _tls_context(verify):
@@ -113,21 +206,53 @@ class _BoundedLines:
         return line
 
 
-class _IMAP4(_BoundedLines, imaplib.IMAP4):
+class _PasswordLogin:
+    """IMAP client whose ``login`` avoids the SASL mechanisms the mailbox names.
+
+    Odoo's ``_imap_login__`` calls ``login(user, password)``: the choice happens here,
+    so an override of that seam keeps working.
+    """
+
+    avoid_mechanisms = ()
+
+    def login(self, user, password):
+        mechanism = password_mechanism(self.capabilities, self.avoid_mechanisms)
+        if mechanism is None:
+            return super().login(user, password)
+        if mechanism == "PLAIN":
+            return self.authenticate("PLAIN", lambda _challenge: f"\0{user}\0{password}")
+        answers = iter((user, password))  # AUTH=LOGIN: the user, then the password
+        return self.authenticate("LOGIN", lambda _challenge: next(answers, ""))
+
+
+class _IMAP4(_PasswordLogin, _BoundedLines, imaplib.IMAP4):
     pass
 
 
-class _IMAP4_SSL(_BoundedLines, imaplib.IMAP4_SSL):
+class _IMAP4_SSL(_PasswordLogin, _BoundedLines, imaplib.IMAP4_SSL):
     pass
 
 
 class ImapMailbox:
-    """One IMAP session. ``security`` is ``none``, ``ssl`` or ``starttls``."""
+    """One IMAP session. ``security`` is ``none``, ``ssl`` or ``starttls``.
+
+    ``avoid_mechanisms`` are SASL mechanisms a password login must not use; ``imap_id``
+    is sent with the ID command (RFC 2971) right after logging in.
+    """
 
     protocol = "imap"
 
     def __init__(
-        self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
+        self,
+        host,
+        port,
+        user,
+        password,
+        security="none",
+        verify_tls=False,
+        timeout=TIMEOUT,
+        avoid_mechanisms=(),
+        imap_id=(),
     ):
         context = _tls_context(verify_tls)
         if security == "ssl":
@@ -136,33 +261,58 @@ class ImapMailbox:
             self.client = _IMAP4(host, port, timeout=timeout)
             if security == "starttls":
                 self.client.starttls(ssl_context=context)
+        self.client.avoid_mechanisms = tuple(avoid_mechanisms)
+        self.imap_id = tuple(imap_id)
         self.user, self.password = user, password
         self.selected = None
+        # Folder -> its RFC 6154 special-use attributes, filled by list_folders().
+        self.folder_flags = {}
         # UID -> when the server received it (INTERNALDATE, naive UTC), filled by retrieve().
         self.received = {}
         self.sizes = {}  # UID -> RFC822.SIZE, filled by retrieve()
 
-    def login(self):
+    def login(self, authenticate=None):
+        """Log in with ``authenticate(client)`` (Odoo's login seam), else with the password."""
         try:
-            _check(*self.client.login(self.user, self.password), "LOGIN")
+            if authenticate is None:
+                _check(*self.client.login(self.user, self.password), "LOGIN")
+            else:
+                authenticate(self.client)
+            if self.client.state not in ("AUTH", "SELECTED"):
+                raise MailboxError(f"LOGIN as {self.user} failed: not authenticated")
         except imaplib.IMAP4.error as exc:
             raise MailboxError(f"LOGIN as {self.user} failed: {_text(exc)}") from exc
+        if self.imap_id:
+            try:
+                _check(*self.client.xatom("ID", imap_id_argument(self.imap_id)), "ID")
+            except imaplib.IMAP4.error as exc:
+                raise MailboxError(f"ID failed: {_text(exc)}") from exc
         return self
 
     def list_folders(self):
-        data = _check(*self.client.list(), "LIST")
-        names = []
+        """Sorted names of the selectable folders; their special-use attributes
+        (``\\Sent``, ...) go to :attr:`folder_flags`."""
+        # The capabilities after login (LIST-EXTENDED, SPECIAL-USE) differ from those before.
+        typ, data = self.client.capability()
+        capabilities = set((data[-1] or b"").decode("ascii", "replace").upper().split())
+        xlist = False
+        if {"LIST-EXTENDED", "SPECIAL-USE"} <= capabilities:
+            typ, data = self.client._simple_command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
+            typ, data = self.client._untagged_response(typ, data, "LIST")
+        elif "XLIST" in capabilities:
+            xlist = True
+            typ, data = self.client.xatom("XLIST", '""', '"*"')
+            typ, data = self.client._untagged_response(typ, data, "XLIST")
+        else:
+            typ, data = self.client.list()
+        _check(typ, data, "LIST")
+        self.folder_flags = {}
         for line in data:
-            if not isinstance(line, bytes):
+            parsed = parse_list_line(line, xlist) if isinstance(line, bytes) else None
+            if not parsed or parsed[1] & {"\\Noselect", "\\NonExistent"}:
                 continue
-            match = _LIST_RE.match(line)
-            if not match or b"\\Noselect" in match.group("flags"):
-                continue
-            name = match.group("name").strip()
-            if name.startswith(b'"') and name.endswith(b'"'):
-                name = name[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
-            names.append(name.decode("utf-8", "replace"))
-        return sorted(names)
+            self.folder_flags[parsed[0]] = parsed[1] & SPECIAL_USE
+        return sorted(self.folder_flags)
 
     def open_folder(self, path, after_uid=0, unread_only=False, upto_uid=0):
         """SELECT ``path``; return its UIDVALIDITY and the UIDs above ``after_uid``
@@ -344,6 +494,7 @@ class Pop3Mailbox:
     """One POP3 session; messages are told apart by UIDL, deletions happen at QUIT."""
 
     protocol = "pop"
+    folder_flags = {}  # POP3 has one folder and no special uses
 
     def __init__(
         self, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
@@ -434,11 +585,29 @@ class Pop3Mailbox:
 
 
 def connect(
-    protocol, host, port, user, password, security="none", verify_tls=False, timeout=TIMEOUT
+    protocol,
+    host,
+    port,
+    user,
+    password,
+    security="none",
+    verify_tls=False,
+    timeout=TIMEOUT,
+    authenticate=None,
+    avoid_mechanisms=(),
+    imap_id=(),
 ):
-    """Open and log in; raise :class:`MailboxError` or ``OSError`` on failure."""
-    cls = ImapMailbox if protocol == "imap" else Pop3Mailbox
+    """Open and log in; raise :class:`MailboxError` or ``OSError`` on failure.
+
+    IMAP only: ``authenticate(client)`` logs the imaplib client in (Odoo's
+    ``_imap_login__``), ``avoid_mechanisms`` and ``imap_id`` as :class:`ImapMailbox`.
+    """
     try:
-        return cls(host, port, user, password, security, verify_tls, timeout).login()
+        if protocol == "imap":
+            mailbox = ImapMailbox(
+                host, port, user, password, security, verify_tls, timeout, avoid_mechanisms, imap_id
+            )
+            return mailbox.login(authenticate)
+        return Pop3Mailbox(host, port, user, password, security, verify_tls, timeout).login()
     except (imaplib.IMAP4.error, poplib.error_proto) as exc:
         raise MailboxError(str(exc)) from exc

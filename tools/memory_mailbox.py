@@ -53,6 +53,8 @@ class MemoryMailbox:
 
     protocol = "imap"
 
+    folder_flags = {}  # no special-use attributes in memory
+
     def __init__(self, account, user, password):
         self.account, self.user, self.password = account, user, password
         self.selected = None

@@ -638,7 +638,7 @@ class MailConverterPlanner(models.AbstractModel):
         """The email as rule conditions see it."""
         headers = {}
         for name, values in mail.summary.address_headers.items():
-            headers[name] = [mime.decode_header_value(v) for v in values]
+            headers[name] = [mime.decode_address_value(v) for v in values]
         for name, value in mail.summary.headers.items():
             headers.setdefault(name, [value])
         by_role = {}

@@ -10,6 +10,7 @@ import email.errors
 import email.header
 import email.parser
 import email.policy
+import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -66,6 +67,33 @@ def decode_header_value(value):
                 chunk = chunk.decode("utf-8", errors="replace")
         text.append(chunk)
     return re.sub(r"\s+", " ", "".join(text)).strip()
+
+
+def decode_address_value(value):
+    """An address header as text, with only its display names decoded: ``Name <a@b.c>, d@e.f``.
+
+    The addresses are split out of the raw value first, so an encoded word can never
+    become an address (``=?utf-8?q?rep=40ourcompany.com?= <x@evil.example>`` is
+    ``x@evil.example``); a display name that reads as an address is dropped.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    try:
+        pairs = email.utils.getaddresses([value])
+    except (RecursionError, ValueError, IndexError):
+        return decode_header_value(value) if "=?" not in value else ""
+    listed = []
+    for name, address in pairs:
+        if not address:
+            continue
+        name = decode_header_value(name).replace('"', "")
+        if not name or "@" in name:
+            listed.append(address)
+        else:
+            listed.append(f'"{name}" <{address}>')
+    return ", ".join(listed)
 
 
 def normalize_message_id(value):
@@ -208,7 +236,11 @@ def summarize(raw):
         for name, value in msg.items():
             lname = name.lower()
             if lname not in headers:
-                headers[lname] = decode_header_value(value)
+                headers[lname] = (
+                    decode_address_value(value)
+                    if lname in ADDRESS_HEADERS
+                    else decode_header_value(value)
+                )
             if lname in ADDRESS_HEADERS:
                 address_headers.setdefault(lname, []).append(str(value))
     except Exception:  # noqa: BLE001 - a broken header block is still a message to keep

@@ -8,7 +8,7 @@
     "author": "mail_converter developers",
     "license": "LGPL-3",
     "depends": ["mail", "contacts", "crm", "helpdesk_mgmt"],
-    "external_dependencies": {"python": ["google-re2", "flufl.bounce"]},
+    "external_dependencies": {"python": ["google-re2", "flufl.bounce", "authres", "dkimpy"]},
     "data": [
         "security/mail_converter_security.xml",
         "security/ir.model.access.csv",
@@ -31,6 +31,7 @@
         "views/mail_converter_rule_views.xml",
         "views/mail_converter_log_views.xml",
         "views/fetchmail_server_views.xml",
+        "views/fetchmail_server_auth_views.xml",
         "views/mail_message_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",

@@ -24,3 +24,8 @@ from . import res_users
 from . import mail_converter_ban
 from . import helpdesk_ticket
 from . import crm_lead_spam
+
+# trust only what can be proven (issue 18)
+from . import fetchmail_server_auth
+from . import mail_converter_sender_auth
+from . import mail_converter_planner_auth

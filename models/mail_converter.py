@@ -318,6 +318,7 @@ class MailConverter(models.AbstractModel):
             "rule_id": plan.rule.id if plan.rule else False,
             "rule_trace": "\n".join(plan.verdicts) or False,
             **self._log_special_values(plan),  # bounces, BCC logging, PEC
+            **self.env["mail.converter.sender.auth"]._converter_log_values(mail.sender_auth),
         }
         if plan.state != "done":
             self._apply_not_converted(plan, mail, source)
@@ -440,6 +441,8 @@ class MailConverter(models.AbstractModel):
             msg_dict["author_id"] = author
         self._apply_reset_bounce(plan, mail, MailThread, msg_dict)
         msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
+        if mail.sender_auth and mail.sender_auth.untrusted:
+            msg_dict["author_id"] = False  # C11: Odoo's guess from email_from is not proof
         thread_id = MailThread._message_route_process(message, msg_dict, routes)
         record = self.env[routes[0][0]].sudo().browse(thread_id)
         posted = (

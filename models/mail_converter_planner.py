@@ -78,6 +78,7 @@ class MailConverterPlanner(models.AbstractModel):
             origin=origin,
             repairs=repairs,
             pec=envelope,
+            sender_auth=self.env["mail.converter.sender.auth"]._converter_sender_auth(message, source, raw),
         )
 
     @api.model
@@ -762,7 +763,8 @@ class MailConverterPlanner(models.AbstractModel):
             and self.env["res.partner"]
             .sudo()
             .search_count(
-                [("email_normalized", "=", sender), ("commercial_partner_id", "=", company.id)],
+                # A contact the converter made from one email is nobody's colleague (C11).
+                [("email_normalized", "=", sender), ("commercial_partner_id", "=", company.id), ("mail_converter_created", "=", False)],
                 limit=1,
             )
         )

@@ -18,3 +18,4 @@ from . import test_helpdesk
 from . import test_hostile
 from . import test_multicompany
 from . import test_trust
+from . import test_sender_auth

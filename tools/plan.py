@@ -25,6 +25,7 @@ class Mail:
     repairs: list = field(default_factory=list)  # charset repairs, reported on the log
     # Certified mailbox: the PEC envelope (tools.pec.Pec); the fields above describe its inner message.
     pec: object = None
+    sender_auth: object = None  # tools.sender_auth.SenderAuth (C11)
 
 
 @dataclass

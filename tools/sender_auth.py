@@ -39,6 +39,7 @@ class SenderAuth:
     outcome: str = NONE
     detail: str = ""
     results: dict = field(default_factory=dict)  # method -> [result, ...], trusted headers only
+    untrusted: bool = False  # the sender counts as unknown (set by the mailbox's policy)
 
     @property
     def failed(self):

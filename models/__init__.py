@@ -29,3 +29,5 @@ from . import crm_lead_spam
 from . import fetchmail_server_auth
 from . import mail_converter_sender_auth
 from . import mail_converter_planner_auth
+from . import fetchmail_server_limits
+from . import mail_converter_limits

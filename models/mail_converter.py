@@ -20,6 +20,7 @@ from odoo.tools import SQL
 
 from ..tools import bounce, mime, pec
 from ..tools.addresses import full_name
+from ..tools.budget import DEFAULT_SECONDS, Budget
 from .mail_converter_contact_claim import ContactBeingCreated
 
 # Errors another worker's transaction causes; a new transaction usually succeeds.
@@ -306,9 +307,13 @@ class MailConverter(models.AbstractModel):
     def _convert(self, raw, summary, source, origin, log):
         """Read, plan and apply; return the values that finish ``log``."""
         Planner = self.env["mail.converter.planner"]
+        time_budget = Budget(source.extra.get("time_budget", DEFAULT_SECONDS))  # C11
         mail = Planner._converter_read(raw, source, origin, summary)
+        mail.budget = time_budget
         plan = Planner._converter_plan(mail, source)
-        return self._converter_apply(plan, mail, source, log)
+        values = self._converter_apply(plan, mail, source, log)
+        time_budget.check("apply")  # over budget: rolled back and logged failed
+        return values
 
     # -- applying the plan --------------------------------------------
     @api.model

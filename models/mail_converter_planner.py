@@ -228,6 +228,8 @@ class MailConverterPlanner(models.AbstractModel):
         plan = Plan()
         plan.links = list(mail.matches.links)
         for stage in self._converter_plan_stages():
+            if mail.budget:
+                mail.budget.check(stage)  # C11: one email never holds the mailbox back
             before = (plan.state, plan.route and plan.route.key(), plan.private)
             getattr(self, stage)(mail, source, plan)
             if (plan.state, plan.route and plan.route.key(), plan.private) != before:

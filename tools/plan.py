@@ -26,6 +26,7 @@ class Mail:
     # Certified mailbox: the PEC envelope (tools.pec.Pec); the fields above describe its inner message.
     pec: object = None
     sender_auth: object = None  # tools.sender_auth.SenderAuth (C11)
+    budget: object = None  # tools.budget.Budget: this email's time budget (C11)
 
 
 @dataclass

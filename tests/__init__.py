@@ -20,3 +20,4 @@ from . import test_multicompany
 from . import test_trust
 from . import test_sender_auth
 from . import test_parser_bombs
+from . import test_spam_rights

@@ -64,7 +64,9 @@ def many_parts(n):
     part = b"--B\r\nContent-Type: text/plain\r\n\r\nx\r\n"
     return (
         b"From: a@b.example\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n' + part * (n // len(part)) + b"--B--\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        + part * (n // len(part))
+        + b"--B--\r\n"
     )
 
 
@@ -103,7 +105,11 @@ CASES = [
     (r"rule regex (\d*){50}x (RE2)", lambda n: "1" * n, safe_regex.compile(r"(\d*){50}x").search),
     (r"rule regex (a+)+$ (RE2)", lambda n: "a" * n + "b", safe_regex.compile(r"(a+)+$").search),
     ("bounce report of blank lines, detect", blank_line_report, bounce.detect),
-    ("n/40 MIME parts, boundary scan (uncapped)", many_parts, lambda raw: mime.count_parts(raw, 10**9)),
+    (
+        "n/40 MIME parts, boundary scan (uncapped)",
+        many_parts,
+        lambda raw: mime.count_parts(raw, 10**9),
+    ),
     ("n/40 MIME parts, cap check before parsing", many_parts, mime.count_parts),
 ]
 

@@ -89,8 +89,11 @@ class MailConverterBan(models.Model):
     @api.model
     def _converter_own_addresses(self):
         """Normalised addresses of internal users and converter mailboxes."""
-        users = self.env["res.users"].sudo().with_context(active_test=False).search(
-            [("share", "=", False)]
+        users = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("share", "=", False)])
         )
         own = set(users.partner_id.mapped("email_normalized"))
         own |= self.env["fetchmail.server"]._converter_mailbox_addresses()

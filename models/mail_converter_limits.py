@@ -31,6 +31,7 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _log_failure(self, log, raw, exc):
         """An email over its time budget says so in its reason, not only in its error."""
-        super()._log_failure(log, raw, exc)
+        result = super()._log_failure(log, raw, exc)
         if isinstance(exc, OverBudget):
             log.reason = str(exc)
+        return result

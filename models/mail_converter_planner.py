@@ -78,7 +78,9 @@ class MailConverterPlanner(models.AbstractModel):
             origin=origin,
             repairs=repairs,
             pec=envelope,
-            sender_auth=self.env["mail.converter.sender.auth"]._converter_sender_auth(message, source, raw),
+            sender_auth=self.env["mail.converter.sender.auth"]._converter_sender_auth(
+                message, source, raw
+            ),
         )
 
     @api.model
@@ -766,7 +768,11 @@ class MailConverterPlanner(models.AbstractModel):
             .sudo()
             .search_count(
                 # A contact the converter made from one email is nobody's colleague (C11).
-                [("email_normalized", "=", sender), ("commercial_partner_id", "=", company.id), ("mail_converter_created", "=", False)],
+                [
+                    ("email_normalized", "=", sender),
+                    ("commercial_partner_id", "=", company.id),
+                    ("mail_converter_created", "=", False),
+                ],
                 limit=1,
             )
         )

@@ -69,9 +69,10 @@ class MailConverterPlanner(models.AbstractModel):
     @api.model
     def _plan_author(self, mail, source, plan):
         """An unauthenticated sender is nobody's contact: the message keeps its From as written."""
-        super()._plan_author(mail, source, plan)
+        result = super()._plan_author(mail, source, plan)
         if self._converter_sender_untrusted(mail):
             plan.author_id, plan.author_new_contact = 0, ""
+        return result
 
     @api.model
     def _converter_addresses_to_create(self, mail, source):

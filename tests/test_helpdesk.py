@@ -532,7 +532,9 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
             .with_context(mail_converter_spam_from_form=True)
             .action_mail_converter_spam()
         )
-        wizard = self.env["mail.converter.spam"].with_user(self._spam_manager()).browse(action["res_id"])
+        wizard = (
+            self.env["mail.converter.spam"].with_user(self._spam_manager()).browse(action["res_id"])
+        )
         self.assertIn("sam@watches.example", wizard.preview_html)
         log = self.logs(subject="Cheap watches")
         result = wizard.action_confirm()
@@ -563,7 +565,9 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         self.assertEqual(len(tickets), 10)
         contacts = tickets.partner_id
         action = tickets.with_user(self._spam_manager()).action_mail_converter_spam()
-        wizard = self.env["mail.converter.spam"].with_user(self._spam_manager()).browse(action["res_id"])
+        wizard = (
+            self.env["mail.converter.spam"].with_user(self._spam_manager()).browse(action["res_id"])
+        )
         wizard.ban_scope = "domain"
         result = wizard.action_confirm()
         self.assertEqual(result["params"]["next"], {"type": "ir.actions.act_window_close"})

@@ -120,20 +120,26 @@ class TestSenderAuth(MailConverterDovecotCase):
         )
         genuine_log = self.logs(message_id="<genuine@x>")
         self.assertEqual(genuine_log.sender_auth, "pass")
-        self.assertEqual((genuine_log.model, genuine_log.res_id), ("helpdesk.ticket", self.ticket.id))
+        self.assertEqual(
+            (genuine_log.model, genuine_log.res_id), ("helpdesk.ticket", self.ticket.id)
+        )
         self.assertIn("<genuine@x>", self.ticket.message_ids.mapped("message_id"))
         self.assertEqual(genuine_log.mail_message_id.author_id, self.carla)
 
     def test_require_sender_auth(self):
         """Without a verdict the old behaviour holds, unless the mailbox requires one."""
         subject = f"Re: Broken printer [{self.ticket.number}]"
-        self.append(make_email(subject=subject, email_from="carla@acme.example", message_id="<n1@x>"))
+        self.append(
+            make_email(subject=subject, email_from="carla@acme.example", message_id="<n1@x>")
+        )
         self.fetch()
         log = self.logs(message_id="<n1@x>")
         self.assertEqual(log.sender_auth, "none")
         self.assertEqual(log.res_id, self.ticket.id)
         self.server.require_sender_auth = True
-        self.append(make_email(subject=subject, email_from="carla@acme.example", message_id="<n2@x>"))
+        self.append(
+            make_email(subject=subject, email_from="carla@acme.example", message_id="<n2@x>")
+        )
         self.fetch()
         log = self.logs(message_id="<n2@x>")
         self.assertEqual(log.sender_auth, "none")
@@ -163,11 +169,11 @@ class TestSenderAuth(MailConverterDovecotCase):
 
     def test_bcc_logging_from_a_failed_sender_is_refused_silently(self):
         """A forged representative's BCC email is rejected; nothing is mailed to the forged address."""
-        self.server.write(
-            {"bcc_logging": True, "bcc_user_ids": [fields.Command.link(self.rep.id)]}
-        )
+        self.server.write({"bcc_logging": True, "bcc_user_ids": [fields.Command.link(self.rep.id)]})
         raw = make_email(
-            subject="Quote", email_from="rep@ourcompany.com", to="carla@acme.example",
+            subject="Quote",
+            email_from="rep@ourcompany.com",
+            to="carla@acme.example",
             message_id="<bcc1@x>",
         )
         self.append(with_auth_results(raw, "mx.google.com; dmarc=fail header.from=ourcompany.com"))
@@ -177,7 +183,9 @@ class TestSenderAuth(MailConverterDovecotCase):
         self.assertEqual(log.sender_auth, "fail")
         self.assertIn("not authenticated", log.reason)
         self.assertFalse(log.bcc_explained_to)
-        self.assertFalse(self.env["mail.mail"].search([("email_to", "ilike", "rep@ourcompany.com")]))
+        self.assertFalse(
+            self.env["mail.mail"].search([("email_to", "ilike", "rep@ourcompany.com")])
+        )
         self.assertNotIn("<bcc1@x>", self.carla.message_ids.mapped("message_id"))
 
     def test_auth_servers_prefilled_for_known_receiving_servers(self):

@@ -61,9 +61,7 @@ class TestSpamRights(MailConverterCase):
         with self.assertRaises(AccessError):
             self._wizard(ticket, self.agent, scope="domain").action_confirm()
         self.assertTrue(ticket.active)
-        self.assertFalse(
-            self.env["mail.converter.ban"].search([("pattern", "=", "@spam.example")])
-        )
+        self.assertFalse(self.env["mail.converter.ban"].search([("pattern", "=", "@spam.example")]))
         self._wizard(ticket, self.manager, scope="domain").action_confirm()
         self.assertTrue(self.env["mail.converter.ban"].search([("pattern", "=", "@spam.example")]))
 
@@ -80,8 +78,16 @@ class TestSpamRights(MailConverterCase):
             Ban.with_user(self.manager).create({"pattern": "boss@ourcompany.example"})
 
     def test_the_created_flag_is_written_by_the_converter_only(self):
-        contact = self.env["res.partner"].with_user(self.manager).create(
-            {"name": "Planted", "email": "planted@customer.example", "mail_converter_created": True}
+        contact = (
+            self.env["res.partner"]
+            .with_user(self.manager)
+            .create(
+                {
+                    "name": "Planted",
+                    "email": "planted@customer.example",
+                    "mail_converter_created": True,
+                }
+            )
         )
         self.assertFalse(contact.mail_converter_created)
         with self.assertRaises(AccessError):
@@ -90,7 +96,9 @@ class TestSpamRights(MailConverterCase):
     def test_a_contact_referenced_anywhere_is_kept(self):
         ticket = self._ticket("Invoice query", "billing@customer.example")
         contact = ticket.partner_id
-        self.env["res.partner.bank"].create({"acc_number": "BE71096123456769", "partner_id": contact.id})
+        self.env["res.partner.bank"].create(
+            {"acc_number": "BE71096123456769", "partner_id": contact.id}
+        )
         result = self._wizard(ticket, self.manager).action_confirm()
         self.assertFalse(ticket.exists())
         self.assertTrue(contact.exists())

@@ -186,7 +186,9 @@ def verify_dkim(raw, from_email, dnsfunc=None, timeout=DNS_TIMEOUT):
     try:
         checker = dkim.DKIM(raw, timeout=timeout)
         signatures = [
-            i for i, (name, _value) in enumerate(checker.headers) if name.lower() == b"dkim-signature"
+            i
+            for i, (name, _value) in enumerate(checker.headers)
+            if name.lower() == b"dkim-signature"
         ]
         if not signatures:
             return None

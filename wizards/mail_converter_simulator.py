@@ -118,7 +118,9 @@ class MailConverterSimulator(models.TransientModel):
             )
         ]
         if mail.sender_auth:  # C11
-            headers.append(("sender authentication", mail.sender_auth.outcome, mail.sender_auth.detail))
+            headers.append(
+                ("sender authentication", mail.sender_auth.outcome, mail.sender_auth.detail)
+            )
         filed = []
         for link in plan.links:
             name = (

@@ -5,7 +5,6 @@ from odoo.exceptions import AccessError, UserError
 
 from ..tools import bans
 
-
 # Models whose references to a contact are mail bookkeeping, not business: they never keep
 # a spam contact alive (its messages are looked at separately).
 BOOKKEEPING_MODELS = frozenset(

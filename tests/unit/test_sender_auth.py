@@ -60,14 +60,20 @@ class TestSenderAuth(unittest.TestCase):
         self.assertEqual(auth.outcome, "pass")
         self.assertEqual(auth.detail, "dmarc=pass, dkim=pass, spf=pass (by mx.google.com)")
         # Without DMARC, a DKIM pass of another domain proves nothing about the From.
-        other = "mx.google.com; dkim=pass header.d=evil.example; spf=pass smtp.mailfrom=evil.example"
-        self.assertEqual(sender_auth.evaluate([other], GOOGLE, "a@customer.example").outcome, "none")
+        other = (
+            "mx.google.com; dkim=pass header.d=evil.example; spf=pass smtp.mailfrom=evil.example"
+        )
+        self.assertEqual(
+            sender_auth.evaluate([other], GOOGLE, "a@customer.example").outcome, "none"
+        )
         aligned = "mx.google.com; dkim=pass header.d=customer.example"
         self.assertEqual(
             sender_auth.evaluate([aligned], GOOGLE, "a@mail.customer.example").outcome, "pass"
         )
         failed = "mx.google.com; spf=fail smtp.mailfrom=customer.example"
-        self.assertEqual(sender_auth.evaluate([failed], GOOGLE, "a@customer.example").outcome, "fail")
+        self.assertEqual(
+            sender_auth.evaluate([failed], GOOGLE, "a@customer.example").outcome, "fail"
+        )
 
     def test_exchange_online_header_without_authserv_id(self):
         microsoft = sender_auth.DEFAULT_AUTH_SERVERS["outlook"]
@@ -80,7 +86,9 @@ class TestSenderAuth(unittest.TestCase):
         self.assertEqual(auth.outcome, "fail")
         self.assertIn("(by (missing))", auth.detail)
         # Not trusted unless the mailbox says so.
-        self.assertEqual(sender_auth.evaluate([value], GOOGLE, "a@customer.example").outcome, "none")
+        self.assertEqual(
+            sender_auth.evaluate([value], GOOGLE, "a@customer.example").outcome, "none"
+        )
         self.assertTrue(
             sender_auth.is_trusted("am6pr01mb1234.eurprd01.prod.outlook.com", microsoft)
         )
@@ -147,7 +155,9 @@ class TestDkim(unittest.TestCase):
             "a valid signature of another domain does not vouch for this From",
         )
         tampered = self.signed.replace(b"Carla <carla", b"Boss <carla")
-        self.assertEqual(sender_auth.verify_dkim(tampered, "carla@customer.example", self.dns), "fail")
+        self.assertEqual(
+            sender_auth.verify_dkim(tampered, "carla@customer.example", self.dns), "fail"
+        )
         self.assertIsNone(sender_auth.verify_dkim(self.raw, "carla@customer.example", self.dns))
 
     def test_dns_failure_never_raises(self):

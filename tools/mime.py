@@ -31,6 +31,7 @@ MAX_HEADERS = 1000  # header fields kept, in order
 MAX_HEADER_VALUE = 16 * 1024  # bytes kept of one header field
 MAX_ADDRESS_HEADER = 64 * 1024  # ... of From, To, Cc, Delivered-To, Bcc
 _FIELD_NAME_RE = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+_NAME_SPECIALS = frozenset("()<>,;:\\.[]")  # a display name holding one is quoted
 # Hostile input: an email with more MIME parts than this is not parsed at all (100,000 tiny
 # parts take a minute to parse and would make one attachment each); it stays on the server.
 MAX_PARTS = 1000
@@ -99,6 +100,8 @@ def decode_address_value(value):
         name = decode_header_value(name).replace('"', "")
         if not name or "@" in name:
             listed.append(address)
+        elif _NAME_SPECIALS.isdisjoint(name):
+            listed.append(f"{name} <{address}>")
         else:
             listed.append(f'"{name}" <{address}>')
     return ", ".join(listed)

@@ -51,7 +51,9 @@ class TestMime(unittest.TestCase):
         )
         summary = mime.summarize(raw)
         self.assertEqual(summary.email_from, "attacker@evil.example")
-        self.assertEqual(summary.headers["to"], '"Ren\u00e9e" <renee@example.fr>, b@example.com')
+        self.assertEqual(summary.headers["to"], "Ren\u00e9e <renee@example.fr>, b@example.com")
+        summary = mime.summarize(b"From: =?utf-8?q?Doe=2C_John?= <j@example.com>\r\n\r\nx")
+        self.assertEqual(summary.email_from, '"Doe, John" <j@example.com>')
 
     def test_no_headers_at_all(self):
         s = mime.summarize(b"just some text without any header\r\n")

@@ -9,7 +9,15 @@
     "license": "LGPL-3",
     "depends": ["mail", "contacts", "crm", "helpdesk_mgmt"],
     "external_dependencies": {
-        "python": ["google-re2", "flufl.bounce", "tnefparse", "icalendar", "quotequail"]
+        "python": [
+            "google-re2",
+            "flufl.bounce",
+            "authres",
+            "dkimpy",
+            "tnefparse",
+            "icalendar",
+            "quotequail",
+        ]
     },
     "data": [
         "security/mail_converter_security.xml",
@@ -37,6 +45,7 @@
         "views/fetchmail_server_views.xml",
         "views/fetchmail_server_instant_views.xml",
         "views/fetchmail_server_oauth_views.xml",
+        "views/fetchmail_server_auth_views.xml",
         "views/mail_message_views.xml",
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",

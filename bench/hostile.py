@@ -20,9 +20,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from tools import addresses, mime, safe_regex  # noqa: E402
+from tools import addresses, bounce, mime, safe_regex  # noqa: E402
 
 SIZES = (25_000, 50_000, 100_000, 200_000, 400_000, 800_000)
+OLD_MSGID_LINE_RE = re.compile(
+    r"^\s*(message-id|references|in-reply-to|x-microsoft-original-message-id):\s*(.+)$",
+    re.IGNORECASE | re.MULTILINE,
+)
 OLD_EMAIL_RE = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 
 
@@ -41,6 +45,29 @@ def recipients(n):
 
 def as_email(name, value):
     return f"From: a@b.example\r\n{name}: {value}\r\nMessage-ID: <x@y>\r\n\r\nbody\r\n".encode()
+
+
+def blank_line_report(n):
+    """A forged delivery report whose text is ``n`` blank lines (issue 18: 42 s at 40 KB)."""
+    return (
+        b"From: MAILER-DAEMON@x.example\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\n" + b"\n" * n + b"x\r\n"
+        b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x.example\r\n"
+        b"\r\nFinal-Recipient: rfc822; carla@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"\r\n--B--\r\n"
+    )
+
+
+def many_parts(n):
+    """An email of n/40 tiny MIME parts (issue 18: 100,000 parts took 47 s to parse)."""
+    part = b"--B\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    return (
+        b"From: a@b.example\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        + part * (n // len(part))
+        + b"--B--\r\n"
+    )
 
 
 def odoo_parser_to(raw):
@@ -77,11 +104,19 @@ CASES = [
     ),
     (r"rule regex (\d*){50}x (RE2)", lambda n: "1" * n, safe_regex.compile(r"(\d*){50}x").search),
     (r"rule regex (a+)+$ (RE2)", lambda n: "a" * n + "b", safe_regex.compile(r"(a+)+$").search),
+    ("bounce report of blank lines, detect", blank_line_report, bounce.detect),
+    (
+        "n/40 MIME parts, boundary scan (uncapped)",
+        many_parts,
+        lambda raw: mime.count_parts(raw, 10**9),
+    ),
+    ("n/40 MIME parts, cap check before parsing", many_parts, mime.count_parts),
 ]
 
 OLD_CASES = [
     ("OLD address regex (crafted)", crafted_address, OLD_EMAIL_RE.match),
     ("OLD decode of the whole subject", encoded_subject, mime.decode_header_value),
+    ("OLD Message-ID line regex, blank lines", lambda n: "\n" * n, OLD_MSGID_LINE_RE.findall),
     (
         "OLD To: crafted, cut only, Odoo's parser",
         lambda n: as_email("To", crafted_address(n)),
@@ -122,7 +157,9 @@ def main():
         print()
         run(OLD_CASES[1:2], SIZES[2:])
         print()
-        run(OLD_CASES[2:], SIZES[:2])
+        run(OLD_CASES[2:3], (5_000, 10_000, 20_000))
+        print()
+        run(OLD_CASES[3:], SIZES[:2])
 
 
 if __name__ == "__main__":

@@ -44,3 +44,8 @@ from . import crm_lead_spam
 
 from . import mail_converter_content
 from . import mail_converter_planner_calendar
+from . import fetchmail_server_auth
+from . import mail_converter_sender_auth
+from . import mail_converter_planner_auth
+from . import fetchmail_server_limits
+from . import mail_converter_limits

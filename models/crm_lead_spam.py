@@ -15,12 +15,6 @@ class CrmLead(models.Model):
         self.ensure_one()
         return self.email_normalized or self.partner_id.email_normalized or ""
 
-    def _mail_converter_spam_contact(self):
-        """The contact the converter created for this lead's sender, if any."""
-        self.ensure_one()
-        partner = self.sudo().partner_id
-        return partner if partner.mail_converter_created else partner.browse()
-
     @api.model
     def _mail_converter_spam_next_action(self):
         """Where the user lands after marking leads as spam from a form."""

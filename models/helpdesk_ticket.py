@@ -135,12 +135,6 @@ class HelpdeskTicket(models.Model):
             or ""
         )
 
-    def _mail_converter_spam_contact(self):
-        """The contact the converter created for this ticket's sender, if any."""
-        self.ensure_one()
-        partner = self.sudo().partner_id
-        return partner if partner.mail_converter_created else partner.browse()
-
     @api.model
     def _mail_converter_spam_next_action(self):
         """Where the user lands after marking tickets as spam from a form."""

@@ -18,6 +18,7 @@ from odoo import Command, api, models, tools
 from odoo.tools import SQL
 
 from ..tools import mime, pec
+from ..tools.budget import DEFAULT_SECONDS, Budget, OverBudget
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
 from .mail_converter_contact_claim import ContactBeingCreated
@@ -65,9 +66,10 @@ class MailConverter(models.AbstractModel):
         else:
             log, todo = self._log_register(summary, source, origin)
         if todo == "convert":
-            too_large = self.env["mail.converter.planner"]._converter_too_large(
+            Planner = self.env["mail.converter.planner"]
+            too_large = Planner._converter_too_large(
                 max(origin.size, len(raw)), source
-            )
+            ) or Planner._converter_too_many_parts(raw, source)
             if too_large:
                 self._log_too_large(log, too_large)
             else:
@@ -259,6 +261,8 @@ class MailConverter(models.AbstractModel):
             "state": "failed",
             "error": f"{tools.exception_to_unicode(exc)}\n\n{''.join(traceback.format_exception(exc))[-4000:]}",
         }
+        if isinstance(exc, OverBudget):
+            vals["reason"] = str(exc)  # the reason says why, not only the error
         if not log.raw_attachment_id:
             vals["raw_attachment_id"] = self._store_original(log, raw).id
         log.write(vals)
@@ -292,10 +296,14 @@ class MailConverter(models.AbstractModel):
         """Read, plan and apply; return the values that finish ``log``."""
         # Odoo's own look-ups while posting and replying read the run's cache (tools.run_cache).
         self = self.with_context(mail_converter_run_cache=RunCache.of(source))
+        time_budget = Budget(source.extra.get("time_budget", DEFAULT_SECONDS))
         mail = self.env["mail.converter.reader"]._converter_read(raw, source, origin, summary)
         mail.log_id = log.id  # registered exactly once already (_log_register)
+        mail.budget = time_budget
         plan = self.env["mail.converter.planner"]._converter_plan(mail, source)
-        return self._converter_apply(plan, mail, source, log)
+        values = self._converter_apply(plan, mail, source, log)
+        time_budget.check("apply")  # over budget: rolled back and logged failed
+        return values
 
     @api.model
     def _converter_apply(self, plan, mail, source, log):
@@ -305,6 +313,7 @@ class MailConverter(models.AbstractModel):
             "rule_id": plan.rule.id if plan.rule else False,
             "rule_trace": "\n".join(plan.verdicts) or False,
             **self._log_special_values(plan),  # bounces, BCC logging, PEC
+            **self.env["mail.converter.sender.auth"]._converter_log_values(mail.sender_auth),
         }
         if plan.state != "done":
             self._apply_not_converted(plan, mail, source)
@@ -379,6 +388,8 @@ class MailConverter(models.AbstractModel):
             msg_dict["author_id"] = author
         self._apply_reset_bounce(plan, mail, MailThread, msg_dict)
         msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
+        if mail.sender_auth and mail.sender_auth.untrusted:
+            msg_dict["author_id"] = False  # Odoo's guess from email_from is not proof
         thread_id = MailThread._message_route_process(message, msg_dict, routes)
         record = self.env[routes[0][0]].sudo().browse(thread_id)
         posted = (

@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools import bans
-from ..tools.addresses import is_freemail
+from ..tools.addresses import email_domain, is_freemail, normalize_email
 
 
 class MailConverterBan(models.Model):
@@ -64,6 +64,51 @@ class MailConverterBan(models.Model):
                         pattern=ban.pattern,
                     )
                 )
+            why = ban._converter_protected_reason(ban.pattern)
+            if why:
+                raise ValidationError(
+                    self.env._(
+                        "%(pattern)s cannot be banned: %(why)s.", pattern=ban.pattern, why=why
+                    )
+                )
+
+    @api.model
+    def _converter_protected_reason(self, pattern):
+        """Why ``pattern`` must never be banned (one of our own domains, or the address of a
+        user or a mailbox), else ``""``; override to protect more."""
+        if not pattern:
+            return ""
+        if pattern.startswith("@"):
+            if pattern[1:] in self._converter_own_domains():
+                return self.env._("it is one of the company's own domains")
+            return ""
+        if pattern in self._converter_own_addresses():
+            return self.env._("it is the address of a user or a mailbox of the company")
+        return ""
+
+    @api.model
+    def _converter_own_addresses(self):
+        """Normalised addresses of internal users and converter mailboxes."""
+        users = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("share", "=", False)])
+        )
+        own = set(users.partner_id.mapped("email_normalized"))
+        own |= self.env["fetchmail.server"]._converter_mailbox_addresses()
+        own.discard(False)
+        return own
+
+    @api.model
+    def _converter_own_domains(self):
+        """Our own domains: of the mailboxes, the alias domains, the internal users' and the
+        companies' addresses (free-mail domains aside)."""
+        addresses = set(self._converter_own_addresses())
+        addresses |= {normalize_email(c.email) for c in self.env["res.company"].sudo().search([])}
+        domains = {email_domain(a) for a in addresses if a}
+        domains |= set(self.env["mail.alias.domain"].sudo().search([]).mapped("name"))
+        return {d.lower() for d in domains if d and not is_freemail(d)}
 
     def _compute_rejected_count(self):
         Log = self.env["mail.converter.log"]

@@ -72,6 +72,15 @@ class MailConverterLog(models.Model):
         "ir.attachment", "Original email", readonly=True, ondelete="set null"
     )
     company_id = fields.Many2one("res.company", readonly=True, index=True)
+    sender_auth = fields.Selection(
+        [("pass", "Authenticated"), ("fail", "Failed"), ("none", "No verdict")],
+        "Sender authentication",
+        readonly=True,
+        index="btree_not_null",
+        help="What the mailbox's trusted receiving servers (and, optionally, its own DKIM check) "
+        "said about the sender: a failed sender counts as unknown.",
+    )
+    sender_auth_detail = fields.Char("Authentication detail", readonly=True)
     # -- special mail: bounces, BCC logging, certified mail (PEC) ------------------------------
     kind = fields.Selection(
         [

@@ -77,6 +77,8 @@ class MailConverterPlanner(models.AbstractModel):
         plan = Plan()
         plan.links = list(mail.matches.links)
         for stage in self._converter_plan_stages():
+            if mail.budget:
+                mail.budget.check(stage)  # one email never holds the mailbox back
             before = (plan.state, plan.route and plan.route.key(), plan.private)
             explained = len(plan.explained)
             getattr(self, stage)(mail, source, plan)
@@ -264,7 +266,7 @@ class MailConverterPlanner(models.AbstractModel):
         """The email as rule conditions see it."""
         headers = {}
         for name, values in mail.summary.address_headers.items():
-            headers[name] = [mime.decode_header_value(v) for v in values]
+            headers[name] = [mime.decode_address_value(v) for v in values]
         for name, value in mail.summary.headers.items():
             headers.setdefault(name, [value])
         by_role = {}

@@ -59,6 +59,9 @@ class MailConverterReader(models.AbstractModel):
             repairs=repairs,
             pec=envelope,
             size=size,
+            sender_auth=self.env["mail.converter.sender.auth"]._converter_sender_auth(
+                message, source, raw
+            ),
         )
 
     @api.model

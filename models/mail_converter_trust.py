@@ -80,7 +80,12 @@ class MailConverterTrust(models.AbstractModel):
             and self.env["res.partner"]
             .sudo()
             .search_count(
-                [("email_normalized", "=", sender), ("commercial_partner_id", "=", company.id)],
+                # A contact the converter made from one email is nobody's colleague.
+                [
+                    ("email_normalized", "=", sender),
+                    ("commercial_partner_id", "=", company.id),
+                    ("mail_converter_created", "=", False),
+                ],
                 limit=1,
             )
         )

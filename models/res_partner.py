@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 
 class ResPartner(models.Model):
@@ -32,3 +33,19 @@ class ResPartner(models.Model):
     _company_website_mail_converter_index = models.Index(
         "(id) WHERE is_company IS TRUE AND website IS NOT NULL"
     )
+
+    # C11: the flag lets "Mark as spam" delete the contact, so only the converter (running as
+    # the system) sets it, never a user or an RPC call.
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                vals.pop("mail_converter_created", None)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "mail_converter_created" in vals and not self.env.su:
+            raise AccessError(
+                self.env._("Only the mail converter marks a contact as created from an email.")
+            )
+        return super().write(vals)

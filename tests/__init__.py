@@ -25,3 +25,6 @@ from . import test_instant
 from . import test_conversations
 
 from . import test_oauth
+from . import test_sender_auth
+from . import test_parser_bombs
+from . import test_spam_rights

@@ -125,21 +125,24 @@ def safe_headers(raw):
 
 
 def parse_header(value, role="to", limit=MAX_ADDRESSES):
-    """All valid addresses of one header value, decoded, in order, without repeats (at most ``limit``).
+    """All valid addresses of one header value, in order, without repeats (at most ``limit``),
+    their display names decoded.
 
-    The value is cut at :data:`MAX_HEADER_CHARS` before it is decoded or parsed.
+    The value is cut at :data:`MAX_HEADER_CHARS` before it is parsed; addresses are split
+    out of the raw value before any RFC 2047 word is decoded.
     """
-    text = decode_header_value((value or "")[:MAX_HEADER_CHARS])
+    text = _SPACES_RE.sub(" ", (value or "")[:MAX_HEADER_CHARS]).strip()
     if not text:
         return []
     result, seen = [], set()
-    for name, raw_email in _split_addresses(text[:MAX_HEADER_CHARS]):
+    # Split first, decode display names only: an encoded word is never an address (C11).
+    for name, raw_email in _split_addresses(text):
         if len(result) >= limit:
             break
         email = normalize_email(raw_email)
         if email and email not in seen:
             seen.add(email)
-            result.append(Address(role, clean_name(name), email))
+            result.append(Address(role, clean_name(decode_header_value(name)), email))
     return result
 
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
 
+import re2
 from flufl.bounce import all_failures
 
 from .addresses import normalize_email
@@ -34,11 +35,12 @@ _QUOTA_RE = re.compile(
     r"|insufficient (system )?storage",
     re.IGNORECASE,
 )
-_MSGID_LINE_RE = re.compile(
-    r"^\s*(message-id|references|in-reply-to|x-microsoft-original-message-id):\s*(.+)$",
-    re.IGNORECASE | re.MULTILINE,
+# RE2, linear in the text: with Python's re, "^\s*" over a run of blank lines was quadratic
+# (42 s for a 40 KB forged report, before bans are even checked).
+_MSGID_LINE_RE = re2.compile(
+    r"(?im)^[ \t]*(message-id|references|in-reply-to|x-microsoft-original-message-id):[ \t]*(.+)$"
 )
-_MSGID_RE = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+_MSGID_RE = re2.compile(r"<[^<>\s@]+@[^<>\s]+>")
 # RFC 3463: X.2.2 (mailbox full) is a persistent transient failure, whatever its class digit.
 TRANSIENT_SUBJECTS = frozenset({(2, 2)})
 MAX_DIAGNOSTIC = 300

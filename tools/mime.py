@@ -10,9 +10,12 @@ import email.errors
 import email.header
 import email.parser
 import email.policy
+import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
+
+import re2
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 _KEY_HEADERS = ("from", "to", "cc", "date", "subject")
@@ -28,6 +31,13 @@ MAX_HEADERS = 1000  # header fields kept, in order
 MAX_HEADER_VALUE = 16 * 1024  # bytes kept of one header field
 MAX_ADDRESS_HEADER = 64 * 1024  # ... of From, To, Cc, Delivered-To, Bcc
 _FIELD_NAME_RE = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+_NAME_SPECIALS = frozenset("()<>,;:\\.[]")  # a display name holding one is quoted
+# Hostile input: an email with more MIME parts than this is not parsed at all (100,000 tiny
+# parts take a minute to parse and would make one attachment each); it stays on the server.
+MAX_PARTS = 1000
+# RE2: linear in the message, whatever it holds.
+_BOUNDARY_RE = re2.compile(rb'(?i)boundary[ \t]*=[ \t]*"?([^";\r\n]{1,200})')
+_DASH_LINE_RE = re2.compile(rb"(?m)^--([^\r\n]{1,202})")
 
 
 @dataclass
@@ -66,6 +76,35 @@ def decode_header_value(value):
                 chunk = chunk.decode("utf-8", errors="replace")
         text.append(chunk)
     return re.sub(r"\s+", " ", "".join(text)).strip()
+
+
+def decode_address_value(value):
+    """An address header as text, with only its display names decoded: ``Name <a@b.c>, d@e.f``.
+
+    The addresses are split out of the raw value first, so an encoded word can never
+    become an address (``=?utf-8?q?rep=40ourcompany.com?= <x@evil.example>`` is
+    ``x@evil.example``); a display name that reads as an address is dropped.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    try:
+        pairs = email.utils.getaddresses([value])
+    except (RecursionError, ValueError, IndexError):
+        return decode_header_value(value) if "=?" not in value else ""
+    listed = []
+    for name, address in pairs:
+        if not address:
+            continue
+        name = decode_header_value(name).replace('"', "")
+        if not name or "@" in name:
+            listed.append(address)
+        elif _NAME_SPECIALS.isdisjoint(name):
+            listed.append(f"{name} <{address}>")
+        else:
+            listed.append(f'"{name}" <{address}>')
+    return ", ".join(listed)
 
 
 def normalize_message_id(value):
@@ -191,6 +230,28 @@ def rewrite_headers(raw, rewrite, above=0, comments=64):
     return block + (separator or b"\r\n\r\n") + body, notes
 
 
+def count_parts(raw, stop=MAX_PARTS + 1):
+    """The number of MIME parts of ``raw`` (bytes), counted without parsing it: the lines
+    that open a part of a declared boundary. Linear in ``raw``; stops counting at ``stop``."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    boundaries = set()
+    for found in _BOUNDARY_RE.finditer(raw):
+        boundaries.add(found.group(1).strip())
+        if len(boundaries) >= stop:
+            return stop  # every multipart declares one: that many boundaries is that many parts
+    if not boundaries:
+        return 1
+    count = 1
+    for found in _DASH_LINE_RE.finditer(raw):
+        line = found.group(1).rstrip(b" \t")
+        if line in boundaries:  # a part opens; "--boundary--" closes a multipart
+            count += 1
+            if count >= stop:
+                return stop
+    return count
+
+
 def summarize(raw):
     """Parse the header block of ``raw`` (bytes) into a :class:`MailSummary`.
 
@@ -208,7 +269,11 @@ def summarize(raw):
         for name, value in msg.items():
             lname = name.lower()
             if lname not in headers:
-                headers[lname] = decode_header_value(value)
+                headers[lname] = (
+                    decode_address_value(value)
+                    if lname in ADDRESS_HEADERS
+                    else decode_header_value(value)
+                )
             if lname in ADDRESS_HEADERS:
                 address_headers.setdefault(lname, []).append(str(value))
     except Exception:  # noqa: BLE001 - a broken header block is still a message to keep

@@ -28,6 +28,8 @@ class Mail:
     pec: object = None
     size: int = 0  # bytes, as the mail server delivered it (the envelope of a PEC)
     log_id: int = 0  # the log row converting this very copy (the pipeline's, or a replayed one)
+    sender_auth: object = None  # tools.sender_auth.SenderAuth
+    budget: object = None  # tools.budget.Budget: this email's time budget
 
 
 class MailDeferred(Exception):  # noqa: N818 - a signal, not an error

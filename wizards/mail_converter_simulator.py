@@ -119,6 +119,10 @@ class MailConverterSimulator(models.TransientModel):
                 "precedence",
             )
         ]
+        if mail.sender_auth:  # C11
+            headers.append(
+                ("sender authentication", mail.sender_auth.outcome, mail.sender_auth.detail)
+            )
         filed = []
         for link in plan.links:
             name = (

@@ -1,14 +1,35 @@
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..tools import bans
+
+# Models whose references to a contact are mail bookkeeping, not business: they never keep
+# a spam contact alive (its messages are looked at separately).
+BOOKKEEPING_MODELS = frozenset(
+    {
+        "res.partner",  # its own company and contacts: child_ids is looked at separately
+        "res.users",  # looked at separately
+        "mail.message",
+        "mail.mail",
+        "mail.followers",
+        "mail.notification",
+        "mail.tracking.value",
+        "mail.message.reaction",
+        "discuss.channel.member",
+        "bus.presence",
+    }
+)
 
 
 class MailConverterSpam(models.TransientModel):
     """Mark tickets or leads as spam: ban their senders, delete them and the contacts the
-    converter created for them when those have nothing else."""
+    converter created for them when those have nothing else.
+
+    Everything runs with the user's own rights: who may not delete a record closes and
+    archives it; only converter managers ban whole domains; nobody bans the company's own
+    domains or users (C11)."""
 
     _name = "mail.converter.spam"
     _description = "Mark emails as spam"
@@ -80,7 +101,7 @@ class MailConverterSpam(models.TransientModel):
                 for record in records:
                     sender = record._mail_converter_spam_sender()
                     pattern = wizard._pattern(sender) if sender else ""
-                    contact = record._mail_converter_spam_contact()
+                    contact = wizard._spam_contact(record)
                     rows.append(
                         Markup("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>")
                         % (
@@ -106,7 +127,7 @@ class MailConverterSpam(models.TransientModel):
         self.ensure_one()
         groups = self._records()
         for records in groups:
-            # Marking spam deletes with the converter's rights: it needs the right to edit them.
+            # Marking spam needs the right to edit them; deleting, the right to delete them.
             records.check_access("write")
             missing = records.filtered(lambda r: not r._mail_converter_spam_sender())
             if missing:
@@ -115,29 +136,73 @@ class MailConverterSpam(models.TransientModel):
                         "%(record)s has no sender address to ban.", record=missing[0].display_name
                     )
                 )
+        self._check_ban_scope()
         model = groups[0]._name if groups else "helpdesk.ticket"
+        # Banning is the point of the wizard: bans are written as the system, within the
+        # limits above and the ban's own constraints (never our domains or users).
         Ban = self.env["mail.converter.ban"].sudo()
         banned = Ban.browse()
         contacts = self.env["res.partner"].sudo()
-        deleted = 0
+        not_banned = {}
+        deleted = archived = 0
         for records in groups:
             for record in records:
                 company = record.company_id or self.env.company
-                banned |= Ban._converter_ban_senders(
-                    [self._pattern(record._mail_converter_spam_sender())], self.reason, company
-                )
-                contacts |= record._mail_converter_spam_contact()
-            deleted += len(records)
+                pattern = self._pattern(record._mail_converter_spam_sender())
+                why = Ban._converter_protected_reason(pattern)
+                if why:
+                    not_banned[pattern] = why
+                else:
+                    banned |= Ban._converter_ban_senders([pattern], self.reason, company)
+                contacts |= self._spam_contact(record)
             self._note_on_logs(records)
-            records.sudo().unlink()
+            if self._remove(records):
+                deleted += len(records)
+            else:
+                archived += len(records)
         kept = {}
         for contact in contacts:
-            why = self._contact_keep_reason(contact)
+            mine = contact.with_env(self.env)
+            why = self._contact_keep_reason(contact) or (
+                not (mine.has_access("unlink") or mine.has_access("write"))
+                and self.env._("you may not delete or archive contacts")
+            )
             if why:
                 kept[contact] = why
             else:
-                contact.unlink()
-        return self._done_action(model, deleted, banned, contacts, kept)
+                self._remove(mine)
+        return self._done_action(model, deleted, banned, contacts, kept, not_banned, archived)
+
+    def _check_ban_scope(self):
+        """Whole domains are banned by converter managers only."""
+        if self.ban_scope == "domain" and not self.env.user.has_group(
+            "mail_converter.group_mail_converter_manager"
+        ):
+            raise AccessError(
+                self.env._("Only mail converter administrators can ban a whole domain.")
+            )
+
+    @api.model
+    def _spam_contact(self, record):
+        """The contact the converter created for ``record``'s sender, if any."""
+        partner = record.sudo().partner_id
+        return partner if partner.mail_converter_created else partner.browse()
+
+    @api.model
+    def _remove(self, records):
+        """Delete ``records`` with the user's own rights; who may not delete them closes and
+        archives them instead (they may edit them: the wizard checked it). Return whether
+        they were deleted."""
+        if records.has_access("unlink"):
+            records.unlink()
+            return True
+        values = {"active": False}
+        if records._name == "helpdesk.ticket":
+            closed = self.env["helpdesk.ticket.stage"].search([("closed", "=", True)], limit=1)
+            if closed:
+                values["stage_id"] = closed.id
+        records.write(values)
+        return False
 
     def _note_on_logs(self, records):
         """Say on the emails' log rows that their records were deleted as spam."""
@@ -156,11 +221,18 @@ class MailConverterSpam(models.TransientModel):
             return self.env._("it is a user")
         if contact.child_ids:
             return self.env._("it has contacts of its own")
-        for model, field_name, label in self._contact_usages():
-            if model in self.env and self.env[model].sudo().with_context(
-                active_test=False
-            ).search_count([(field_name, "=", contact.id)], limit=1):
-                return self.env._("it has %(what)s", what=label)
+        for model, field_name in self._contact_reference_fields():
+            if (
+                self.env[model]
+                .sudo()
+                .with_context(active_test=False)
+                .search_count([(field_name, "=", contact.id)], limit=1)
+            ):
+                return self.env._(
+                    "it has %(what)s records (%(field)s)",
+                    what=self.env[model]._description,
+                    field=self.env[model]._fields[field_name]._description_string(self.env),
+                )
         Message = self.env["mail.message"].sudo()
         if Message.search_count(
             [
@@ -178,18 +250,23 @@ class MailConverterSpam(models.TransientModel):
         return ""
 
     @api.model
-    def _contact_usages(self):
-        """``(model, field, label)`` of records that keep a contact alive; override to add yours."""
-        return [
-            ("helpdesk.ticket", "partner_id", self.env._("other tickets")),
-            ("crm.lead", "partner_id", self.env._("leads")),
-            ("sale.order", "partner_id", self.env._("sales orders")),
-            ("purchase.order", "partner_id", self.env._("purchase orders")),
-            ("account.move", "partner_id", self.env._("invoices")),
-            ("project.task", "partner_id", self.env._("tasks")),
-        ]
+    def _contact_reference_fields(self):
+        """``(model, field)`` of every stored reference to a contact in the installed models
+        (sales, invoices, pickings, projects, calendar, bank accounts...), minus mail
+        bookkeeping: any of them keeps a contact alive. Override to drop or add some."""
+        result = []
+        for model_name in sorted(self.env.registry):
+            Model = self.env[model_name]
+            if Model._transient or Model._abstract or not Model._auto:
+                continue
+            if model_name in BOOKKEEPING_MODELS:
+                continue
+            for name, field in Model._fields.items():
+                if field.type == "many2one" and field.comodel_name == "res.partner" and field.store:
+                    result.append((model_name, name))
+        return result
 
-    def _done_action(self, model, deleted, banned, contacts, kept):
+    def _done_action(self, model, deleted, banned, contacts, kept, not_banned=None, archived=0):
         """A notification saying what was done and which contacts were kept, and why."""
         lines = [
             self.env._(
@@ -198,9 +275,17 @@ class MailConverterSpam(models.TransientModel):
                 bans=", ".join(banned.mapped("pattern")) or "-",
             )
         ]
+        if archived:
+            lines.append(
+                self.env._(
+                    "%(count)s closed and archived: you may not delete them.", count=archived
+                )
+            )
         removed = len(contacts) - len(kept)
         if removed:
             lines.append(self.env._("%(count)s new contact(s) deleted.", count=removed))
+        for pattern, why in (not_banned or {}).items():
+            lines.append(self.env._("%(pattern)s not banned: %(why)s.", pattern=pattern, why=why))
         for contact, why in kept.items():
             lines.append(
                 self.env._("Contact %(name)s kept: %(why)s.", name=contact.display_name, why=why)
@@ -214,10 +299,10 @@ class MailConverterSpam(models.TransientModel):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "type": "warning" if kept else "success",
+                "type": "warning" if kept or not_banned else "success",
                 "title": self.env._("Marked as spam"),
                 "message": "\n".join(lines),
-                "sticky": bool(kept),
+                "sticky": bool(kept or not_banned),
                 "next": next_action,
             },
         }

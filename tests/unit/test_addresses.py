@@ -32,6 +32,25 @@ class TestAddresses(unittest.TestCase):
         self.assertEqual(found[2].name, "Support Team")
         self.assertEqual({a.role for a in found}, {"to"})
 
+    def test_encoded_word_is_never_an_address(self):
+        """C11: the attack ``=?utf-8?q?rep=40ourcompany=2Ecom?= <attacker@evil.example>``."""
+        spoof = "=?utf-8?q?rep=40ourcompany=2Ecom?= <attacker@evil.example>"
+        found = addresses.parse_header(spoof, "from")
+        self.assertEqual([a.email for a in found], ["attacker@evil.example"])
+        self.assertEqual(found[0].name, "", "a display name that reads as an address is dropped")
+        # An encoded comma or angle bracket splits nothing either.
+        found = addresses.parse_header(
+            "=?utf-8?q?a=40b.example=2C_c=3Cboss=40ourcompany.com=3E?= <x@evil.example>"
+        )
+        self.assertEqual([a.email for a in found], ["x@evil.example"])
+        # An address only in an encoded word is no address at all.
+        self.assertEqual(addresses.parse_header("=?utf-8?q?rep=40ourcompany=2Ecom?="), [])
+        found = addresses.collect({"from": [spoof], "to": ["support@company.example"]})
+        self.assertEqual(
+            [(a.role, a.email) for a in found],
+            [("from", "attacker@evil.example"), ("to", "support@company.example")],
+        )
+
     def test_collect_keeps_first_role(self):
         found = addresses.collect(
             {

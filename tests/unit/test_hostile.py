@@ -12,6 +12,7 @@ import os
 import poplib
 import re
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -253,3 +254,64 @@ class TestOdooParserInput(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def blank_line_report(lines):
+    """A forged delivery report whose text is ``lines`` blank lines (issue 18)."""
+    return (
+        b"From: MAILER-DAEMON@x.example\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\n" + b"\n" * lines + b"x\r\n"
+        b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x.example\r\n"
+        b"\r\nFinal-Recipient: rfc822; nobody@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"\r\n--B--\r\n"
+    )
+
+
+def many_parts(count):
+    part = b"--B\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    return (
+        b"From: a@b.example\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n' + part * count + b"--B--\r\n"
+    )
+
+
+class TestParserBombs(unittest.TestCase):
+    def test_blank_line_report_is_read_in_linear_time(self):
+        """The old ``^\\s*`` MULTILINE regex took 8 s on 10 KB and 42 s on 40 KB of blank lines."""
+        from tools import bounce  # noqa: PLC0415 - flufl.bounce loads slowly
+
+        start = time.perf_counter()
+        report = bounce.detect(blank_line_report(80_000))
+        self.assertLess(time.perf_counter() - start, 5)
+        self.assertEqual([r.email for r in report.recipients], ["nobody@acme.example"])
+
+    def test_parts_are_counted_without_parsing(self):
+        self.assertEqual(mime.count_parts(many_parts(3)), 4)  # the container and its 3 parts
+        self.assertEqual(mime.count_parts(b"Subject: x\r\n\r\n-- \r\nsignature\r\n"), 1)
+        # A line that only looks like a boundary is not one.
+        self.assertEqual(mime.count_parts(many_parts(2) + b"--C\r\n--Bx\r\n"), 3)
+        start = time.perf_counter()
+        self.assertEqual(mime.count_parts(many_parts(30_000)), mime.MAX_PARTS + 1)
+        self.assertEqual(mime.count_parts(many_parts(30_000), stop=10**9), 30_001)
+        self.assertLess(time.perf_counter() - start, 5)
+        # Nested multiparts each declare a boundary: that many boundaries is that many parts.
+        nested = b"".join(
+            b'Content-Type: multipart/mixed; boundary="b%d"\r\n' % i for i in range(2000)
+        )
+        self.assertEqual(mime.count_parts(nested), mime.MAX_PARTS + 1)
+
+
+class TestBudget(unittest.TestCase):
+    def test_budget_is_checked_at_the_seams(self):
+        from tools.budget import Budget, OverBudget  # noqa: PLC0415
+
+        now = [100.0]
+        budget = Budget(60, clock=lambda: now[0])
+        budget.check("read")
+        now[0] += 61
+        with self.assertRaisesRegex(OverBudget, r"61\.0 s > 60 s \(at _plan_rules\)"):
+            budget.check("_plan_rules")
+        unlimited = Budget(0, clock=lambda: now[0])
+        now[0] += 10_000
+        unlimited.check("apply")

@@ -42,6 +42,19 @@ class TestMime(unittest.TestCase):
         raw_8bit = "Subject: Gr\u00fc\u00dfe\r\n\r\nk\u00f6rper".encode("latin-1")
         self.assertTrue(mime.summarize(raw_8bit).subject.startswith("Gr"))
 
+    def test_summary_splits_addresses_before_decoding(self):
+        """C11: the log's From is the real address, never an encoded display name."""
+        raw = (
+            b"From: =?utf-8?q?rep=40ourcompany=2Ecom?= <attacker@evil.example>\r\n"
+            b"To: =?utf-8?q?Ren=C3=A9e?= <renee@example.fr>, b@example.com\r\n"
+            b"Subject: hi\r\n\r\nbody\r\n"
+        )
+        summary = mime.summarize(raw)
+        self.assertEqual(summary.email_from, "attacker@evil.example")
+        self.assertEqual(summary.headers["to"], "Ren\u00e9e <renee@example.fr>, b@example.com")
+        summary = mime.summarize(b"From: =?utf-8?q?Doe=2C_John?= <j@example.com>\r\n\r\nx")
+        self.assertEqual(summary.email_from, '"Doe, John" <j@example.com>')
+
     def test_no_headers_at_all(self):
         s = mime.summarize(b"just some text without any header\r\n")
         self.assertIsNone(s.message_id)

@@ -27,9 +27,10 @@ class MailConverterPlanner(models.AbstractModel):
     @api.model
     def _plan_size(self, mail, source, plan):
         """The simulator shows the part limit too, as the pipeline checks it before reading."""
-        super()._plan_size(mail, source, plan)
+        result = super()._plan_size(mail, source, plan)
         if not plan.final:
             reason = self._converter_too_many_parts(mail.raw, source)
             if reason:
                 plan.too_large = True
                 plan.finish("rejected", reason)
+        return result

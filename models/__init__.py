@@ -37,4 +37,5 @@ from . import res_users
 # helpdesk workflow
 from . import mail_converter_ban
 from . import helpdesk_ticket
+from . import helpdesk_ticket_team
 from . import crm_lead_spam

@@ -720,11 +720,19 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         mails = self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
         self.assertIn(nina, mails.recipient_ids)
         self.assertIn(known, mails.recipient_ids)
+        # A new lead too.
+        self.server.object_id = self.env["ir.model"]._get("crm.lead")
+        self.append(make_email(subject="Big order", cc="Kim Known <kim@customer.example>"))
+        self.fetch()
+        lead = self.env["crm.lead"].browse(self.logs(subject="Big order").res_id)
+        self.assertEqual(lead._name, "crm.lead")
+        self.assertIn(known, lead.message_partner_ids)
         # With "no", nobody new follows.
         self.server.converter_cc_followers = "no"
-        self.append(make_email(subject="Private problem", cc="nobody@else.example"))
+        self.server.object_id = self.ticket_model
+        self.append(make_email(subject="Private problem", cc="omar@customer.example"))
         self.fetch()
-        self.assertFalse(self.env["res.partner"].search([("email", "=", "nobody@else.example")]))
+        self.assertNotIn(omar, self.tickets("Private problem").message_partner_ids)
 
     def test_followup_lands_on_its_ticket_and_stands_out(self):
         self.server.default_user_id = self.agent

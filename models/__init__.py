@@ -40,6 +40,7 @@ from . import res_users
 
 from . import mail_converter_ban
 from . import helpdesk_ticket
+from . import helpdesk_ticket_team
 from . import crm_lead_spam
 
 from . import mail_converter_content

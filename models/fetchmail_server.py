@@ -166,10 +166,26 @@ class FetchmailServer(models.Model):
         help="The mail loop guard: no sender gets more acknowledgements than this in an hour, "
         "counted over every mailbox.",
     )
-    converter_reopen_closed = fields.Boolean(
-        "Reopen closed tickets",
-        help="A customer's follow-up on a ticket in a closed stage moves it back to the "
-        "team's first open stage.",
+    converter_reopen_days = fields.Integer(
+        "Reopen closed tickets for (days)",
+        default=14,
+        help="A customer's reply within this many days of a ticket's closing reopens it (the "
+        "team's first open stage) and flags it; a later reply opens a new ticket linked to "
+        "the old one. 0: never reopen, replies are filed on the closed ticket. A helpdesk "
+        "team can set its own number.",
+    )
+    converter_cc_followers = fields.Selection(
+        [
+            ("no", "No"),
+            ("known", "Known contacts"),
+            ("all", "Known and new contacts"),
+        ],
+        "Add Cc recipients as followers",
+        default="known",
+        required=True,
+        help="Cc recipients of a new ticket or lead, or of a follow-up, become its followers and "
+        "receive the replies. Internal users, our own addresses, excluded and banned "
+        "addresses never do. New contacts are created as for unknown senders.",
     )
 
     # -- security: TLS by default, size limit, ID-tag trust ------------------
@@ -414,7 +430,8 @@ class FetchmailServer(models.Model):
             reply_email=self._converter_own_email() or "",
             auto_reply_template_id=self.auto_reply_template_id.id,
             auto_reply_limit=self.auto_reply_limit,
-            reopen_closed=self.converter_reopen_closed,
+            reopen_days=max(self.converter_reopen_days, 0),
+            cc_followers=self.converter_cc_followers or "known",
             mailbox_addresses=self._converter_mailbox_addresses(),
             run_cache=RunCache(),
             **self._converter_source_security(),  # security

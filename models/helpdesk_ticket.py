@@ -24,6 +24,16 @@ class HelpdeskTicket(models.Model):
         copy=False,
         help="The customer wrote again since the last reply to them; cleared when someone answers.",
     )
+    mail_converter_followup_of_id = fields.Many2one(
+        "helpdesk.ticket",
+        "Follow-up of",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The closed ticket the customer replied to, long after its closing: this ticket "
+        "continues it.",
+    )
 
     mail_converter_mailbox_address = fields.Char(
         "Mailbox address",
@@ -60,6 +70,26 @@ class HelpdeskTicket(models.Model):
             and not self.env.context.get("mail_converter_importing")
             and bool(self._mail_converter_mailbox_email())
         )
+
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        """Imported by the converter: its Cc recipients follow by the mailbox's setting
+        (``_plan_cc_followers``), not all of helpdesk_mgmt's known contacts."""
+        if not self.env.context.get("mail_converter_importing") or not msg_dict.get("cc"):
+            return super().message_new(msg_dict, custom_values)
+        cc = self._mail_cc_sanitized_raw_dict(msg_dict["cc"])
+        custom_values = dict(custom_values or {})
+        custom_values.setdefault("email_cc", ", ".join(cc.values()))
+        return super().message_new(dict(msg_dict, cc=""), custom_values)
+
+    def message_update(self, msg_dict, update_vals=None):
+        """As :meth:`message_new`: the converter decides which Cc recipients follow."""
+        if not self.env.context.get("mail_converter_importing") or not msg_dict.get("cc"):
+            return super().message_update(msg_dict, update_vals)
+        cc = self._mail_cc_sanitized_raw_dict(msg_dict["cc"])
+        cc.update(self._mail_cc_sanitized_raw_dict(self.email_cc))
+        update_vals = dict(update_vals or {}, email_cc=", ".join(cc.values()))
+        return super().message_update(dict(msg_dict, cc=""), update_vals)
 
     def message_post(self, **kwargs):
         """A staff member's message to the customer goes out from the mailbox address, so the

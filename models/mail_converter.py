@@ -72,6 +72,7 @@ class MailConverter(models.AbstractModel):
             ) or Planner._converter_too_many_parts(raw, source)
             if too_large:
                 self._log_too_large(log, too_large)
+                self._apply_size_notice(log, summary, source, origin, max(origin.size, len(raw)))
             else:
                 self._convert_logged(raw, summary, source, origin, log)
         if log.state != "failed" and origin.after_action != "keep":
@@ -340,6 +341,7 @@ class MailConverter(models.AbstractModel):
             self._apply_activity(plan, record)
         if plan.private:
             self._apply_privacy(plan, message)
+        self._apply_cc_followers(plan, record, new_contacts)
         # helpdesk workflow
         self._apply_ticket_followup(plan, mail, record, message)
         values.update(self._apply_auto_reply(plan, mail, source, record, message))

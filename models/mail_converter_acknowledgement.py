@@ -6,7 +6,7 @@ The planner and the pipeline both inherit this model.
 
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
 from ..tools import autoreply, bans
@@ -199,3 +199,86 @@ class MailConverterAcknowledgement(models.AbstractModel):
             "auto_reply_reason": not_sent or decision.reason,
             "auto_reply_to": decision.detail.get("to") or False,
         }
+
+    # -- the notice to the sender of an email too large to import --------------------------
+    @api.model
+    def _apply_size_notice(self, log, summary, source, origin, size):
+        """Tell the sender of an email left on the server for its size, once per email, with
+        the acknowledgements' loop guards; record it on the log like an acknowledgement."""
+        if log.auto_reply_state:
+            return  # decided when the email was first seen: never a second notice
+        address = tools.email_normalize(summary.email_from or "") or ""
+        decision = Decision(
+            True, self.env._("Size notice to %(email)s", email=address), {"to": address}
+        )
+        reason = self._converter_no_size_notice_reason(summary, source, origin, address)
+        if not reason:
+            reason = self._converter_auto_reply_guard(
+                address, self._auto_reply_sent_count(address), source
+            )
+        if reason:
+            log.write(self._auto_reply_log_values(decision, not_sent=reason))
+            return
+        self._size_notice_send(summary, source, address, size)
+        log.write(
+            dict(self._auto_reply_log_values(decision), auto_reply_date=fields.Datetime.now())
+        )
+
+    @api.model
+    def _converter_no_size_notice_reason(self, summary, source, origin, address):
+        """Why the sender of a too large email gets no notice, or ``None``; override to add a check."""
+        _ = self.env._
+        if origin.direction != "inbound":
+            return _("Sent mail")
+        if origin.backlog:
+            return _("Backlog (imported from a file)")
+        written = autoreply.mail_date(summary.date, origin.received)
+        if source.activation_date and written and written < source.activation_date:
+            return _("Backlog: dated before the mailbox was activated")
+        if not address:
+            return _("No sender address")
+        robot = autoreply.robot_reason(summary.headers) or autoreply.robot_sender_reason(address)
+        if robot:
+            return _("Automatic or bulk mail: %(why)s", why=robot)
+        if address in source.own_addresses or address in source.mailbox_addresses:
+            return _("Sent from one of our own mailbox addresses")
+        if self._converter_aliases([address], source):
+            return _("Sent from one of our own aliases")
+        if bans.find_ban(source.bans, address):
+            return _("Banned sender")
+        return None
+
+    @api.model
+    def _size_notice_send(self, summary, source, address, size):
+        """Queue the notice through Odoo's outgoing mail, marked automatic (RFC 3834)."""
+        size_mb = round(size / 1048576, 1)
+        limit_mb = round(source.max_message_size / 1048576, 1)
+        subject = summary.subject or ""
+        body = self.env._(
+            "<p>Your message of %(size)s MB was not received; the limit is %(limit)s MB.</p>"
+            "<p>Please send it again in smaller parts, or share large files by a link.</p>"
+            "<p>This is an automatic message.</p>",
+            size=size_mb,
+            limit=limit_mb,
+        )
+        mail = (
+            self.env["mail.mail"]
+            .sudo()
+            .create(
+                {
+                    "subject": self.env._("Not received: %(subject)s", subject=subject)
+                    if subject
+                    else self.env._("Your message was not received"),
+                    "body_html": body,
+                    "email_from": source.reply_email or False,
+                    "email_to": address,
+                    "references": summary.message_id or False,
+                    "headers": repr(self._auto_reply_headers(source)),
+                    "auto_delete": False,
+                }
+            )
+        )
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron:
+            cron._trigger()
+        return mail

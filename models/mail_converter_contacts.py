@@ -2,7 +2,7 @@
 
 from odoo import api, models
 
-from ..tools import addresses, matcher
+from ..tools import addresses, bans, matcher
 from ..tools.addresses import full_name
 from ..tools.plan import (
     NewContact,
@@ -24,32 +24,111 @@ class MailConverterContacts(models.AbstractModel):
             if a.email not in {w.email for w in wanted}
         ]
         for address in wanted:
-            company = (
-                self._converter_company_for_domain(address.domain, source)
-                if source.link_company_by_domain
-                else self.env["res.partner"]
+            self._converter_plan_new_contact(address, source, plan)
+
+    @api.model
+    def _converter_plan_new_contact(self, address, source, plan):
+        """Plan a contact for ``address``, joined to the company of its domain; the email is
+        filed on both."""
+        company = (
+            self._converter_company_for_domain(address.domain, source)
+            if source.link_company_by_domain
+            else self.env["res.partner"]
+        )
+        plan.contacts.append(NewContact(address, company.id, company.name or ""))
+        plan.links.append(
+            matcher.Link(
+                "res.partner",
+                0,
+                address.email,
+                address.role,
+                self.env._("New contact for %(email)s", email=address.email),
             )
-            plan.contacts.append(NewContact(address, company.id, company.name or ""))
+        )
+        if company:
             plan.links.append(
                 matcher.Link(
                     "res.partner",
-                    0,
+                    company.id,
                     address.email,
                     address.role,
-                    self.env._("New contact for %(email)s", email=address.email),
+                    self.env._("Company of %(email)s (same domain)", email=address.email),
+                    via_company=True,
                 )
             )
-            if company:
-                plan.links.append(
-                    matcher.Link(
-                        "res.partner",
-                        company.id,
-                        address.email,
-                        address.role,
-                        self.env._("Company of %(email)s (same domain)", email=address.email),
-                        via_company=True,
-                    )
+
+    # -- Cc recipients as followers --------------------------------------------------------
+    @api.model
+    def _plan_cc_followers(self, mail, source, plan):
+        """Cc recipients of received mail follow its new or existing ticket or lead, by the
+        mailbox's *Add Cc recipients as followers*; unknown ones become contacts first with
+        *known and new contacts*."""
+        route = plan.route
+        if (
+            source.cc_followers == "no"
+            or plan.state != "done"
+            or not route
+            or route.model not in ("helpdesk.ticket", "crm.lead")
+            or mail.origin.direction != "inbound"
+        ):
+            return
+        cc = [a for a in mail.matches.addresses if a.role == "cc"]
+        allowed = self._converter_cc_allowed([a.email for a in cc], source, plan)
+        known = {
+            link.email: link.res_id
+            for link in plan.links
+            if link.model == "res.partner" and link.res_id and not link.via_company
+        }
+        planned = {new.address.email for new in plan.contacts}
+        partners, new = [], []
+        for address in cc:
+            if address.email not in allowed:
+                continue
+            if address.email in known:
+                partners.append(known[address.email])
+            elif address.email in planned:
+                new.append(address.email)
+            elif source.cc_followers == "all":
+                self._converter_plan_new_contact(address, source, plan)
+                new.append(address.email)
+        partners = self._converter_not_following(route, partners)
+        plan.cc_follower_ids = list(dict.fromkeys(partners))
+        plan.cc_follower_new = list(dict.fromkeys(new))
+        if plan.cc_follower_ids or plan.cc_follower_new:
+            names = self.env["res.partner"].sudo().browse(plan.cc_follower_ids).mapped("email")
+            plan.explain(
+                self.env._(
+                    "Cc recipients who become followers: %(emails)s",
+                    emails=", ".join(filter(None, names + plan.cc_follower_new)),
                 )
+            )
+
+    @api.model
+    def _converter_cc_allowed(self, emails, source, plan):
+        """Which Cc ``emails`` may become followers: never internal users, our own or excluded
+        addresses, aliases or banned senders; override to add a check."""
+        users = {link.email for link in plan.links if link.model == "res.users"}
+        never = users | source.own_addresses | source.mailbox_addresses | source.excluded_addresses
+        wanted = [e for e in emails if e and e not in never and not bans.find_ban(source.bans, e)]
+        aliases = set(self._converter_aliases(wanted, source))
+        return {e for e in wanted if e not in aliases}
+
+    @api.model
+    def _converter_not_following(self, route, partner_ids):
+        """Of ``partner_ids``, those not yet following the route's existing record."""
+        if not route.res_id or not partner_ids:
+            return partner_ids
+        record = self.env[route.model].sudo().browse(route.res_id)
+        following = set(record.message_partner_ids.ids)
+        return [pid for pid in partner_ids if pid not in following]
+
+    @api.model
+    def _apply_cc_followers(self, plan, record, new_contacts):
+        """Subscribe the Cc recipients the plan made followers (with the contacts just created)."""
+        partner_ids = list(plan.cc_follower_ids)
+        partner_ids += [new_contacts[e].id for e in plan.cc_follower_new if e in new_contacts]
+        if partner_ids and record._name in ("helpdesk.ticket", "crm.lead"):
+            record.sudo().message_subscribe(partner_ids=partner_ids)
 
     @api.model
     def _converter_addresses_to_create(self, mail, source):

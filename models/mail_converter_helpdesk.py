@@ -1,10 +1,13 @@
 """Helpdesk workflow: banned senders, customers' follow-ups and reopened tickets."""
 
-from odoo import api, models
+from datetime import timedelta
+
+from odoo import api, fields, models
 
 from ..tools import autoreply, bans
 from ..tools.plan import (
     Decision,
+    Route,
 )
 
 
@@ -32,29 +35,87 @@ class MailConverterHelpdesk(models.AbstractModel):
 
     @api.model
     def _plan_reopen(self, mail, source, plan):
-        """With *Reopen closed tickets*, a customer's follow-up moves a closed ticket back to the
-        team's first open stage; automatic replies never reopen anything."""
+        """A customer's reply to a closed ticket: within the reopen time (the team's, else the
+        mailbox's) it moves the ticket back to the team's first open stage; later it opens a
+        new ticket linked to the old one. Automatic replies never reopen anything."""
         route = plan.route
-        if not (
-            source.reopen_closed
-            and plan.customer_followup
-            and route
-            and route.model == "helpdesk.ticket"
-        ):
+        if not (plan.customer_followup and route and route.model == "helpdesk.ticket"):
             return
         ticket = self.env["helpdesk.ticket"].sudo().browse(route.res_id)
-        if not ticket.stage_id.closed or autoreply.robot_reason(mail.summary.headers):
+        if not ticket.stage_id.closed:
             return
-        stage = self._converter_reopen_stage(ticket)
-        if stage:
-            plan.reopen_stage_id = stage.id
-            plan.note(
-                self.env._(
-                    "Reopens the ticket (%(old)s to %(new)s)",
-                    old=ticket.stage_id.name,
-                    new=stage.name,
-                )
+        robot = autoreply.robot_reason(mail.summary.headers) or autoreply.robot_sender_reason(
+            self._converter_sender(mail)
+        )
+        if robot:
+            plan.explain(
+                self.env._("Automatic reply (%(why)s): the ticket stays closed", why=robot)
             )
+            return
+        days = self._converter_reopen_days(ticket, source)
+        if not days:
+            plan.explain(self.env._("The mailbox never reopens tickets: filed on the closed one"))
+            return
+        closed = ticket.closed_date or ticket.write_date
+        if closed and closed >= fields.Datetime.now() - timedelta(days=days):
+            self._converter_plan_reopen_stage(ticket, days, plan)
+        else:
+            self._converter_plan_new_ticket(mail, source, ticket, days, plan)
+
+    @api.model
+    def _converter_reopen_days(self, ticket, source):
+        """For how many days after its closing a reply reopens ``ticket``: its team's number,
+        else the mailbox's (0: never)."""
+        return ticket.team_id.mail_converter_reopen_days or source.reopen_days
+
+    @api.model
+    def _converter_plan_reopen_stage(self, ticket, days, plan):
+        """Plan moving the closed ``ticket`` back to its team's first open stage."""
+        stage = self._converter_reopen_stage(ticket)
+        if not stage:
+            return
+        plan.reopen_stage_id = stage.id
+        plan.note(
+            self.env._(
+                "Reopens the ticket (%(old)s to %(new)s): closed less than %(days)s days ago",
+                old=ticket.stage_id.name,
+                new=stage.name,
+                days=days,
+            )
+        )
+
+    @api.model
+    def _converter_plan_new_ticket(self, mail, source, ticket, days, plan):
+        """Plan a new ticket continuing ``ticket``, closed more than ``days`` days ago: same
+        team, customer and followers, and its acknowledgement says it is a new request."""
+        values = {"mail_converter_followup_of_id": ticket.id}
+        if ticket.team_id:
+            values["team_id"] = ticket.team_id.id
+        if ticket.partner_id:
+            values["partner_id"] = ticket.partner_id.id
+        plan.route = Route(
+            "helpdesk.ticket",
+            values=values,
+            why=self.env._(
+                "Follow-up of %(number)s, closed more than %(days)s days ago",
+                number=ticket.number,
+                days=days,
+            ),
+        )
+        plan.followup = plan.customer_followup = False
+        plan.followup_of_id = ticket.id
+        candidates = (ticket.user_id.id, *self._converter_assignee_candidates(mail, source, plan))
+        plan.assignee_id = next(
+            (user_id for user_id in candidates if user_id and self._converter_can_assign(user_id)),
+            0,
+        )
+        plan.note(
+            self.env._(
+                "Opens a new ticket: %(number)s was closed more than %(days)s days ago",
+                number=ticket.number,
+                days=days,
+            )
+        )
 
     @api.model
     def _plan_followup(self, mail, source, plan):
@@ -93,9 +154,31 @@ class MailConverterHelpdesk(models.AbstractModel):
         if record._name != "helpdesk.ticket":
             return
         record._mail_converter_silence_stage_mails()
+        if plan.followup_of_id:
+            self._converter_link_followup_ticket(record, plan.followup_of_id)
         if not plan.customer_followup:
             return
         values = {"mail_converter_followup": True}
         if plan.reopen_stage_id:
             values["stage_id"] = plan.reopen_stage_id
         record.sudo().write(values)
+
+    @api.model
+    def _converter_link_followup_ticket(self, ticket, old_id):
+        """Link the new ``ticket`` and the closed one it continues: a note on both, and the
+        old ticket's followers follow the new one."""
+        old = self.env["helpdesk.ticket"].sudo().browse(old_id).exists()
+        if not old:
+            return
+        ticket = ticket.sudo()
+        ticket.message_subscribe(partner_ids=old.message_partner_ids.ids)
+        ticket.message_post(
+            body=self.env._("Follow-up of %(number)s", number=old.number),
+            message_type="notification",
+            subtype_xmlid="mail.mt_note",
+        )
+        old.message_post(
+            body=self.env._("Follow-up: %(number)s", number=ticket.number),
+            message_type="notification",
+            subtype_xmlid="mail.mt_note",
+        )

@@ -68,6 +68,7 @@ class MailConverterPlanner(models.AbstractModel):
             "_plan_reset_bounce",
             "_plan_followup",  # helpdesk workflow
             "_plan_reopen",  # helpdesk workflow
+            "_plan_cc_followers",
             "_plan_auto_reply",  # helpdesk workflow: last, it needs the final outcome
         ]
 

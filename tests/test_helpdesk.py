@@ -22,6 +22,7 @@ from .common import (
     make_email,
 )
 from .dovecot import Dovecot
+from .test_plan import simulate
 
 MAILBOX = "support@company.example"
 
@@ -401,8 +402,8 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         self.assertEqual(self.logs(subject=f"Re: [{ticket.number}] Printer jam").res_id, ticket.id)
         self.assertFalse(ticket.mail_converter_followup)
 
-    def test_followup_reopens_a_closed_ticket_when_asked(self):
-        self.server.default_user_id = self.agent
+    def test_reopen_days_zero_files_on_the_closed_ticket(self):
+        self.server.converter_reopen_days = 0
         self.append(make_email(subject="Broken", message_id="<broken@customer.example>"))
         self.fetch()
         ticket = self.tickets("Broken")
@@ -411,26 +412,9 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         reply = {"In-Reply-To": "<broken@customer.example>"}
         self.append(make_email(subject="Re: Broken", body="Broken again", headers=reply))
         self.fetch()
-        self.assertEqual(ticket.stage_id, done)  # the option is off
-        self.assertTrue(ticket.mail_converter_followup)
-        self.server.converter_reopen_closed = True
-        # An out-of-office reply never reopens a ticket.
-        self.append(
-            make_email(
-                subject="Re: Broken (away)",
-                headers=dict(reply, **{"Auto-Submitted": "auto-replied"}),
-            )
-        )
-        self.fetch()
         self.assertEqual(ticket.stage_id, done)
-        self.assertNotIn("Reopens", self.logs(subject="Re: Broken (away)").reason or "")
-        self.append(make_email(subject="Re: Broken (2)", body="Hello?", headers=reply))
-        self.fetch()
-        self.assertFalse(ticket.stage_id.closed)
-        self.assertEqual(ticket.stage_id, self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_new"))
-        log = self.logs(subject="Re: Broken (2)")
-        self.assertIn("Reopens the ticket (Done to New)", log.reason)
-        self.assertFalse(self.acks().filtered(lambda m: m.res_id == ticket.id)[1:])
+        self.assertTrue(ticket.mail_converter_followup)
+        self.assertEqual(self.logs(subject="Re: Broken").res_id, ticket.id)
 
 
 @tagged("post_install", "-at_install", "mail_converter")
@@ -584,6 +568,187 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         self.fetch()
         self.assertEqual(self.logs(subject="Offer again").state, "rejected")
         self.assertTrue(self.tickets("Gmail friend"))
+
+    def _closed_ticket(self, subject, message_id, days_ago):
+        self.append(make_email(subject=subject, message_id=message_id))
+        self.fetch()
+        ticket = self.tickets(subject)
+        ticket.stage_id = self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done")
+        ticket.closed_date = fields.Datetime.now() - timedelta(days=days_ago)
+        return ticket
+
+    def test_reply_within_the_reopen_time_reopens(self):
+        ticket = self._closed_ticket("Broken", "<broken@customer.example>", days_ago=3)
+        done = ticket.stage_id
+        reply = {"In-Reply-To": "<broken@customer.example>"}
+        # An out-of-office reply never reopens a ticket.
+        self.append(
+            make_email(
+                subject="Re: Broken (away)",
+                headers=dict(reply, **{"Auto-Submitted": "auto-replied"}),
+            )
+        )
+        self.fetch()
+        self.assertEqual(ticket.stage_id, done)
+        self.assertNotIn("Reopens", self.logs(subject="Re: Broken (away)").reason or "")
+        self.append(make_email(subject="Re: Broken (2)", body="Hello?", headers=reply))
+        self.fetch()
+        self.assertEqual(ticket.stage_id, self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_new"))
+        self.assertTrue(ticket.mail_converter_followup)
+        log = self.logs(subject="Re: Broken (2)")
+        self.assertEqual(log.res_id, ticket.id)
+        self.assertIn("Reopens the ticket (Done to New)", log.reason)
+        self.assertEqual(len(self.acks().filtered(lambda m: m.res_id == ticket.id)), 1)
+
+    def test_late_reply_opens_a_linked_ticket(self):
+        follower = self.env["res.partner"].create(
+            {"name": "Boss", "email": "boss@customer.example"}
+        )
+        ticket = self._closed_ticket("Old printer", "<old@customer.example>", days_ago=30)
+        ticket.message_subscribe(partner_ids=follower.ids)
+        reply = {"In-Reply-To": "<old@customer.example>"}
+        raw = make_email(subject="Re: Old printer", body="It broke again", headers=reply)
+        # The simulator says which case applies before anything is fetched.
+        self.append(raw)
+        wizard = simulate(self, raw)
+        self.assertIn("Opens a new ticket", wizard.outcome + (wizard.stages_html or ""))
+        self.assertIn("Acknowledgement to", wizard.auto_reply)
+        self.fetch()
+        log = self.logs(subject="Re: Old printer")
+        new = self.env["helpdesk.ticket"].browse(log.res_id)
+        self.assertNotEqual(new, ticket)
+        self.assertTrue(ticket.stage_id.closed)
+        self.assertEqual(new.mail_converter_followup_of_id, ticket)
+        self.assertEqual(new.partner_id, ticket.partner_id)
+        self.assertEqual(new.team_id, ticket.team_id)
+        self.assertIn(follower, new.message_partner_ids)
+        self.assertIn("Opens a new ticket", log.reason)
+        self.assertTrue(
+            new.message_ids.filtered(lambda m: f"Follow-up of {ticket.number}" in m.body)
+        )
+        self.assertTrue(ticket.message_ids.filtered(lambda m: f"Follow-up: {new.number}" in m.body))
+        ack = self.acks().filtered(lambda m: m.res_id == new.id)
+        self.assertEqual(len(ack), 1)
+        self.assertIn("is a new request", ack.body_html)
+        self.assertIn(ticket.number, ack.body_html)
+        # A team of its own keeps tickets reopenable longer.
+        self.team.mail_converter_reopen_days = 60
+        ticket.team_id = self.team
+        self.append(make_email(subject="Re: Old printer (again)", headers=reply))
+        self.fetch()
+        self.assertEqual(self.logs(subject="Re: Old printer (again)").res_id, ticket.id)
+        self.assertFalse(ticket.stage_id.closed)
+
+    def size_notices(self):
+        return self.env["mail.mail"].search([("subject", "like", "Not received:")], order="id")
+
+    def test_oversized_email_gets_one_notice(self):
+        self.server.converter_max_size = 1
+        scan = [("scan.pdf", b"%PDF" + b"0" * 1_600_000, "application/pdf")]
+        big = make_email(
+            subject="Huge scan", message_id="<huge@customer.example>", attachments=scan
+        )
+        uid = self.append(big)
+        # Automatic mail, bounces and banned senders never get a notice.
+        self.append(
+            make_email(
+                subject="Big report",
+                email_from="reports@robot.example",
+                headers={"Auto-Submitted": "auto-generated"},
+                attachments=scan,
+            )
+        )
+        self.append(
+            make_email(
+                subject="Big bounce", email_from="mailer-daemon@mx.example", attachments=scan
+            )
+        )
+        self.env["mail.converter.ban"].create({"pattern": "@spam.example"})
+        self.append(make_email(subject="Big spam", email_from="x@spam.example", attachments=scan))
+        self.fetch()
+        self.fetch()  # still on the server, seen again: no second notice
+        notice = self.size_notices()
+        self.assertEqual(len(notice), 1)
+        self.assertEqual(notice.email_to, "alice@customer.example")
+        self.assertIn("Huge scan", notice.subject)
+        self.assertRegex(
+            notice.body_html, r"message of 2\.\d MB was not received; the limit is 1\.0 MB"
+        )
+        self.assertEqual(ast.literal_eval(notice.headers)["Auto-Submitted"], "auto-replied")
+        self.assertIn(uid, self.server_flags())
+        log = self.logs(message_id="<huge@customer.example>")
+        self.assertRecordValues(
+            log, [{"state": "rejected", "too_large": True, "auto_reply_state": "sent"}]
+        )
+        self.assertIn("Too large", log.reason)
+        robot = self.logs(subject="Big report")
+        self.assertIn("Automatic", robot.auto_reply_reason)
+        self.assertEqual(self.logs(subject="Big spam").auto_reply_reason, "Banned sender")
+        # The hourly cap counts the notices with the acknowledgements.
+        for index in range(3):
+            self.append(
+                make_email(
+                    subject=f"Huge {index}",
+                    message_id=f"<huge{index}@customer.example>",
+                    attachments=scan,
+                )
+            )
+        self.fetch()
+        self.assertEqual(len(self.size_notices()), 3)
+        self.assertIn("Loop guard", self.logs(subject="Huge 2").auto_reply_reason)
+
+    def test_cc_recipients_follow_and_get_the_replies(self):
+        known = self.env["res.partner"].create(
+            {"name": "Kim Known", "email": "kim@customer.example"}
+        )
+        self.env["mail.converter.ban"].create({"pattern": "@spam.example"})
+        self.server.converter_cc_followers = "all"
+        cc = (
+            "Kim Known <kim@customer.example>, Nina New <nina@customer.example>, "
+            f"anna.agent@company.example, {MAILBOX}, bad@spam.example"
+        )
+        self.append(make_email(subject="Shared problem", cc=cc, message_id="<shared@c.example>"))
+        self.fetch()
+        ticket = self.tickets("Shared problem")
+        nina = self.env["res.partner"].search([("email", "=", "nina@customer.example")])
+        self.assertTrue(nina.mail_converter_created)
+        followers = ticket.message_partner_ids
+        self.assertIn(known, followers)
+        self.assertIn(nina, followers)
+        self.assertNotIn(self.agent.partner_id, followers)
+        self.assertFalse(followers.filtered(lambda p: p.email in (MAILBOX, "bad@spam.example")))
+        # A follow-up adds a Cc recipient not yet following (known contacts only this time).
+        self.server.converter_cc_followers = "known"
+        omar = self.env["res.partner"].create({"name": "Omar", "email": "omar@customer.example"})
+        self.append(
+            make_email(
+                subject=f"Re: [{ticket.number}] Shared problem",
+                cc="omar@customer.example, zed@customer.example",
+            )
+        )
+        self.fetch()
+        self.assertIn(omar, ticket.message_partner_ids)
+        self.assertFalse(self.env["res.partner"].search([("email", "=", "zed@customer.example")]))
+        # The agent's reply reaches the Cc follower through Odoo's own notification.
+        message = ticket.with_user(self.agent).message_post(
+            body="Fixed for all of you", message_type="comment", subtype_xmlid="mail.mt_comment"
+        )
+        mails = self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
+        self.assertIn(nina, mails.recipient_ids)
+        self.assertIn(known, mails.recipient_ids)
+        # A new lead too.
+        self.server.object_id = self.env["ir.model"]._get("crm.lead")
+        self.append(make_email(subject="Big order", cc="Kim Known <kim@customer.example>"))
+        self.fetch()
+        lead = self.env["crm.lead"].browse(self.logs(subject="Big order").res_id)
+        self.assertEqual(lead._name, "crm.lead")
+        self.assertIn(known, lead.message_partner_ids)
+        # With "no", nobody new follows.
+        self.server.converter_cc_followers = "no"
+        self.server.object_id = self.ticket_model
+        self.append(make_email(subject="Private problem", cc="omar@customer.example"))
+        self.fetch()
+        self.assertNotIn(omar, self.tickets("Private problem").message_partner_ids)
 
     def test_followup_lands_on_its_ticket_and_stands_out(self):
         self.server.default_user_id = self.agent

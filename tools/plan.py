@@ -103,7 +103,10 @@ class Plan:
     # -- helpdesk workflow --
     ban_id: int = 0  # the mail.converter.ban that rejected the sender
     reopen_stage_id: int = 0  # a follow-up moves its closed ticket back to this stage
+    followup_of_id: int = 0  # a reply long after the closing: the new ticket continues this one
     customer_followup: bool = False  # the customer (not a colleague) followed up: flag the ticket
+    cc_follower_ids: list = field(default_factory=list)  # Cc contacts who become followers
+    cc_follower_new: list = field(default_factory=list)  # ...and Cc addresses of new contacts
     # -- decided here, carried out by apply --
     too_large: bool = False  # rejected for its size: never deleted from the mail server
     loop_notice: dict | None = None  # Odoo's mail telling a looping sender, sent by apply

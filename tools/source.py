@@ -58,7 +58,10 @@ class MailboxSource:
     reply_email: str = ""  # the mailbox's address: acknowledgements and replies come from it
     auto_reply_template_id: int = 0  # mail.template of the acknowledgement; 0 sends none
     auto_reply_limit: int = 3  # acknowledgements per sender per hour, across all mailboxes
-    reopen_closed: bool = False  # a follow-up reopens a ticket in a closed stage
+    # A reply within this many days of a ticket's closing reopens it, later opens a new one;
+    # 0: never reopen (the team's mail_converter_reopen_days overrides it)
+    reopen_days: int = 14
+    cc_followers: str = "known"  # no, known, all: Cc recipients who become followers
     # Addresses of every converter mailbox: mail from them never gets an acknowledgement.
     mailbox_addresses: frozenset = frozenset()
     # -- end helpdesk workflow ---------------------------------------------------------

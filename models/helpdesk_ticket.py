@@ -1,5 +1,6 @@
 from odoo import api, fields, models, tools
 
+from ..tools import privacy
 from ..tools.addresses import normalize_email
 
 # Tickets whose stage emails helpdesk_mgmt must not send in this transaction (see below).
@@ -57,7 +58,7 @@ class HelpdeskTicket(models.Model):
         return (
             len(self) == 1
             and self.env.context.get("mail_converter_reply_mode", "mailbox") != "me"
-            and not self.env.context.get("mail_converter_importing")
+            and not privacy.is_importing(self.env.context)
             and bool(self._mail_converter_mailbox_email())
         )
 
@@ -67,9 +68,7 @@ class HelpdeskTicket(models.Model):
         public = kwargs.get(
             "message_type", "notification"
         ) == "comment" and self._mail_converter_is_public(kwargs)
-        staff = self.env.user._is_internal() and not self.env.context.get(
-            "mail_converter_importing"
-        )
+        staff = self.env.user._is_internal() and not privacy.is_importing(self.env.context)
         if public and staff and self._mail_converter_replies_from_mailbox():
             author = kwargs.get("author_id") or self.env.user.partner_id.id
             author_name = self.env["res.partner"].browse(author).name

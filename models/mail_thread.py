@@ -1,5 +1,6 @@
 from odoo import api, models
 
+from ..tools import privacy
 from ..tools.plan import MailDeferred
 from ..tools.run_cache import RunCache
 
@@ -96,7 +97,7 @@ class MailThread(models.AbstractModel):
         context = self.env.context
         imported = dict(context.get("mail_converter_private") or ())
         for message in messages:
-            if context.get("mail_converter_importing"):
+            if privacy.is_importing(context):
                 # Imported mail: the converter's plan decides, as the simulator shows.
                 reason = imported.get(message.message_id)
             else:

@@ -5,9 +5,9 @@ The planner and the pipeline both inherit this model.
 
 from markupsafe import Markup
 
-from odoo import api, models, tools
+from odoo import api, models
 
-from ..tools import privacy
+from ..tools import addresses, privacy
 
 
 class MailConverterPrivacy(models.AbstractModel):
@@ -117,9 +117,8 @@ class MailConverterPrivacy(models.AbstractModel):
     @api.model
     def _converter_sender_label(self, summary):
         """The sender's name as written, else its address."""
-        pairs = tools.mail.email_split_tuples(summary.email_from or "")
-        name, address = pairs[0] if pairs else ("", "")
-        return name or address or self.env._("an unknown sender")
+        found = addresses.parse_header(summary.email_from or "", "from", limit=1)
+        return (found and (found[0].name or found[0].email)) or self.env._("an unknown sender")
 
     @api.model
     def _converter_summary_private(self, summary):
@@ -127,11 +126,12 @@ class MailConverterPrivacy(models.AbstractModel):
         ``Sensitivity`` header, or a flagged contact (or its company) among From, To and Cc."""
         if privacy.private_sensitivity(summary.headers.get("sensitivity")):
             return True
+        # The hostile-header-safe parser: Python's own recurses on crafted comments.
         emails = {
-            address
-            for name in ("from", "to", "cc")
-            for value in summary.address_headers.get(name, ())
-            for address in tools.email_normalize_all(value)
+            address.email
+            for address in addresses.collect(
+                {name: summary.address_headers.get(name, ()) for name in ("from", "to", "cc")}
+            )
         }
         if not emails:
             return False

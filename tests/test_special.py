@@ -536,6 +536,32 @@ class TestCertifiedMail(SpecialMailCase):
         self.assertIn("daticert.xml", delivered.attachment_ids.mapped("name"))
         self.assertTrue(all(note.subtype_id.internal for note in notes))
 
+    def test_receipts_only_for_mail_this_company_sent(self):
+        """A receipt naming an incoming email, or a message of another company's ticket,
+        is only logged."""
+        other = self.env["res.company"].create({"name": "Other PEC Company"})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Offerta fornitura 2024", "description": "Offer", "company_id": other.id}
+        )
+        ticket.message_post(
+            body="In allegato la nostra offerta.",
+            message_type="comment",
+            message_id="<offerta-2024@pec.company.example>",
+        )
+        self.append(sample("pec", "pec_acceptance.eml"))
+        self.fetch()
+        self.assertEqual(self.logs().state, "discarded")
+        self.assertFalse(ticket.message_ids.filtered(lambda m: "PEC receipt" in str(m.body)))
+        # An incoming email under that Message-ID, in our company: written by a stranger.
+        ours = self.env["helpdesk.ticket"].create({"name": "Incoming", "description": "x"})
+        ours.message_post(
+            body="Hello", message_type="email", message_id="<offerta-2024@pec.company.example>"
+        )
+        self.append(sample("pec", "pec_delivery.eml"))
+        self.fetch()
+        self.assertEqual(set(self.logs().mapped("state")), {"discarded"})
+        self.assertFalse(ours.message_ids.filtered(lambda m: "PEC receipt" in str(m.body)))
+
     def test_receipt_without_conversation_is_logged(self):
         self.append(sample("pec", "pec_acceptance.eml"))
         self.fetch()

@@ -58,6 +58,7 @@ class MailboxSource:
     reply_email: str = ""  # the mailbox's address: acknowledgements and replies come from it
     auto_reply_template_id: int = 0  # mail.template of the acknowledgement; 0 sends none
     auto_reply_limit: int = 3  # acknowledgements per sender per hour, across all mailboxes
+    auto_reply_hourly_cap: int = 30  # acknowledgements + BCC explanations per mailbox and hour
     reopen_closed: bool = False  # a follow-up reopens a ticket in a closed stage
     # Addresses of every converter mailbox: mail from them never gets an acknowledgement.
     mailbox_addresses: frozenset = frozenset()

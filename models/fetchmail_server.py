@@ -166,6 +166,12 @@ class FetchmailServer(models.Model):
         help="The mail loop guard: no sender gets more acknowledgements than this in an hour, "
         "counted over every mailbox.",
     )
+    auto_reply_hourly_cap = fields.Integer(
+        "Automatic replies per hour",
+        default=30,
+        help="The backscatter cap: acknowledgements and BCC explanations this mailbox sends in "
+        'an hour, to all senders together. Over it, they are logged "not sent: hourly cap".',
+    )
     converter_reopen_days = fields.Integer(
         "Reopen closed tickets for (days)",
         default=14,
@@ -430,6 +436,7 @@ class FetchmailServer(models.Model):
             reply_email=self._converter_own_email() or "",
             auto_reply_template_id=self.auto_reply_template_id.id,
             auto_reply_limit=self.auto_reply_limit,
+            auto_reply_hourly_cap=self.auto_reply_hourly_cap,
             reopen_days=max(self.converter_reopen_days, 0),
             cc_followers=self.converter_cc_followers or "known",
             mailbox_addresses=self._converter_mailbox_addresses(),

@@ -1,5 +1,6 @@
 from odoo import api, fields, models, tools
 
+from ..tools import privacy
 from ..tools.addresses import normalize_email
 
 # Tickets whose stage emails helpdesk_mgmt must not send in this transaction (see below).
@@ -67,7 +68,7 @@ class HelpdeskTicket(models.Model):
         return (
             len(self) == 1
             and self.env.context.get("mail_converter_reply_mode", "mailbox") != "me"
-            and not self.env.context.get("mail_converter_importing")
+            and not privacy.is_importing(self.env.context)
             and bool(self._mail_converter_mailbox_email())
         )
 
@@ -75,7 +76,7 @@ class HelpdeskTicket(models.Model):
     def message_new(self, msg_dict, custom_values=None):
         """Imported by the converter: its Cc recipients follow by the mailbox's setting
         (``_plan_cc_followers``), not all of helpdesk_mgmt's known contacts."""
-        if not self.env.context.get("mail_converter_importing") or not msg_dict.get("cc"):
+        if not privacy.is_importing(self.env.context) or not msg_dict.get("cc"):
             return super().message_new(msg_dict, custom_values)
         cc = self._mail_cc_sanitized_raw_dict(msg_dict["cc"])
         custom_values = dict(custom_values or {})
@@ -84,7 +85,7 @@ class HelpdeskTicket(models.Model):
 
     def message_update(self, msg_dict, update_vals=None):
         """As :meth:`message_new`: the converter decides which Cc recipients follow."""
-        if not self.env.context.get("mail_converter_importing") or not msg_dict.get("cc"):
+        if not privacy.is_importing(self.env.context) or not msg_dict.get("cc"):
             return super().message_update(msg_dict, update_vals)
         cc = self._mail_cc_sanitized_raw_dict(msg_dict["cc"])
         cc.update(self._mail_cc_sanitized_raw_dict(self.email_cc))
@@ -97,9 +98,7 @@ class HelpdeskTicket(models.Model):
         public = kwargs.get(
             "message_type", "notification"
         ) == "comment" and self._mail_converter_is_public(kwargs)
-        staff = self.env.user._is_internal() and not self.env.context.get(
-            "mail_converter_importing"
-        )
+        staff = self.env.user._is_internal() and not privacy.is_importing(self.env.context)
         if public and staff and self._mail_converter_replies_from_mailbox():
             author = kwargs.get("author_id") or self.env.user.partner_id.id
             author_name = self.env["res.partner"].browse(author).name

@@ -2,6 +2,8 @@ import logging
 
 from odoo import fields, models
 
+from ..tools import privacy
+
 _logger = logging.getLogger(__name__)
 
 
@@ -23,7 +25,7 @@ class IrAttachment(models.Model):
     def _postprocess_contents(self, values):
         # Odoo only catches UserError here, but Pillow raises arbitrary errors on
         # corrupt images; an imported email must not be lost for a broken picture.
-        if not self.env.context.get("mail_converter_importing"):
+        if not privacy.is_importing(self.env.context):
             return super()._postprocess_contents(values)
         try:
             return super()._postprocess_contents(values)

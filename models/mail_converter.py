@@ -136,6 +136,7 @@ class MailConverter(models.AbstractModel):
             "email_from": summary.email_from,
             "subject": summary.subject,
             "message_date": summary.date[:64],
+            "private": self._converter_summary_private(summary),
             "attempts": 1,  # logged in order to be converted: this is the first attempt
         }
 
@@ -210,6 +211,7 @@ class MailConverter(models.AbstractModel):
         """Log another copy of an email that was already logged, once per copy."""
         Log = self.env["mail.converter.log"].sudo()
         values = dict(self._log_values(summary, source, origin), state="duplicate", attempts=0)
+        values["private"] = values["private"] or primary.private
         if not primary:
             return Log.create(
                 dict(values, reason=self.env._("Received at the same time through another mailbox"))
@@ -313,6 +315,7 @@ class MailConverter(models.AbstractModel):
             "too_large": plan.too_large,
             "rule_id": plan.rule.id if plan.rule else False,
             "rule_trace": "\n".join(plan.verdicts) or False,
+            "private": self._converter_log_private(plan, log),
             **self._log_special_values(plan),  # bounces, BCC logging, PEC
             **self.env["mail.converter.sender.auth"]._converter_log_values(mail.sender_auth),
         }

@@ -75,8 +75,48 @@ class MailConverterAcknowledgement(models.AbstractModel):
             return _("Sent from one of our own aliases")
         if bans.find_ban(source.bans, address):
             return _("Banned sender")
+        no_reply = self._converter_no_reply_reason(mail, source)
+        if no_reply:
+            return no_reply
         return self._converter_auto_reply_guard(
             address, self._converter_auto_reply_count(address), source
+        )
+
+    @api.model
+    def _converter_no_reply_reason(self, mail, source):
+        """Why no automatic reply (acknowledgement, BCC explanation) goes back, or ``None``: a
+        null ``Return-Path`` (RFC 3834), or the mailbox's hourly cap over all senders."""
+        if (mail.summary.headers.get("return-path") or "").strip() == "<>":
+            return self.env._("Null Return-Path: no automatic reply (RFC 3834)")
+        return self._converter_hourly_cap_reason(source)
+
+    @api.model
+    def _converter_hourly_cap_reason(self, source):
+        """``not sent: hourly cap`` when this mailbox sent its cap of automatic replies (all
+        senders together) in the last hour, else ``None``: a flood of forged senders gets no
+        backscatter past it."""
+        if not source.server_id:
+            return None
+        since = fields.Datetime.now() - timedelta(hours=1)
+        self.env["mail.converter.log"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                "SELECT count(*) FROM mail_converter_log WHERE server_id = %s AND ("
+                "(auto_reply_state = 'sent' AND auto_reply_date >= %s) "
+                "OR (bcc_explained_to IS NOT NULL AND create_date >= %s))",
+                source.server_id,
+                since,
+                since,
+            )
+        )
+        sent = self.env.cr.fetchone()[0]
+        if sent < source.auto_reply_hourly_cap:
+            return None
+        return self.env._(
+            "Not sent: hourly cap (%(count)s automatic replies from this mailbox in the last "
+            "hour, cap %(cap)s)",
+            count=sent,
+            cap=source.auto_reply_hourly_cap,
         )
 
     @api.model
@@ -127,7 +167,7 @@ class MailConverterAcknowledgement(models.AbstractModel):
         address = decision.detail["to"]
         guard = self._converter_auto_reply_guard(
             address, self._auto_reply_sent_count(address), source
-        )
+        ) or self._converter_hourly_cap_reason(source)
         if guard:
             return self._auto_reply_log_values(decision, not_sent=guard)
         template = self.env["mail.template"].sudo().browse(source.auto_reply_template_id).exists()

@@ -142,6 +142,9 @@ class MailConverterBcc(models.AbstractModel):
             )
         ):
             return Decision(False, self.env._("already explained within the hour"))
+        no_reply = self._converter_no_reply_reason(mail, source)
+        if no_reply:
+            return Decision(False, no_reply)
         return Decision(True, self.env._("mailed to the sender"), {"to": sender})
 
     @api.model

@@ -22,29 +22,84 @@ class MailConverterBounce(models.AbstractModel):
     @api.model
     def _plan_bounce(self, mail, source, plan):
         """Delivery failure reports never open a record nor get a reply: who bounced, hard or
-        soft, and (mailbox option) the contacts and leads a hard-bounced address leaves."""
+        soft, and (mailbox option) the contacts and leads a hard-bounced address leaves.
+
+        Only a bounce of mail this database sent to the bounced address changes anything:
+        anyone can write a delivery report naming any address.
+        """
         report = self._converter_bounce_report(mail)
         if report is None:
             return
         ours = source.own_addresses | source.mailbox_addresses
         recipients = [r for r in report.recipients if r.email not in ours]
-        hard = [r.email for r in recipients if r.hard]
+        original, sent_to = self._converter_bounce_sent(
+            self._converter_bounce_message_ids(mail, report)
+        )
+        confirmed = [r.email for r in recipients if r.email in sent_to]
+        verified = [r.email for r in recipients if r.hard and r.email in sent_to]
+        company = self._converter_bounce_company(original, source)
         remove = source.remove_bounced_address
-        original = self.env["mail.message"].sudo()
-        if report.original_message_ids:
-            original = original.search(
-                [("message_id", "in", report.original_message_ids)], limit=1, order="id desc"
-            )
         plan.kind = "bounce"
         plan.bounce = BouncePlan(
             recipients=recipients,
-            hard=hard,
+            hard=verified,
             remove=remove,
-            holders=self._converter_bounce_holders(hard) if remove else [],
+            holders=self._converter_bounce_holders(verified, company) if remove else [],
             original_message_ids=report.original_message_ids,
-            original_id=(original or mail.msg_dict.get("bounced_message") or original)[:1].id,
+            original_id=original.id,
+            confirmed=confirmed,
+            company_id=company.id,
         )
         plan.finish("bounce", self._converter_bounce_reason(plan.bounce))
+
+    @api.model
+    def _converter_bounce_message_ids(self, mail, report):
+        """Message-IDs the report may be about: the returned message's, then the report's own
+        In-Reply-To and References."""
+        found = list(report.original_message_ids)
+        for key in ("in_reply_to", "references"):
+            found += tools.mail.unfold_references(mail.msg_dict.get(key) or "")
+        return list(dict.fromkeys(m.strip() for m in found if m and m.strip()))
+
+    @api.model
+    def _converter_bounce_sent(self, message_ids):
+        """The message this database sent under one of ``message_ids`` and the addresses it
+        went to (normalised), or an empty message and no address.
+
+        Incoming emails do not count: their Message-ID was written by a stranger.
+        """
+        Message = self.env["mail.message"].sudo()
+        if not message_ids:
+            return Message, set()
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("message_id", "in", message_ids), ("message_type", "!=", "email")])
+        )
+        messages = Message.search(
+            [("message_id", "in", message_ids), ("message_type", "!=", "email")],
+            order="id desc",
+        )
+        addresses = set()
+        for sent in mails:
+            addresses.update(tools.email_normalize_all(sent.email_to or ""))
+            addresses.update(tools.email_normalize_all(sent.email_cc or ""))
+            addresses.update(filter(None, sent.recipient_ids.mapped("email_normalized")))
+        for notification in (messages | mails.mail_message_id).notification_ids:
+            if notification.notification_type == "email":
+                addresses.add(notification.res_partner_id.email_normalized)
+                addresses.add(tools.email_normalize(notification.mail_email_address or ""))
+        addresses.discard(False)
+        return (messages or mails.mail_message_id)[:1], addresses
+
+    @api.model
+    def _converter_bounce_company(self, original, source):
+        """The company of the sent message, else the mailbox's: cleaning stays within it."""
+        company = original.record_company_id
+        if not company and original.model and original.res_id and original.model in self.env:
+            record = self.env[original.model].sudo().browse(original.res_id).exists()
+            company = record["company_id"] if "company_id" in record._fields else company
+        return company or self.env["res.company"].browse(source.company_id)
 
     @api.model
     def _converter_bounce_report(self, mail):
@@ -59,11 +114,18 @@ class MailConverterBounce(models.AbstractModel):
         return None
 
     @api.model
-    def _converter_bounce_holders(self, emails):
-        """Contacts and leads holding each address, alone or in a list; staff are left alone."""
+    def _converter_bounce_holders(self, emails, company):
+        """Contacts and leads of ``company`` (or shared) holding each address, alone or in a
+        list; the partners of internal users are left alone."""
         holders = []
+        in_company = [("company_id", "in", [company.id, False])]
         for address in emails:
-            partners = self.env["res.partner"].sudo().search([("email", "ilike", address)])
+            partners = (
+                self.env["res.partner"]
+                .sudo()
+                .search([("email", "ilike", address), *in_company])
+                .with_context(active_test=False)
+            )
             for partner in partners:
                 if bounce.holds_address(partner.email, address) and all(
                     user.share for user in partner.user_ids
@@ -73,7 +135,9 @@ class MailConverterBounce(models.AbstractModel):
                             "res.partner", partner.id, "email", address, partner.display_name
                         )
                     )
-            leads = self.env["crm.lead"].sudo().search([("email_from", "ilike", address)])
+            leads = (
+                self.env["crm.lead"].sudo().search([("email_from", "ilike", address), *in_company])
+            )
             for lead in leads:
                 if bounce.holds_address(lead.email_from, address):
                     holders.append(
@@ -86,6 +150,8 @@ class MailConverterBounce(models.AbstractModel):
         """What happens because of the bounce, in words."""
         if not bounce_plan.recipients:
             return self.env._("a delivery report naming no failed address; only logged")
+        if not bounce_plan.ours:
+            return self.env._("not a bounce of our mail; nothing changed")
         if not bounce_plan.hard:
             return self.env._("temporary; only logged")
         if not bounce_plan.remove:
@@ -123,13 +189,16 @@ class MailConverterBounce(models.AbstractModel):
     @api.model
     def _apply_bounce(self, plan, mail, source):
         """Count the bounce for Odoo; for a hard one (mailbox option), remove the address from the
-        records holding it, with a note on each, and blocklist it."""
+        records holding it, with a note on each, and blocklist it: only when it bounces mail we
+        sent to that address (``_plan_bounce``)."""
         self._apply_bounce_counters(plan, mail, source)
         bounce_plan = plan.bounce
         if not bounce_plan.remove or not bounce_plan.hard:
             return
         by_email = {r.email: r for r in bounce_plan.recipients}
         original = self.env["mail.message"].sudo().browse(bounce_plan.original_id).exists()
+        if original.mail_converter_private:
+            original = original.browse()  # its subject is not for the notes
         for holder in bounce_plan.holders:
             record = self.env[holder.model].sudo().browse(holder.res_id).exists()
             if not record:
@@ -146,6 +215,8 @@ class MailConverterBounce(models.AbstractModel):
     def _apply_bounce_counters(self, plan, mail, source):
         """Odoo's own bounce handling (``message_bounce`` counters, failed notifications), once
         per bounced address: its parser only knows a standard report's first recipient."""
+        if not plan.bounce.ours:
+            return
         MailThread = self.env["mail.converter.reader"]._converter_mail_thread(source)
         Partner = self.env["res.partner"].sudo()
         base = dict(
@@ -153,8 +224,13 @@ class MailConverterBounce(models.AbstractModel):
             bounced_msg_ids=plan.bounce.original_message_ids or False,
             bounced_message=self.env["mail.message"].sudo().browse(plan.bounce.original_id),
         )
-        for address in [r.email for r in plan.bounce.recipients] or [False]:
-            partners = Partner.search([("email_normalized", "=", address)]) if address else Partner
+        company = self.env["res.company"].browse(plan.bounce.company_id)
+        for address in plan.bounce.confirmed or [False]:
+            partners = Partner
+            if address:
+                partners = Partner.search(
+                    [("email_normalized", "=", address), ("company_id", "in", [company.id, False])]
+                )
             MailThread._routing_handle_bounce(
                 mail.message, dict(base, bounced_email=address, bounced_partner=partners)
             )

@@ -208,7 +208,8 @@ class MailConverterContacts(models.AbstractModel):
             "name": full_name(address.name, address.email),
             "email": address.email,
             "mail_converter_created": True,
-            "company_id": False,
+            # The mailbox's company's contact: another company's people do not see it.
+            "company_id": source.company_id or False,
         }
         if new_contact.company_id:
             values["parent_id"] = new_contact.company_id

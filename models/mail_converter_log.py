@@ -81,6 +81,13 @@ class MailConverterLog(models.Model):
         "said about the sender: a failed sender counts as unknown.",
     )
     sender_auth_detail = fields.Char("Authentication detail", readonly=True)
+    # Decided from the email itself (its headers, the records it concerns, the rules), so a row
+    # with no stored message (duplicate, failed, rejected, bounce) is hidden too.
+    private = fields.Boolean(
+        "Private email",
+        readonly=True,
+        help="Only log readers who may read the email see this row, its links and its original.",
+    )
     # -- special mail: bounces, BCC logging, certified mail (PEC) ------------------------------
     kind = fields.Selection(
         [
@@ -151,10 +158,36 @@ class MailConverterLog(models.Model):
     )
     _copy_index = models.Index("(folder_id, uidvalidity, uid)")
 
-    @api.depends("subject", "message_key")
+    @api.depends("subject", "message_key", "private")
+    @api.depends_context("uid")
     def _compute_display_name(self):
+        # Odoo reads a many2one's display name as sudo (a link's log_id): the real user decides.
+        hidden = self._converter_private_hidden(self.env.user)
         for log in self:
-            log.display_name = log.subject or log.message_id or log.message_key or ""
+            if log in hidden:
+                log.display_name = self.env._("Private email")
+            else:
+                log.display_name = log.subject or log.message_id or log.message_key or ""
+
+    def _converter_private_hidden(self, user):
+        """The rows of private emails ``user`` may not read (mirrors the log's privacy rule)."""
+        private = self.sudo().filtered("private")
+        if (
+            not private
+            or user._is_superuser()
+            or user._is_system()
+            and user.has_group("mail_converter.group_mail_converter_private_admin")
+        ):
+            return self.browse()
+        return private.filtered(
+            lambda log: (
+                not log.mail_message_id
+                or (
+                    log.mail_message_id.author_id != user.partner_id
+                    and user not in log.mail_message_id.mail_converter_private_user_ids
+                )
+            )
+        ).with_env(self.env)
 
     # -- user actions --------------------------------------------------
     def action_open_record(self):

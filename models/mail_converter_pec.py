@@ -46,7 +46,7 @@ class MailConverterPec(models.AbstractModel):
         """A receipt is filed on the conversation of the message it is about, or only logged."""
         plan.kind = "pec_receipt"
         label = self._converter_pec_receipt_label(plan.pec.receipt_type)
-        record = self._converter_record_of_messages([plan.pec.reference])
+        record = self._converter_record_of_messages([plan.pec.reference], source)
         if not record:
             plan.finish(
                 "discarded",
@@ -78,8 +78,10 @@ class MailConverterPec(models.AbstractModel):
         return f"{receipt_type}, {meaning}" if meaning else receipt_type or "?"
 
     @api.model
-    def _converter_record_of_messages(self, message_ids):
-        """The record holding the newest of ``message_ids``, or ``None``."""
+    def _converter_record_of_messages(self, message_ids, source=None):
+        """The record holding the newest message we sent among ``message_ids``, or ``None``:
+        never an incoming email (its Message-ID was written by a stranger), nor a record of
+        another company than ``source``'s mailbox."""
         message_ids = [m for m in message_ids if m]
         if not message_ids:
             return None
@@ -87,7 +89,12 @@ class MailConverterPec(models.AbstractModel):
             self.env["mail.message"]
             .sudo()
             .search(
-                [("message_id", "in", message_ids), ("model", "!=", False), ("res_id", "!=", 0)],
+                [
+                    ("message_id", "in", message_ids),
+                    ("model", "!=", False),
+                    ("res_id", "!=", 0),
+                    ("message_type", "!=", "email"),
+                ],
                 limit=1,
                 order="id desc",
             )
@@ -95,7 +102,12 @@ class MailConverterPec(models.AbstractModel):
         if not found or found.model not in self.env:
             return None
         record = self.env[found.model].sudo().browse(found.res_id).exists()
-        return record if record and hasattr(record, "message_post") else None
+        if not record or not hasattr(record, "message_post"):
+            return None
+        company = record["company_id"] if "company_id" in record._fields else None
+        if source and source.company_id and company and company.id != source.company_id:
+            return None
+        return record
 
     @api.model
     def _apply_pec_receipt(self, plan, mail, source, log):

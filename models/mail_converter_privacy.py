@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import api, models
 
-from ..tools import privacy
+from ..tools import addresses, privacy
 
 
 class MailConverterPrivacy(models.AbstractModel):
@@ -29,7 +29,9 @@ class MailConverterPrivacy(models.AbstractModel):
             if reason not in plan.private_reasons:
                 plan.private_reasons.append(reason)
         if plan.private and plan.route and plan.route.creates:
-            plan.route.values.update(self._converter_private_record_values(plan.route.model))
+            plan.route.values.update(self._converter_private_record_values(plan.route.model, mail))
+        if plan.private and plan.activity:
+            plan.activity["summary"] = self._converter_private_title(mail)
 
     @api.model
     def _converter_sensitivity_reason(self, mail):
@@ -91,14 +93,70 @@ class MailConverterPrivacy(models.AbstractModel):
         return ""
 
     @api.model
-    def _converter_private_record_values(self, model):
-        """Values of a record a private email creates: no copy of its text in the description."""
-        if "description" not in self.env[model]._fields:
-            return {}
-        text = self.env._(
-            "Private email: its text is in the chatter, for its author and the responsible."
+    def _converter_private_record_values(self, model, mail):
+        """Values of a record a private email creates: a neutral name instead of its subject,
+        and no copy of its text in the description."""
+        fields_ = self.env[model]._fields
+        values = {}
+        if "name" in fields_ and model != "res.partner":
+            values["name"] = self._converter_private_title(mail)
+        if "description" in fields_:
+            text = self.env._(
+                "Private email: its text is in the chatter, for its author and the responsible."
+            )
+            values["description"] = Markup("<p>%s</p>") % text
+        return values
+
+    @api.model
+    def _converter_private_title(self, mail):
+        """What a private email's record or activity is called instead of its subject."""
+        return self.env._(
+            "Private email from %(sender)s", sender=self._converter_sender_label(mail.summary)
         )
-        return {"description": Markup("<p>%s</p>") % text}
+
+    @api.model
+    def _converter_sender_label(self, summary):
+        """The sender's name as written, else its address."""
+        found = addresses.parse_header(summary.email_from or "", "from", limit=1)
+        return (found and (found[0].name or found[0].email)) or self.env._("an unknown sender")
+
+    @api.model
+    def _converter_summary_private(self, summary):
+        """Whether the email is private before it is even read (the log row's flag): its
+        ``Sensitivity`` header, or a flagged contact (or its company) among From, To and Cc."""
+        if privacy.private_sensitivity(summary.headers.get("sensitivity")):
+            return True
+        # The hostile-header-safe parser: Python's own recurses on crafted comments.
+        emails = {
+            address.email
+            for address in addresses.collect(
+                {name: summary.address_headers.get(name, ()) for name in ("from", "to", "cc")}
+            )
+        }
+        if not emails:
+            return False
+        flagged = [
+            ("mail_converter_import_private", "=", True),
+            ("mail_converter_all_private", "=", True),
+        ]
+        return bool(
+            self.env["res.partner"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_count(
+                [("email_normalized", "in", list(emails))]
+                + ["|", "|", "|"]
+                + flagged
+                + [("commercial_partner_id." + f, op, v) for f, op, v in flagged],
+                limit=1,
+            )
+        )
+
+    @api.model
+    def _converter_log_private(self, plan, log):
+        """The log row's flag once the email is planned: what its row already said, the plan's
+        verdict, or the flags of the records it concerns (also when no privacy stage ran)."""
+        return bool(log.private or plan.private or self._converter_flag_privacy_reasons(plan))
 
     @api.model
     def _privacy_context(self, plan, mail):

@@ -10,7 +10,7 @@ import email.policy
 from odoo import api, models
 from odoo.tools import SQL
 
-from ..tools import addresses, matcher, mime, pec
+from ..tools import addresses, matcher, mime, pec, privacy
 from ..tools.plan import (
     Mail,
 )
@@ -97,7 +97,7 @@ class MailConverterReader(models.AbstractModel):
             default_fetchmail_server_id=source.server_id,
             # helpdesk workflow: the ticket remembers its mailbox (replies, spam, the marker)
             default_mail_converter_server_id=source.server_id,
-            mail_converter_importing=True,
+            mail_converter_importing=privacy.IMPORTING,
             # the run's answers for Odoo's own alias and field look-ups (tools.run_cache)
             mail_converter_run_cache=RunCache.of(source),
         )

@@ -1,5 +1,6 @@
 from odoo import api, models
 
+from ..tools import privacy
 from ..tools.plan import MailDeferred
 from ..tools.run_cache import RunCache
 
@@ -99,7 +100,7 @@ class MailThread(models.AbstractModel):
     # -- inline images: shown once, in the body ---------------------------------
     def _process_attachments_for_post(self, attachments, attachment_ids, message_values):
         result = super()._process_attachments_for_post(attachments, attachment_ids, message_values)
-        if not self.env.context.get("mail_converter_importing") or "body" not in result:
+        if not privacy.is_importing(self.env.context) or "body" not in result:
             return result
         Content = self.env["mail.converter.content"]
         result["body"], sources = Content._converter_inline_images_posted(
@@ -119,7 +120,7 @@ class MailThread(models.AbstractModel):
         context = self.env.context
         imported = dict(context.get("mail_converter_private") or ())
         for message in messages:
-            if context.get("mail_converter_importing"):
+            if privacy.is_importing(context):
                 # Imported mail: the converter's plan decides, as the simulator shows.
                 reason = imported.get(message.message_id)
             else:

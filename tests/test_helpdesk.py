@@ -120,6 +120,37 @@ class TestHelpdeskWorkflow(HelpdeskMixin, MailConverterCase):
         self.assertRecordValues(followup, [{"res_id": ticket.id, "auto_reply_state": "not_sent"}])
         self.assertEqual(followup.auto_reply_reason, "Not a new ticket")
 
+    def test_hourly_cap_over_all_senders_and_null_return_path(self):
+        """Forged senders, each under the per-sender limit, get no backscatter past the cap."""
+        self.server.auto_reply_hourly_cap = 2
+        for n in range(3):
+            self.append(
+                make_email(
+                    subject=f"Flood {n}",
+                    email_from=f"victim{n}@elsewhere.example",
+                    message_id=f"<flood-{n}@elsewhere.example>",
+                )
+            )
+        self.fetch()
+        self.assertEqual(len(self.acks()), 2)
+        capped = self.logs(subject="Flood 2")
+        self.assertEqual(capped.auto_reply_state, "not_sent")
+        self.assertIn("Not sent: hourly cap", capped.auto_reply_reason)
+        # RFC 3834: a null Return-Path gets no automatic reply at all.
+        self.server.auto_reply_hourly_cap = 30
+        self.append(
+            make_email(
+                subject="From a robot",
+                email_from="robot@elsewhere.example",
+                headers={"Return-Path": "<>"},
+            )
+        )
+        self.fetch()
+        log = self.logs(subject="From a robot")
+        self.assertEqual(log.auto_reply_state, "not_sent")
+        self.assertIn("Return-Path", log.auto_reply_reason)
+        self.assertEqual(len(self.acks()), 2)
+
     def test_acknowledgement_replaces_helpdesk_creation_mail(self):
         """helpdesk_mgmt mails the first stage's template when a ticket is created with a team;
         for converted tickets the customer gets the acknowledgement only."""

@@ -98,6 +98,22 @@ class TestMultiCompany(MailConverterCase):
         Server = self.env["fetchmail.server"].with_user(self.user_b)
         self.assertEqual(Server.search([("use_converter", "=", True)]), self.server_b)
 
+    def test_contacts_it_creates_belong_to_the_mailbox_company(self):
+        self.append(
+            make_email(subject="New here", email_from="Nina <nina@newcustomer.example>"),
+            user="sales",
+        )
+        self.fetch(self.server_b)
+        log = self.logs(self.server_b)
+        self.assertEqual(log.state, "done", log.reason or log.error)
+        nina = self.env["res.partner"].search([("email", "=", "nina@newcustomer.example")])
+        self.assertRecordValues(
+            nina, [{"mail_converter_created": True, "company_id": self.company_b.id}]
+        )
+        Partner = self.env["res.partner"]
+        self.assertFalse(Partner.with_user(self.user_a).search([("id", "=", nina.id)]))
+        self.assertEqual(Partner.with_user(self.user_b).search([("id", "=", nina.id)]), nina)
+
     def test_tags_and_rules_stay_within_the_company(self):
         ticket_a = self.env["helpdesk.ticket"].create(
             {"name": "Printer A", "description": "x", "partner_id": self.carla_a.id}

@@ -476,8 +476,11 @@ class TestSimulatorShowsEveryDecision(MailConverterCase):
         self.assertIn("No rule decided", wizard.stages_html)
         self.append(raw)
         self.fetch()
-        self.assertEqual(len(self.tickets("Printer broken")), 1)
-        self.assertTrue(self.logs(subject="Printer broken").mail_message_id.mail_converter_private)
+        log = self.logs(subject="Printer broken")
+        self.assertEqual(log.model, "helpdesk.ticket")
+        # A private email does not name its ticket after its subject.
+        self.assertEqual(self.env[log.model].browse(log.res_id).name, "Private email from Karl")
+        self.assertTrue(log.mail_message_id.mail_converter_private)
         # Empty *Create a New Record*: only filed, and the simulator says why.
         self.server.object_id = False
         wizard = simulate(self, make_email(subject="Other", email_from="karl@customer.example"))

@@ -142,6 +142,82 @@ class TestPrivacy(MailConverterCase):
         )
         self.assertTrue(self._sees(self.assignee, message))
 
+    def test_log_reader_sees_no_link_duplicate_or_bounce_row_of_a_private_email(self):
+        raw = make_email(
+            subject="Salary question",
+            body="My salary is 4242 a month.",
+            email_from="Alice Customer <alice@acme.example>",
+            headers={"Sensitivity": "Private"},
+        )
+        self.append(raw)
+        self.fetch()
+        log = self.logs(subject="Salary question")
+        self.assertEqual(log.state, "done")
+        self.assertTrue(log.private)
+        # The same email again (a copy), and a delivery report marked private.
+        self.append(raw)
+        self.append(
+            b"From: MAILER-DAEMON@mx.acme.example\r\nTo: support@company.example\r\n"
+            b"Subject: Undelivered: Salary question\r\nSensitivity: Private\r\n"
+            b"Message-ID: <private-bounce@mx.acme.example>\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            b"--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            b"Reporting-MTA: dns; mx.acme.example\r\n\r\n"
+            b"Final-Recipient: rfc822; alice@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            b"--B--\r\n"
+        )
+        self.fetch()
+        rows = self.env["mail.converter.log"].search([("subject", "ilike", "Salary question")])
+        self.assertEqual(sorted(rows.mapped("state")), ["bounce", "done", "duplicate"])
+        self.assertEqual(set(rows.mapped("private")), {True})
+        readers = self.env.ref("mail_converter.group_mail_converter_user")
+        readers.user_ids = [(4, self.peer.id), (4, self.assignee.id)]
+        Log = self.env["mail.converter.log"].with_user(self.peer)
+        Link = self.env["mail.converter.link"].with_user(self.peer)
+        self.assertFalse(Log.search([("subject", "ilike", "Salary")]))
+        self.assertFalse(Log.search([("id", "in", rows.ids)]))
+        self.assertTrue(log.link_ids)
+        self.assertFalse(Link.search([("log_id", "in", rows.ids)]))
+        with self.assertRaises(AccessError):
+            log.link_ids.with_user(self.peer).read(["log_id"])
+        # Odoo names a many2one as sudo: the name still depends on who asks.
+        self.assertEqual(log.with_user(self.peer).sudo().display_name, "Private email")
+        self.assertEqual(log.with_user(self.assignee).sudo().display_name, "Salary question")
+        # The assignee, who may read the email, sees its row and where it was filed.
+        self.assertEqual(
+            self.env["mail.converter.link"]
+            .with_user(self.assignee)
+            .search([("log_id", "=", log.id)]),
+            log.link_ids,
+        )
+        # The record it opened does not carry its subject as a name.
+        ticket = self.env["helpdesk.ticket"].browse(log.res_id)
+        self.assertEqual(ticket.name, "Private email from Alice Customer")
+
+    def test_importing_context_key_from_a_caller_does_not_skip_all_emails_private(self):
+        lead = self.env["crm.lead"].create(
+            {
+                "name": "Secret merger",
+                "partner_id": self.bob.id,
+                "user_id": self.assignee.id,
+                "mail_converter_all_private": True,
+            }
+        )
+        # What a JSON-RPC caller can put in its context: a plain true value.
+        for value in (True, 1, "1"):
+            sent = (
+                lead.with_user(self.writer)
+                .with_context(mail_converter_importing=value)
+                .message_post(
+                    body="Our offer: 1 million",
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
+                    partner_ids=self.bob.ids,
+                )
+            )
+            self.assertTrue(sent.mail_converter_private, value)
+            self.assertFalse(self._sees(self.peer, sent))
+
     def test_peer_does_not_see_it_in_the_chatter_nor_the_emails_button(self):
         message, ticket, public = self._private_ticket()
         # The chatter: what /mail/thread/messages returns.

@@ -91,8 +91,12 @@ class TestRules(MailConverterCase):
             make_email(subject="Price request", body="Could you send a quote for 40 seats?")
         )
         self.fetch()
-        ticket = self.tickets("Help!")
-        self.assertRecordValues(ticket, [{"team_id": self.vip_team.id, "priority": "3"}])
+        # Private: the ticket is not named after the email's subject.
+        ticket = self.env["helpdesk.ticket"].browse(self._log("Help!").res_id)
+        self.assertRecordValues(
+            ticket,
+            [{"team_id": self.vip_team.id, "priority": "3", "name": "Private email from Boss"}],
+        )
         self.assertEqual(
             ticket.channel_id, self.env.ref("helpdesk_mgmt.helpdesk_ticket_channel_email")
         )
@@ -346,6 +350,7 @@ class TestRuleActionsMore(MailConverterCase):
         self.fetch()
         secret = self.logs(subject="Personal matter")
         self.assertEqual(secret.rule_id.name, "Tickets")
-        self.assertEqual(len(self.tickets("Personal matter")), 1)
+        self.assertEqual(secret.model, "helpdesk.ticket")
+        self.assertFalse(self.tickets("Personal matter"), "a private email names no ticket")
         self.assertTrue(secret.mail_message_id.mail_converter_private)
         self.assertFalse(self.logs(subject="Normal matter").mail_message_id.mail_converter_private)

@@ -63,14 +63,112 @@ class TestBounces(SpecialMailCase):
             name: Partner.create({"name": name, "email": address})
             for name, address in cls.ADDRESSES.items()
         }
-        cls.quote = cls.gone.message_post(
-            body="Here is your quotation",
-            subject="Your quotation",
-            message_type="comment",
-            message_id="<quote-511@company.example>",
+        # The samples bounce mail this database really sent: a message from a ticket to each
+        # address, under the Message-ID the sample returns.
+        cls.ticket = cls.env["helpdesk.ticket"].create(
+            {"name": "Quotation", "description": "Quotation", "partner_id": cls.gone.id}
         )
+        cls.quote = cls.send(cls.ticket, cls.gone, "<quote-511@company.example>", "Your quotation")
+        for name, partner in cls.others.items():
+            message_id = {
+                "qmail": "<welcome-qmail@company.example>",
+                "exim": "<order-exim@company.example>",
+                "postfix_plain": "<renewal-postfix@company.example>",
+                "exchange": "<kickoff-exchange@company.example>",
+                "gmail": "<demo-gmail@company.example>",
+            }[name]
+            cls.send(cls.ticket, partner, message_id, f"Hello {name}")
         # A rule that would turn everything into a ticket: bounces must still open nothing.
         cls.env["mail.converter.rule"].create({"name": "Everything", "action": "ticket"})
+
+    @classmethod
+    def send(cls, record, partners, message_id, subject):
+        """Email ``partners`` from ``record``'s chatter, as a user would: a real mail.mail."""
+        return record.message_post(
+            body="Here is your quotation",
+            subject=subject,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            partner_ids=partners.ids,
+            message_id=message_id,
+        )
+
+    @staticmethod
+    def report(addresses, message_id, status="5.1.1"):
+        """A standard delivery report returning the message ``message_id``, naming ``addresses``."""
+        blocks = "".join(
+            f"Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: {status}\r\n"
+            f"Diagnostic-Code: smtp; 550 {status} User unknown\r\n\r\n"
+            for address in addresses
+        )
+        return (
+            "From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\n"
+            "To: support@company.example\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            f"Message-ID: <report-{abs(hash(message_id))}@mx.customer.example>\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+            "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.customer.example\r\n\r\n"
+            f"{blocks}"
+            "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: support@company.example\r\nSubject: Hello\r\nMessage-ID: {message_id}\r\n"
+            "--B--\r\n"
+        ).encode()
+
+    def test_forged_report_naming_20_customers_changes_nothing(self):
+        customers = self.env["res.partner"].create(
+            [{"name": f"Customer {n}", "email": f"customer{n}@client.example"} for n in range(20)]
+        )
+        addresses = customers.mapped("email")
+        # Returning a Message-ID we never sent, then one we sent to someone else.
+        self.append(self.report(addresses, "<made-up@company.example>"))
+        self.append(self.report(addresses, "<quote-511@company.example>"))
+        # An incoming email's Message-ID is written by its sender: it proves nothing either.
+        incoming = self.ticket.message_post(
+            body="Hi", message_type="email", message_id="<attacker-1@evil.example>"
+        )
+        self.ticket.message_post(body="Answer", message_type="comment", partner_ids=customers.ids)
+        self.append(self.report(addresses, incoming.message_id))
+        self.fetch()
+        logs = self.logs()
+        self.assertEqual(logs.mapped("state"), ["bounce"] * 3)
+        for log in logs:
+            self.assertIn("not a bounce of our mail", log.reason)
+            self.assertFalse(log.link_ids)
+        self.assertEqual(customers.mapped("email"), addresses)
+        self.assertEqual(set(customers.mapped("message_bounce")), {0})
+        self.assertFalse(self.env["mail.blacklist"].search([("email", "in", addresses)]))
+        self.assertFalse(customers.message_ids.filtered(lambda m: "bounced" in str(m.body)))
+
+    def test_genuine_bounce_of_a_ticket_message_removes_the_address(self):
+        customer = self.env["res.partner"].create(
+            {"name": "Real Customer", "email": "real@client.example"}
+        )
+        # Another company's contact and a colleague's user hold the address too: untouched.
+        other_company = self.env["res.company"].create({"name": "Other Company"})
+        elsewhere = self.env["res.partner"].create(
+            {"name": "Elsewhere", "email": "real@client.example", "company_id": other_company.id}
+        )
+        staff = new_test_user(self.env, login="bounce_staff", email="staff@client.example")
+        sent = self.ticket.message_post(
+            body="Your answer",
+            subject="Private matters",
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            partner_ids=(customer | staff.partner_id).ids,
+        )
+        self.assertTrue(sent.notification_ids.filtered(lambda n: n.notification_type == "email"))
+        self.append(self.report(["real@client.example", "staff@client.example"], sent.message_id))
+        self.fetch()
+        log = self.logs()
+        self.assertEqual(log.state, "bounce")
+        self.assertNotIn("not a bounce of our mail", log.reason)
+        self.assertFalse(customer.email)
+        self.assertEqual(elsewhere.email, "real@client.example")
+        self.assertEqual(staff.partner_id.email, "staff@client.example")
+        self.assertBlocklisted("real@client.example")
 
     def assertBlocklisted(self, address, yes=True):
         found = self.env["mail.blacklist"].search([("email", "=", address)])
@@ -437,6 +535,32 @@ class TestCertifiedMail(SpecialMailCase):
         self.assertIn("acquisti@pec.cliente.example", str(delivered.body))
         self.assertIn("daticert.xml", delivered.attachment_ids.mapped("name"))
         self.assertTrue(all(note.subtype_id.internal for note in notes))
+
+    def test_receipts_only_for_mail_this_company_sent(self):
+        """A receipt naming an incoming email, or a message of another company's ticket,
+        is only logged."""
+        other = self.env["res.company"].create({"name": "Other PEC Company"})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Offerta fornitura 2024", "description": "Offer", "company_id": other.id}
+        )
+        ticket.message_post(
+            body="In allegato la nostra offerta.",
+            message_type="comment",
+            message_id="<offerta-2024@pec.company.example>",
+        )
+        self.append(sample("pec", "pec_acceptance.eml"))
+        self.fetch()
+        self.assertEqual(self.logs().state, "discarded")
+        self.assertFalse(ticket.message_ids.filtered(lambda m: "PEC receipt" in str(m.body)))
+        # An incoming email under that Message-ID, in our company: written by a stranger.
+        ours = self.env["helpdesk.ticket"].create({"name": "Incoming", "description": "x"})
+        ours.message_post(
+            body="Hello", message_type="email", message_id="<offerta-2024@pec.company.example>"
+        )
+        self.append(sample("pec", "pec_delivery.eml"))
+        self.fetch()
+        self.assertEqual(set(self.logs().mapped("state")), {"discarded"})
+        self.assertFalse(ours.message_ids.filtered(lambda m: "PEC receipt" in str(m.body)))
 
     def test_receipt_without_conversation_is_logged(self):
         self.append(sample("pec", "pec_acceptance.eml"))

@@ -160,6 +160,13 @@ class BouncePlan:
     holders: list = field(default_factory=list)  # BounceHolder
     original_message_ids: list = field(default_factory=list)  # of the returned message
     original_id: int = 0  # the mail.message that bounced, when Odoo has it
+    confirmed: list = field(default_factory=list)  # bounced addresses our sent message went to
+    company_id: int = 0  # the sent message's company: cleaning stays within it
+
+    @property
+    def ours(self):
+        """A bounce of mail this database sent to (one of) the bounced addresses."""
+        return bool(self.confirmed) or not self.recipients
 
     @property
     def bounce_class(self):

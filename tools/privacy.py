@@ -23,3 +23,24 @@ def private_sensitivity(value):
         return ""
     cleaned = " ".join(_COMMENT.sub(" ", value[:200]).split())
     return cleaned if cleaned.casefold() in PRIVATE_SENSITIVITIES else ""
+
+
+class Importing:
+    """The context marker of the converter's own import (``mail_converter_importing``).
+
+    An object, not a flag: a JSON-RPC caller's context holds only JSON values, so no caller
+    can set it to switch off what an import switches off ("All emails private" on staff mail).
+    """
+
+    __slots__ = ()
+
+    def __bool__(self):
+        return True
+
+
+IMPORTING = Importing()
+
+
+def is_importing(context):
+    """Whether ``context`` is the converter's own import (set by the reader, never by RPC)."""
+    return isinstance(context.get("mail_converter_importing"), Importing)

@@ -58,6 +58,7 @@ class MailboxSource:
     reply_email: str = ""  # the mailbox's address: acknowledgements and replies come from it
     auto_reply_template_id: int = 0  # mail.template of the acknowledgement; 0 sends none
     auto_reply_limit: int = 3  # acknowledgements per sender per hour, across all mailboxes
+    auto_reply_hourly_cap: int = 30  # acknowledgements + BCC explanations per mailbox and hour
     # A reply within this many days of a ticket's closing reopens it, later opens a new one;
     # 0: never reopen (the team's mail_converter_reopen_days overrides it)
     reopen_days: int = 14

@@ -27,3 +27,14 @@ class TestSensitivity(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestImportingMarker(unittest.TestCase):
+    def test_only_the_marker_object_counts(self):
+        from tools.privacy import IMPORTING, is_importing  # noqa: PLC0415
+
+        self.assertTrue(is_importing({"mail_converter_importing": IMPORTING}))
+        # What a JSON-RPC context can hold does not.
+        for value in (True, 1, "1", "true", {"x": 1}, [1]):
+            self.assertFalse(is_importing({"mail_converter_importing": value}), value)
+        self.assertFalse(is_importing({}))

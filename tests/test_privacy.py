@@ -194,6 +194,28 @@ class TestPrivacy(MailConverterCase):
         ticket = self.env["helpdesk.ticket"].browse(log.res_id)
         self.assertEqual(ticket.name, "Private email from Alice Customer")
 
+    def test_simulator_reads_no_logged_original_its_user_may_not_read(self):
+        raw = make_email(
+            subject="Medical leave",
+            email_from="Alice Customer <alice@acme.example>",
+            headers={"Sensitivity": "Private"},
+        )
+        self.append(raw)
+        self.fetch()
+        log = self.logs(subject="Medical leave")
+        self.assertTrue(log.private)
+        if not log.raw_attachment_id:
+            log.raw_attachment_id = self.env["mail.converter"]._store_original(log, raw)
+        manager = staff(self.env, "converter_manager", ",mail_converter.group_mail_converter_manager")
+        wizard = (
+            self.env["mail.converter.simulator"]
+            .with_user(manager)
+            .create({"server_id": self.server.id, "log_id": log.id})
+        )
+        with self.assertRaises(AccessError):
+            wizard.action_simulate()
+        self.assertFalse(wizard.sudo().simulated)
+
     def test_importing_context_key_from_a_caller_does_not_skip_all_emails_private(self):
         lead = self.env["crm.lead"].create(
             {

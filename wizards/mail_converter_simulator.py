@@ -53,6 +53,9 @@ class MailConverterSimulator(models.TransientModel):
             return base64.b64decode(self.eml_file)
         if self.eml_text:
             return self.eml_text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+        if self.log_id:
+            # The original is read as sudo: only for a row this user may read (company, privacy).
+            self.log_id.check_access("read")
         if self.log_id and self.log_id._converter_raw_attachment():
             return self.log_id._converter_raw()  # only the row's own original (security)
         raise UserError(self.env._("Upload an .eml file, paste an email or pick a logged email."))

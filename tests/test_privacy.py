@@ -206,7 +206,9 @@ class TestPrivacy(MailConverterCase):
         self.assertTrue(log.private)
         if not log.raw_attachment_id:
             log.raw_attachment_id = self.env["mail.converter"]._store_original(log, raw)
-        manager = staff(self.env, "converter_manager", ",mail_converter.group_mail_converter_manager")
+        manager = staff(
+            self.env, "converter_manager", ",mail_converter.group_mail_converter_manager"
+        )
         wizard = (
             self.env["mail.converter.simulator"]
             .with_user(manager)

@@ -22,6 +22,7 @@ from ..tools.budget import DEFAULT_SECONDS, Budget, OverBudget
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
 from .mail_converter_contact_claim import ContactBeingCreated
+from .mail_converter_planner import CONVERTER_CONCERNS
 
 # Errors another worker's transaction causes; a new transaction usually succeeds.
 CONCURRENCY_ERRORS = (
@@ -36,17 +37,7 @@ _logger = logging.getLogger(__name__)
 class MailConverter(models.AbstractModel):
     _name = "mail.converter"
     # The concerns also carry out what their stages planned.
-    _inherit = [
-        "mail.converter.conversation",
-        "mail.converter.trust",
-        "mail.converter.contacts",
-        "mail.converter.privacy",
-        "mail.converter.bounce",
-        "mail.converter.bcc",
-        "mail.converter.pec",
-        "mail.converter.helpdesk",
-        "mail.converter.acknowledgement",
-    ]
+    _inherit = list(CONVERTER_CONCERNS)
     _description = "Mail converter pipeline"
 
     @api.model

@@ -21,21 +21,24 @@ from ..tools import mime
 from ..tools import rules as rules_engine
 from ..tools.plan import MailDeferred, Plan, Route
 
+# One concern per model: special mail, privacy, trust... each with its stages and their apply
+# code; the planner and the pipeline (mail.converter) both inherit them.
+CONVERTER_CONCERNS = (
+    "mail.converter.conversation",
+    "mail.converter.trust",
+    "mail.converter.contacts",
+    "mail.converter.privacy",
+    "mail.converter.bounce",
+    "mail.converter.bcc",
+    "mail.converter.pec",
+    "mail.converter.helpdesk",
+    "mail.converter.acknowledgement",
+)
+
 
 class MailConverterPlanner(models.AbstractModel):
     _name = "mail.converter.planner"
-    # One concern per model: special mail, privacy, trust... each with its stages.
-    _inherit = [
-        "mail.converter.conversation",
-        "mail.converter.trust",
-        "mail.converter.contacts",
-        "mail.converter.privacy",
-        "mail.converter.bounce",
-        "mail.converter.bcc",
-        "mail.converter.pec",
-        "mail.converter.helpdesk",
-        "mail.converter.acknowledgement",
-    ]
+    _inherit = list(CONVERTER_CONCERNS)
     _description = "Mail converter: decides what each email becomes"
 
     @api.model

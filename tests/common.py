@@ -171,15 +171,21 @@ class MailConverterCase(TransactionCase):
         return self.env["helpdesk.ticket"].search([("name", "=", subject)])
 
 
+def start_dovecot(cls, users=MAILBOX_USERS):
+    """Start a private Dovecot on loopback for test class ``cls``; stopped and removed after it."""
+    directory = tempfile.mkdtemp(prefix="mc-dovecot-")
+    cls.dovecot = Dovecot(directory, free_port_base(), users).start()
+    cls.addClassCleanup(shutil.rmtree, directory, ignore_errors=True)
+    cls.addClassCleanup(cls.dovecot.stop)
+    return cls.dovecot
+
+
 class MailConverterDovecotCase(MailConverterCase):
     """The same, on a private Dovecot on loopback: for the protocol layer and end-to-end stories."""
 
     @classmethod
     def _setup_mail_server(cls):
-        cls._dovecot_dir = tempfile.mkdtemp(prefix="mc-dovecot-")
-        cls.dovecot = Dovecot(cls._dovecot_dir, free_port_base(), MAILBOX_USERS).start()
-        cls.addClassCleanup(shutil.rmtree, cls._dovecot_dir, ignore_errors=True)
-        cls.addClassCleanup(cls.dovecot.stop)
+        start_dovecot(cls)
 
     def _reset_mail_server(self):
         for user in MAILBOX_USERS:

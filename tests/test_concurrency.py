@@ -1,7 +1,5 @@
 """Two workers at once, with real committed transactions (not the test's shared one)."""
 
-import shutil
-import tempfile
 import threading
 from unittest.mock import patch
 
@@ -10,8 +8,7 @@ from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import BaseCase, tagged
 from odoo.tests.common import get_db_name
 
-from .common import MAILBOX_USERS, free_port_base, make_email
-from .dovecot import Dovecot
+from .common import MAILBOX_USERS, make_email, start_dovecot
 
 
 @tagged("post_install", "-at_install", "mail_converter")
@@ -23,10 +20,7 @@ class TestConcurrency(BaseCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.registry = Registry(get_db_name())
-        directory = tempfile.mkdtemp(prefix="mc-dovecot-")
-        cls.dovecot = Dovecot(directory, free_port_base(), MAILBOX_USERS).start()
-        cls.addClassCleanup(shutil.rmtree, directory, ignore_errors=True)
-        cls.addClassCleanup(cls.dovecot.stop)
+        start_dovecot(cls)
 
     def setUp(self):
         super().setUp()

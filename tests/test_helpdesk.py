@@ -2,8 +2,6 @@
 tickets' contacts and responsible, follow-ups, and replies from the shared mailbox."""
 
 import ast
-import shutil
-import tempfile
 import threading
 from datetime import timedelta, timezone
 from unittest.mock import patch
@@ -15,13 +13,11 @@ from odoo.tests import BaseCase, new_test_user, tagged
 from odoo.tests.common import get_db_name
 
 from .common import (
-    MAILBOX_USERS,
     MailConverterCase,
     MailConverterDovecotCase,
-    free_port_base,
     make_email,
+    start_dovecot,
 )
-from .dovecot import Dovecot
 from .test_plan import simulate
 
 MAILBOX = "support@company.example"
@@ -891,10 +887,7 @@ class TestAcknowledgementWorkers(BaseCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.registry = Registry(get_db_name())
-        directory = tempfile.mkdtemp(prefix="mc-dovecot-")
-        cls.dovecot = Dovecot(directory, free_port_base(), MAILBOX_USERS).start()
-        cls.addClassCleanup(shutil.rmtree, directory, ignore_errors=True)
-        cls.addClassCleanup(cls.dovecot.stop)
+        start_dovecot(cls)
 
     def _env(self, cr):
         return api.Environment(

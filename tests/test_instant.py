@@ -19,8 +19,12 @@ from odoo.tests.common import get_db_name
 
 from ..services.instant_listener import InstantListener
 from ..tools import idle
-from .common import MAILBOX_USERS, MailConverterDovecotCase, free_port_base, make_email
-from .dovecot import Dovecot
+from .common import (
+    MAILBOX_USERS,
+    MailConverterDovecotCase,
+    make_email,
+    start_dovecot,
+)
 
 MAILGATE = os.path.join(
     os.path.dirname(os.path.dirname(__file__)), "scripts", "mail_converter_mailgate.py"
@@ -47,10 +51,7 @@ class TestInstantListener(BaseCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.registry = Registry(get_db_name())
-        directory = tempfile.mkdtemp(prefix="mc-dovecot-")
-        cls.dovecot = Dovecot(directory, free_port_base(), MAILBOX_USERS).start()
-        cls.addClassCleanup(shutil.rmtree, directory, ignore_errors=True)
-        cls.addClassCleanup(cls.dovecot.stop)
+        start_dovecot(cls)
 
     def setUp(self):
         super().setUp()

@@ -314,6 +314,7 @@ class MailConverter(models.AbstractModel):
             self._apply_not_converted(plan, mail, source)
             return dict(
                 values,
+                **self._log_bcc_values(plan),  # the hourly cap may have held the explanation back
                 state=plan.state,
                 reason=plan.reason,
                 ban_id=plan.ban_id or False,

@@ -34,6 +34,7 @@ from . import mail_converter_rule_condition
 from . import mail_converter_tag
 from . import mail_message
 from . import mail_thread
+from . import mail_thread_blacklist
 from . import res_config_settings
 from . import res_partner
 from . import res_users

@@ -11,7 +11,8 @@ from datetime import timedelta
 import lxml.html
 
 from odoo import fields
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.modules.module import load_script
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..tools import calendar_invite, tnef
 from . import samples
@@ -325,3 +326,48 @@ class TestConversationsUi(ConversationCase, HttpCase):
         self.start_tour(
             f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_inline_image", login="admin"
         )
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestAcknowledgementUpgrade(TransactionCase):
+    """19.0.1.5.0's migration: a database upgraded from an older version gets the new
+    acknowledgement text, unless the admin edited the template."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.migration = load_script(
+            "mail_converter/migrations/19.0.1.5.0/post-migration.py", "mc_migration_19_0_1_5_0"
+        )
+        cls.template = cls.env.ref("mail_converter.mail_template_ticket_acknowledgement")
+
+    def test_previous_shipped_text_is_replaced(self):
+        # as the versions before 19.0.1.4.0 installed it
+        self.template.body_html = self.migration.PREVIOUS_BODY
+        self.assertNotIn("new request", str(self.template.body_html))
+        self.assertEqual(self.migration.rewrite_acknowledgement(self.env), ["en_US"])
+        self.template.invalidate_recordset()
+        self.assertIn("so your message is a new request", str(self.template.body_html))
+        self.assertIn("mail_converter_followup_of_id", str(self.template.body_html))
+        # the same text as a fresh install
+        self.assertEqual(
+            self.migration.normalized(self.template.body_html),
+            self.migration.normalized(self.migration.shipped_body()),
+        )
+
+    def test_edited_template_is_kept(self):
+        edited = self.migration.PREVIOUS_BODY.replace(
+            "This is an automatic acknowledgement.", "Our hours: 9:00-17:00."
+        )
+        self.template.body_html = edited
+        before = str(self.template.body_html)
+        self.assertEqual(self.migration.rewrite_acknowledgement(self.env), [])
+        self.template.invalidate_recordset()
+        self.assertEqual(str(self.template.body_html), before)
+
+    def test_fresh_install_unchanged(self):
+        before = str(self.template.body_html)
+        self.assertIn("new request", before)
+        self.assertEqual(self.migration.rewrite_acknowledgement(self.env), [])
+        self.template.invalidate_recordset()
+        self.assertEqual(str(self.template.body_html), before)

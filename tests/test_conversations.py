@@ -16,7 +16,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..tools import calendar_invite, tnef
 from . import samples
-from .common import MailConverterDovecotCase
+from .common import MailConverterDovecotCase, make_email
 
 
 class ConversationCase(MailConverterDovecotCase):
@@ -315,6 +315,21 @@ class TestQuotedHistory(ConversationCase):
 class TestConversationsUi(ConversationCase, HttpCase):
     """What a helpdesk user sees in the chatter."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        helper = new_test_user(
+            cls.env,
+            "mc_helper",
+            name="Hana Helpdesk",
+            groups="base.group_user,helpdesk_mgmt.group_helpdesk_user",
+        )
+        cls.env["helpdesk.ticket.team"].create(
+            {"name": "Support team", "user_ids": [fields.Command.set(helper.ids)]}
+        )
+        # the mailbox's own address tells received mail (the customer's) from sent mail
+        cls.server.converter_email = "support@company.example"
+
     def test_quote_folded_in_the_chatter(self):
         ticket, _message = self.convert(samples.outlook_reply(), "Re: Router (Outlook, HTML)")
         self.start_tour(
@@ -325,6 +340,47 @@ class TestConversationsUi(ConversationCase, HttpCase):
         ticket, _message = self.convert(samples.outlook_inline_image(), "Error on screen")
         self.start_tour(
             f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_inline_image", login="admin"
+        )
+
+    def closed_ticket(self, subject, message_id, days_ago):
+        """A ticket converted from an email, closed ``days_ago`` days ago."""
+        self.append(make_email(subject=subject, message_id=message_id))
+        self.fetch()
+        ticket = self.tickets(subject)
+        ticket.stage_id = self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done")
+        # the closing date is the only thing a test cannot wait for
+        ticket.closed_date = fields.Datetime.now() - timedelta(days=days_ago)
+        self.env.flush_all()  # the fetch reads through its own cursor
+        return ticket
+
+    def reply(self, subject, message_id, text):
+        """The customer's reply to the ticket's email, delivered and fetched."""
+        self.append(
+            make_email(
+                subject=subject,
+                body=text,
+                html=f"<p>{text}</p>",
+                headers={"In-Reply-To": message_id, "References": message_id},
+            )
+        )
+        self.fetch()
+
+    def test_reopened_ticket(self):
+        ticket = self.closed_ticket("Router down", "<router@customer.example>", days_ago=3)
+        self.reply("Re: Router down", "<router@customer.example>", "The light is still red.")
+        self.assertFalse(ticket.stage_id.closed)
+        self.start_tour(
+            f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_reopened_ticket", login="mc_helper"
+        )
+
+    def test_followup_ticket(self):
+        old = self.closed_ticket("Printer jammed", "<jam@customer.example>", days_ago=30)
+        self.reply("Re: Printer jammed", "<jam@customer.example>", "It is jammed again.")
+        new = self.env["helpdesk.ticket"].browse(self.logs(subject="Re: Printer jammed").res_id)
+        self.assertNotEqual(new, old)
+        self.assertEqual(new.mail_converter_followup_of_id, old)
+        self.start_tour(
+            f"/odoo/helpdesk.ticket/{new.id}", "mail_converter_followup_ticket", login="mc_helper"
         )
 
 

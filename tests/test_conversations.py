@@ -195,8 +195,14 @@ class TestInvitationAnswers(ConversationCase):
         self.assertTrue(sent, "Odoo sent no invitation")
         return event, calendar_invite.parse(sent[0].raw).uid
 
-    def answer(self, subject, uid, partstat, attendee=("Bob Outlook", "bob@contoso.example"),
-               sender="Bob Outlook <bob@contoso.example>"):
+    def answer(
+        self,
+        subject,
+        uid,
+        partstat,
+        attendee=("Bob Outlook", "bob@contoso.example"),
+        sender="Bob Outlook <bob@contoso.example>",
+    ):
         """Outlook's answer to the invitation ``uid``, delivered and fetched."""
         self.append(
             samples.outlook_calendar(
@@ -226,7 +232,9 @@ class TestInvitationAnswers(ConversationCase):
             str(message.body),
         )
         self.assertEqual(message.attachment_ids.mapped("name"), ["invite.ics"])
-        self.assertIn("bob@contoso.example answered the meeting invitation: accepted", self.logs().reason)
+        self.assertIn(
+            "bob@contoso.example answered the meeting invitation: accepted", self.logs().reason
+        )
 
     def test_declined_then_tentative(self):
         event, uid = self.invite("Budget")
@@ -370,7 +378,9 @@ class TestConversationsUi(ConversationCase, HttpCase):
         self.reply("Re: Router down", "<router@customer.example>", "The light is still red.")
         self.assertFalse(ticket.stage_id.closed)
         self.start_tour(
-            f"/odoo/helpdesk.ticket/{ticket.id}", "mail_converter_reopened_ticket", login="mc_helper"
+            f"/odoo/helpdesk.ticket/{ticket.id}",
+            "mail_converter_reopened_ticket",
+            login="mc_helper",
         )
 
     def test_followup_ticket(self):

@@ -651,7 +651,7 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         self.assertIn(follower, new.message_partner_ids)
         self.assertIn("Opens a new ticket", log.reason)
         # each note links to the other ticket
-        link = "<a href=\"#\" data-oe-model=\"helpdesk.ticket\" data-oe-id=\"%s\">%s</a>"
+        link = '<a href="#" data-oe-model="helpdesk.ticket" data-oe-id="%s">%s</a>'
         self.assertTrue(
             new.message_ids.filtered(
                 lambda m: f"Follow-up of {link % (ticket.id, ticket.number)}" in m.body

@@ -46,6 +46,7 @@ from . import crm_lead_spam
 
 from . import mail_converter_content
 from . import mail_converter_planner_calendar
+from . import mail_converter_calendar
 from . import fetchmail_server_auth
 from . import mail_converter_sender_auth
 from . import mail_converter_planner_auth

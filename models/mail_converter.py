@@ -332,6 +332,8 @@ class MailConverter(models.AbstractModel):
         )._apply_route(plan, mail, source, new_contacts)
         if plan.followup and not plan.route.new_contact:
             self._apply_followup(record, message)
+        if plan.calendar_answer:
+            self._apply_calendar_answer(plan)
         if plan.activity:
             self._apply_activity(plan, record)
         if plan.private:

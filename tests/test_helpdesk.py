@@ -700,10 +700,18 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         self.assertEqual(new.team_id, ticket.team_id)
         self.assertIn(follower, new.message_partner_ids)
         self.assertIn("Opens a new ticket", log.reason)
+        # each note links to the other ticket
+        link = '<a href="#" data-oe-model="helpdesk.ticket" data-oe-id="%s">%s</a>'
         self.assertTrue(
-            new.message_ids.filtered(lambda m: f"Follow-up of {ticket.number}" in m.body)
+            new.message_ids.filtered(
+                lambda m: f"Follow-up of {link % (ticket.id, ticket.number)}" in m.body
+            )
         )
-        self.assertTrue(ticket.message_ids.filtered(lambda m: f"Follow-up: {new.number}" in m.body))
+        self.assertTrue(
+            ticket.message_ids.filtered(
+                lambda m: f"Follow-up: {link % (new.id, new.number)}" in m.body
+            )
+        )
         ack = self.acks().filtered(lambda m: m.res_id == new.id)
         self.assertEqual(len(ack), 1)
         self.assertIn("is a new request", ack.body_html)

@@ -1,3 +1,4 @@
+from . import html_field
 from . import mail_converter_filed_mixin
 from . import mail_converter_privacy_mixin
 from . import crm_lead

@@ -8,12 +8,19 @@ the same object for them (as Odoo prefetches ``mail_catchall_aliases``). No
 Odoo import.
 """
 
+from collections import OrderedDict
+
+# HTML texts whose sanitised form is kept: an email's body is sanitised as the record's
+# description and again as the message's body, one after the other.
+SANITIZED_KEPT = 8
+
 
 class RunCache:
     """Answers that do not change during a run: aliases, alias domains, field descriptions."""
 
     def __init__(self):
         self._values = {}
+        self._sanitized = OrderedDict()
 
     @classmethod
     def of(cls, source):
@@ -34,3 +41,19 @@ class RunCache:
             found = set(find(unknown))
             self._values.update((("alias", e), e in found) for e in unknown)
         return [e for e in emails if self._values["alias", e]]
+
+    def sanitized(self, html, options, sanitize):
+        """``sanitize(html)``, computed once for the same text and options (the last few kept).
+
+        The sanitiser is a pure function of its input and options, so the kept result is
+        exactly what sanitising again would give.
+        """
+        key = (str(html), options)
+        if key in self._sanitized:
+            self._sanitized.move_to_end(key)
+            return self._sanitized[key]
+        result = sanitize(html)
+        self._sanitized[key] = result
+        if len(self._sanitized) > SANITIZED_KEPT:
+            self._sanitized.popitem(last=False)
+        return result

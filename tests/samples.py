@@ -314,7 +314,7 @@ ODD = [
     # RFC 2047 words, Resent-* and Delivered-To, a folded To list, no charset on a text part
     b"From: =?utf-8?q?Chlo=C3=A9_Durand?= <chloe@example.com>\r\n"
     b"To: Support <support@company.example>,\r\n Sales <sales@company.example>\r\n"
-    b"Cc: \"Doe, Jane\" <jane@example.com>, bob@example.com\r\n"
+    b'Cc: "Doe, Jane" <jane@example.com>, bob@example.com\r\n'
     b"Delivered-To: support@company.example\r\nResent-To: it@company.example\r\n"
     b"Resent-Cc: boss@example.com\r\nSubject: =?iso-8859-1?q?Probl=E8me_d=27acc=E8s?=\r\n"
     b"Date: Tue, 3 Dec 2024 09:30:00 +0100\r\nMessage-ID: <odd1@example.com>\r\n"
@@ -353,7 +353,11 @@ def parsing_corpus():
         google_invitation(),
         outlook_calendar("REQUEST", "Sync on the rollout"),
         outlook_calendar("REPLY", "Accepted: Sync", partstat="ACCEPTED"),
-        *(builder(html) for builder in (gmail_reply, outlook_reply, apple_reply) for html in (1, 0)),
+        *(
+            builder(html)
+            for builder in (gmail_reply, outlook_reply, apple_reply)
+            for html in (1, 0)
+        ),
         *ODD,
     ]
     data = pathlib.Path(__file__).parent / "data"

@@ -71,9 +71,7 @@ class TestParseOnce(unittest.TestCase):
             first, second = mime.parse_message(raw), mime.parse_message(raw)
             self.assertEqual(_view(first), _view(second))
             for a, b in zip(first.walk(), second.walk(), strict=True):
-                self.assertEqual(
-                    [v.defects for v in a.values()], [v.defects for v in b.values()]
-                )
+                self.assertEqual([v.defects for v in a.values()], [v.defects for v in b.values()])
 
     def test_headers_edited_after_parsing_are_read_anew(self):
         # Odoo's parser rewrites a bad Content-Type and sets a missing charset in place.

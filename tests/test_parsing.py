@@ -17,10 +17,10 @@ from .common import MailConverterCase, make_email
 MARKER = "Body of the sanitising check"
 HTML = (
     '<html><head><style>p {color: red}</style></head><body><p class="MsoNormal" '
-    'style="color: blue; position: fixed">%s</p><script>alert(1)</script>'
+    f'style="color: blue; position: fixed">{MARKER}</p><script>alert(1)</script>'
     '<a href="javascript:alert(2)" onclick="x()">link</a><form><input name="a"></form>'
     "</body></html>"
-) % MARKER
+)
 
 
 @tagged("post_install", "-at_install", "mail_converter")

@@ -101,9 +101,24 @@ class TestParseOnce(unittest.TestCase):
         self.assertIn('" <a@example.com>\r\nSubject', parsed.as_string())  # not folded
 
     def test_cache_is_bounded(self):
+        mime._parsed_header.cache_clear()
         for index in range(mime.HEADER_CACHE_SIZE + 10):
-            mime.parse_message(f"Subject: s{index}\r\n\r\n".encode())["Subject"]
-        self.assertLessEqual(mime._parsed_header.cache_info().currsize, mime.HEADER_CACHE_SIZE)
+            raw = f"Content-Type: text/plain; name=a{index}.txt\r\n\r\n".encode()
+            self.assertEqual(mime.parse_message(raw).get_filename(), f"a{index}.txt")
+        self.assertEqual(mime._parsed_header.cache_info().currsize, mime.HEADER_CACHE_SIZE)
+
+    def test_only_short_mime_headers_are_kept(self):
+        # A parsed header weighs about 200 times its text: crafted long ones are not kept.
+        mime._parsed_header.cache_clear()
+        long_name = "x" * mime.MAX_CACHED_HEADER
+        raw = (
+            f"To: a@example.com\r\nSubject: s\r\n"
+            f'Content-Type: text/plain; name="{long_name}.txt"\r\n\r\nhi\r\n'
+        ).encode()
+        message = mime.parse_message(raw)
+        self.assertEqual(message.get_filename(), f"{long_name}.txt")
+        self.assertEqual((message["To"], message["Subject"]), ("a@example.com", "s"))
+        self.assertEqual(mime._parsed_header.cache_info().currsize, 0)
 
 
 if __name__ == "__main__":

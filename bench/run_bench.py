@@ -548,10 +548,12 @@ def _speed(results, count):
 
 
 def _import_speedup(bench, corpus, batched, count):
-    """The archive import's speed-up over today's per-email path, as a table row: measured in
-    this run with batch apply switched off when the module reads the switch, else against
-    the README's recorded speed (and the row says which)."""
+    """The archive import's speed-up over today's per-email path, as table rows: measured in
+    this run with batch apply switched off when the module reads the switch (and both ways
+    must make the same tickets and emails), else against the README's recorded speed (and
+    the row says which)."""
     speed = count / batched["seconds"]
+    rows = []
     if batched.get("switch_honoured"):
         per_email = bench.archive_import(corpus, batch_apply="0")
         today = count / per_email["seconds"]
@@ -564,6 +566,14 @@ def _import_speedup(bench, corpus, batched, count):
             f"same tickets and emails as batched: {'yes' if same else 'NO'}"
         )
         basis = f"today {today:.1f}, this run"
+        rows.append(
+            (
+                "archive import: same tickets and emails per email and batched",
+                "yes" if same else "NO",
+                "yes",
+                same,
+            )
+        )
     else:
         today = RECORDED_IMPORT_SPEED
         basis = f"today {today}, README 2026-11-24"
@@ -572,12 +582,16 @@ def _import_speedup(bench, corpus, batched, count):
             f"is the README's recorded {today} msg/s (another run, maybe another load)."
         )
     ratio = speed / today
-    return (
-        "archive import / today's (per email)",
-        f"{ratio:.2f}x ({speed:.1f} msg/s; {basis})",
-        f">= {TARGETS['import']}x",
-        ratio >= TARGETS["import"],
+    rows.insert(
+        0,
+        (
+            "archive import / today's (per email)",
+            f"{ratio:.2f}x ({speed:.1f} msg/s; {basis})",
+            f">= {TARGETS['import']}x",
+            ratio >= TARGETS["import"],
+        ),
     )
+    return rows
 
 
 def _print_speed(title, results, count):
@@ -817,7 +831,7 @@ def main():
                 )
             else:
                 table.append(("archive import (.mbox)", f"{speed:.1f} msg/s", "-", True))
-            table.append(_import_speedup(bench, corpus, res, count))
+            table.extend(_import_speedup(bench, corpus, res, count))
     finally:
         bench.close()
     rules_ms = rule_evaluation_cost(corpus)

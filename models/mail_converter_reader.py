@@ -4,9 +4,6 @@ What this model returns (:class:`tools.plan.Mail`) is all the planner reads;
 it writes nothing.
 """
 
-import email
-import email.policy
-
 from odoo import api, models
 from odoo.tools import SQL
 
@@ -83,8 +80,9 @@ class MailConverterReader(models.AbstractModel):
 
     @api.model
     def _converter_parse_message(self, raw):
-        """Build an :class:`email.message.EmailMessage` as Odoo's gateway does."""
-        return email.message_from_bytes(raw, policy=email.policy.SMTP)
+        """Build an :class:`email.message.EmailMessage` as Odoo's gateway does (``email.policy.SMTP``;
+        each header text parsed once, see :func:`tools.mime.parse_message`)."""
+        return mime.parse_message(raw)
 
     @api.model
     def _converter_mail_thread(self, source):

@@ -312,3 +312,60 @@ def _headers(subject, sender, *extra):
     for name, value in zip(extra[::2], extra[1::2], strict=True):
         msg[name] = value
     return msg
+
+
+# -- a varied corpus for parsing parity ------------------------------------------------------
+
+ODD = [
+    # RFC 2047 words, Resent-* and Delivered-To, a folded To list, no charset on a text part
+    b"From: =?utf-8?q?Chlo=C3=A9_Durand?= <chloe@example.com>\r\n"
+    b"To: Support <support@company.example>,\r\n Sales <sales@company.example>\r\n"
+    b'Cc: "Doe, Jane" <jane@example.com>, bob@example.com\r\n'
+    b"Delivered-To: support@company.example\r\nResent-To: it@company.example\r\n"
+    b"Resent-Cc: boss@example.com\r\nSubject: =?iso-8859-1?q?Probl=E8me_d=27acc=E8s?=\r\n"
+    b"Date: Tue, 3 Dec 2024 09:30:00 +0100\r\nMessage-ID: <odd1@example.com>\r\n"
+    b"References: <a@x> <b@x>\r\nIn-Reply-To: <b@x>\r\nContent-Type: text/plain\r\n\r\n"
+    b"Caf\xc3\xa9 cr\xc3\xa8me, still no access.\r\n",
+    # single-part HTML with classes and a script, a naive date
+    b"From: web@example.com\r\nTo: support@company.example\r\nSubject: html only\r\n"
+    b"Date: 3 Dec 2024 09:30:00\r\nMessage-ID: <odd2@example.com>\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+    b'<html><body><p class="x">Hi<script>alert(1)</script></p>'
+    b'<div class="o_mail_notification">notice</div></body></html>\r\n',
+    # multipart/mixed with two HTML parts, a "pdf;" content type and an unnamed attachment
+    b"From: a@example.com\r\nTo: support@company.example\r\nSubject: mixed\r\n"
+    b"Message-ID: <odd3@example.com>\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>first</p>\r\n"
+    b"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>second</p>\r\n"
+    b'--b1\r\nContent-Type: pdf; name="r.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    b"JVBERi0xLjQK\r\n"
+    b"--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment\r\n\r\n"
+    b"blob\r\n--b1--\r\n",
+    # a sloppy date and an empty body
+    b"From: x@example.com\r\nTo: support@company.example\r\nSubject: \r\n"
+    b"Date: 3 Dec 2024 9:30 CET\r\nMessage-ID: <odd4@example.com>\r\n\r\n",
+]
+
+
+def parsing_corpus():
+    """Varied raw emails (bytes): every builder above, the bounce and PEC samples, odd cases."""
+    import pathlib  # noqa: PLC0415 - only this helper reads files
+
+    corpus = [
+        outlook_winmail(),
+        outlook_inline_image(),
+        outlook_inline_image(named=False),
+        google_invitation(),
+        outlook_calendar("REQUEST", "Sync on the rollout"),
+        outlook_calendar("REPLY", "Accepted: Sync", partstat="ACCEPTED"),
+        *(
+            builder(html)
+            for builder in (gmail_reply, outlook_reply, apple_reply)
+            for html in (1, 0)
+        ),
+        *ODD,
+    ]
+    data = pathlib.Path(__file__).parent / "data"
+    corpus += [path.read_bytes() for path in sorted(data.glob("*/*.eml"))]
+    return corpus

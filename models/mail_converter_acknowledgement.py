@@ -91,12 +91,8 @@ class MailConverterAcknowledgement(models.AbstractModel):
         return self._converter_hourly_cap_reason(source)
 
     @api.model
-    def _converter_hourly_cap_reason(self, source):
-        """``not sent: hourly cap`` when this mailbox sent its cap of automatic replies (all
-        senders together) in the last hour, else ``None``: a flood of forged senders gets no
-        backscatter past it."""
-        if not source.server_id:
-            return None
+    def _converter_auto_replies_last_hour(self, source):
+        """Automatic replies (acknowledgements, BCC explanations) this mailbox sent in the last hour."""
         since = fields.Datetime.now() - timedelta(hours=1)
         self.env["mail.converter.log"].flush_model()
         self.env.cr.execute(
@@ -109,7 +105,16 @@ class MailConverterAcknowledgement(models.AbstractModel):
                 since,
             )
         )
-        sent = self.env.cr.fetchone()[0]
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _converter_hourly_cap_reason(self, source):
+        """``not sent: hourly cap`` when this mailbox sent its cap of automatic replies (all
+        senders together) in the last hour, else ``None``: a flood of forged senders gets no
+        backscatter past it."""
+        if not source.server_id:
+            return None
+        sent = self._converter_auto_replies_last_hour(source)
         if sent < source.auto_reply_hourly_cap:
             return None
         return self.env._(

@@ -1,0 +1,75 @@
+"""Waves of a batch: an email waits for the emails it depends on (tools.waves)."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from tools.waves import first_wave, footprint  # noqa: E402
+
+
+def fp(sender, addresses=(), new=(), target=None, mid=None, refs=()):
+    return footprint(sender, addresses, new, target, mid, refs)
+
+
+class TestWaves(unittest.TestCase):
+    def test_independent_emails_form_one_wave(self):
+        batch = [fp(f"c{i}@x.example", mid=f"<{i}@x>") for i in range(5)]
+        self.assertEqual(first_wave(batch), ([0, 1, 2, 3, 4], []))
+
+    def test_a_reply_to_an_email_of_the_batch_waits(self):
+        batch = [fp("a@x.example", mid="<1@x>"), fp("b@y.example", mid="<2@y>", refs=["<1@x>"])]
+        self.assertEqual(first_wave(batch), ([0], [1]))
+
+    def test_same_sender_waits_for_its_counters(self):
+        batch = [fp("A@x.example"), fp("b@y.example"), fp("a@x.example")]
+        self.assertEqual(first_wave(batch), ([0, 1], [2]))
+
+    def test_an_address_another_email_creates_a_contact_for_waits(self):
+        batch = [
+            fp("a@x.example", addresses=["new@z.example"], new=["new@z.example"]),
+            fp("b@y.example", addresses=["new@z.example"]),
+        ]
+        self.assertEqual(first_wave(batch), ([0], [1]))
+
+    def test_same_record_waits(self):
+        batch = [fp("a@x.example", target=("crm.lead", 7)), fp("b@y.example", target=("crm.lead", 7))]
+        self.assertEqual(first_wave(batch), ([0], [1]))
+
+    def test_order_is_kept_behind_a_waiting_email(self):
+        # 1 waits for 0 (reply); 2 replies to 1, which waits: 2 waits too.
+        batch = [
+            fp("a@x.example", mid="<1@x>"),
+            fp("b@y.example", mid="<2@y>", refs=["<1@x>"]),
+            fp("c@z.example", mid="<3@z>", refs=["<2@y>"]),
+            fp("d@w.example", mid="<4@w>"),
+        ]
+        self.assertEqual(first_wave(batch), ([0, 3], [1, 2]))
+
+    def test_a_shared_budget_limits_the_wave(self):
+        cap = ("auto_reply", 1)
+        batch = [fp(f"c{i}@x.example") for i in range(4)]
+        for item in batch:
+            item.counts.add(cap)
+        self.assertEqual(first_wave(batch, {cap: 2}), ([0, 1], [2, 3]))
+        # Used up: the first still goes (progress), alone.
+        self.assertEqual(first_wave(batch, {cap: 0}), ([0], [1, 2, 3]))
+        # Emails that send nothing are not held back by it.
+        self.assertEqual(first_wave([*batch[:2], fp("z@z.example")], {cap: 1}), ([0, 2], [1]))
+
+    def test_budget_order_is_kept_behind_a_waiting_email(self):
+        cap = ("auto_reply", 1)
+        batch = [
+            footprint("a@x.example", [], [], None, "<1@x>", [], counts=[cap]),
+            footprint("b@y.example", [], [], None, "<2@y>", ["<1@x>"], counts=[cap]),
+            footprint("c@z.example", [], [], None, "<3@z>", [], counts=[cap]),
+        ]
+        self.assertEqual(first_wave(batch, {cap: 5}), ([0], [1, 2]))
+
+    def test_the_first_email_always_goes(self):
+        self.assertEqual(first_wave([fp("a@x.example", refs=["<1@x>"])]), ([0], []))
+        self.assertEqual(first_wave([]), ([], []))
+
+
+if __name__ == "__main__":
+    unittest.main()

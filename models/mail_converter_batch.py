@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from odoo import api, models, tools
 
-from ..tools import waves
+from ..tools import addresses, waves
 from ..tools.connection import Unreadable
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
@@ -120,16 +120,59 @@ class MailConverterBatch(models.AbstractModel):
                 results[index] = Converter._converter_finish(log, origin)
         todo = entries
         while todo:
-            self._converter_plan_all(todo, source)
-            now, later = waves.first_wave(
-                [self._converter_footprint(e, source) for e in todo],
-                self._converter_budgets(source),
-            )
-            wave = [todo[i] for i in now]
+            wave, todo = self._converter_next_wave(todo, source)
             for entry, outcome in self._converter_apply_wave(wave, source):
                 results[entry.index] = outcome
-            todo = [todo[i] for i in later]
         return results
+
+    @api.model
+    def _converter_next_wave(self, todo, source):
+        """Split ``todo`` into the next wave (planned) and the emails that wait (unplanned).
+
+        First from the headers alone, conservatively (an email waits behind any earlier one
+        that shares an address or a thread with it), so an email that waits is not planned
+        in vain; then from the plans of the rest (the records they target, the automatic
+        replies they send).
+        """
+        now, later = waves.first_wave([self._converter_header_footprint(e, source) for e in todo])
+        candidates = [todo[i] for i in now]
+        self._converter_plan_all(candidates, source)
+        planned_now, planned_later = waves.first_wave(
+            [self._converter_footprint(e, source) for e in candidates],
+            self._converter_budgets(source),
+        )
+        waiting = [todo[i] for i in later] + [candidates[i] for i in planned_later]
+        return [candidates[i] for i in planned_now], sorted(waiting, key=lambda e: e.index)
+
+    @api.model
+    def _converter_contact_roles(self, entry, source):
+        """The headers whose unknown addresses the email may create contacts for (a superset of
+        what ``_plan_contacts`` and ``_plan_cc_followers`` create; override with them)."""
+        roles = {"from"}
+        if source.cc_followers == "all":
+            roles.add("cc")
+        if entry.origin.direction != "inbound":
+            roles |= {"to", "cc", "bcc"}
+        return roles
+
+    @api.model
+    def _converter_header_footprint(self, entry, source):
+        """What an email may read or change, from its headers only: every address it names
+        (except the mailbox's own), its sender and its thread."""
+        summary = entry.summary
+        own = source.own_addresses | source.mailbox_addresses
+        found = [a for a in addresses.collect(summary.address_headers) if a.email not in own]
+        roles = self._converter_contact_roles(entry, source)
+        references = tools.mail.unfold_references(summary.headers.get("references") or "")
+        references += tools.mail.unfold_references(summary.headers.get("in-reply-to") or "")
+        return waves.footprint(
+            sender=next((a.email for a in found if a.role == "from"), ""),
+            addresses=[a.email for a in found],
+            new_contacts=[a.email for a in found if a.role in roles],
+            target=None,
+            message_id=summary.message_id,
+            references=references,
+        )
 
     # -- planning ---------------------------------------------------------------------
     @api.model

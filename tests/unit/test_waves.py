@@ -33,7 +33,10 @@ class TestWaves(unittest.TestCase):
         self.assertEqual(first_wave(batch), ([0], [1]))
 
     def test_same_record_waits(self):
-        batch = [fp("a@x.example", target=("crm.lead", 7)), fp("b@y.example", target=("crm.lead", 7))]
+        batch = [
+            fp("a@x.example", target=("crm.lead", 7)),
+            fp("b@y.example", target=("crm.lead", 7)),
+        ]
         self.assertEqual(first_wave(batch), ([0], [1]))
 
     def test_order_is_kept_behind_a_waiting_email(self):

@@ -2,7 +2,7 @@
 {
     "name": "Mail Converter",
     "summary": "Turn IMAP/POP3 mailboxes into tickets, leads and contact history, exactly once",
-    "version": "19.0.1.4.0",
+    "version": "19.0.1.5.0",
     "category": "Productivity/Discuss",
     "website": "https://github.com/mail-converter/mail_converter",
     "author": "mail_converter developers",

@@ -35,6 +35,7 @@ from . import mail_converter_rule_condition
 from . import mail_converter_tag
 from . import mail_message
 from . import mail_thread
+from . import mail_thread_blacklist
 from . import res_config_settings
 from . import res_partner
 from . import res_users
@@ -46,6 +47,7 @@ from . import crm_lead_spam
 
 from . import mail_converter_content
 from . import mail_converter_planner_calendar
+from . import mail_converter_calendar
 from . import fetchmail_server_auth
 from . import mail_converter_sender_auth
 from . import mail_converter_planner_auth

@@ -334,6 +334,7 @@ class MailConverter(models.AbstractModel):
             self._apply_not_converted(plan, mail, source)
             return dict(
                 values,
+                **self._log_bcc_values(plan),  # the hourly cap may have held the explanation back
                 state=plan.state,
                 reason=plan.reason,
                 ban_id=plan.ban_id or False,
@@ -352,6 +353,8 @@ class MailConverter(models.AbstractModel):
         )._apply_route(plan, mail, source, new_contacts)
         if plan.followup and not plan.route.new_contact:
             self._apply_followup(record, message)
+        if plan.calendar_answer:
+            self._apply_calendar_answer(plan)
         if plan.activity:
             self._apply_activity(plan, record)
         if plan.private:

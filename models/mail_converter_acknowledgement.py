@@ -1,5 +1,6 @@
 """Acknowledgements of new tickets: whether one is sent (plan) and sending it (apply),
-never more than the mailbox's limit per sender and hour.
+never more than the mailbox's limit per address and hour nor its cap over all addresses.
+Automatic replies go to the email's Return-Path when it has one (RFC 3834).
 
 The planner and the pipeline both inherit this model.
 """
@@ -22,7 +23,8 @@ class MailConverterAcknowledgement(models.AbstractModel):
     @api.model
     def _plan_auto_reply(self, mail, source, plan):
         """Whether the sender of a new ticket gets an acknowledgement, and why not."""
-        address = self._converter_sender(mail)
+        sender = self._converter_sender(mail)
+        address = self._converter_auto_reply_address(mail.summary.headers, sender)
         reason = self._converter_no_auto_reply_reason(mail, source, plan, address)
         if reason:
             plan.auto_reply = Decision(False, reason, {"to": address})
@@ -30,7 +32,7 @@ class MailConverterAcknowledgement(models.AbstractModel):
         plan.auto_reply = Decision(
             True,
             self.env._("Acknowledgement to %(email)s", email=address),
-            {"to": address, "template_id": source.auto_reply_template_id},
+            {"to": address, "sender": sender, "template_id": source.auto_reply_template_id},
         )
         plan.explain(
             self.env._(
@@ -40,6 +42,29 @@ class MailConverterAcknowledgement(models.AbstractModel):
                 limit=source.auto_reply_limit,
             )
         )
+
+    @api.model
+    def _converter_auto_reply_address(self, headers, sender):
+        """The address automatic replies to an email go to: its ``Return-Path`` (RFC 3834
+        section 4), else ``sender``; ``""`` for a null Return-Path."""
+        return autoreply.reply_address(headers, sender)
+
+    @api.model
+    def _converter_reply_refused_reason(self, emails, source):
+        """Why none of ``emails`` (the sender and the address replied to) may get an automatic
+        reply: a robot, ourselves or a banned address; else ``None``."""
+        _ = self.env._
+        for email in dict.fromkeys(filter(None, emails)):
+            robot = autoreply.robot_sender_reason(email)
+            if robot:
+                return _("Automatic or bulk mail: %(why)s", why=robot)
+            if email in source.own_addresses or email in source.mailbox_addresses:
+                return _("Sent from one of our own mailbox addresses")
+            if self._converter_aliases([email], source):
+                return _("Sent from one of our own aliases")
+            if bans.find_ban(source.bans, email):
+                return _("Banned sender")
+        return None
 
     @api.model
     def _converter_no_auto_reply_reason(self, mail, source, plan, address):
@@ -62,19 +87,16 @@ class MailConverterAcknowledgement(models.AbstractModel):
                 "Backlog: dated %(date)s, before the mailbox was activated",
                 date=fields.Datetime.to_string(written),
             )
-        robot = autoreply.robot_reason(mail.summary.headers) or autoreply.robot_sender_reason(
-            address
-        )
+        robot = autoreply.robot_reason(mail.summary.headers)
         if robot:
             return _("Automatic or bulk mail: %(why)s", why=robot)
         if not address:
             return _("No sender address")
-        if address in source.own_addresses or address in source.mailbox_addresses:
-            return _("Sent from one of our own mailbox addresses")
-        if self._converter_aliases([address], source):
-            return _("Sent from one of our own aliases")
-        if bans.find_ban(source.bans, address):
-            return _("Banned sender")
+        refused = self._converter_reply_refused_reason(
+            [self._converter_sender(mail), address], source
+        )
+        if refused:
+            return refused
         no_reply = self._converter_no_reply_reason(mail, source)
         if no_reply:
             return no_reply
@@ -91,30 +113,31 @@ class MailConverterAcknowledgement(models.AbstractModel):
         return self._converter_hourly_cap_reason(source)
 
     @api.model
-    def _converter_auto_replies_last_hour(self, source):
-        """Automatic replies (acknowledgements, BCC explanations) this mailbox sent in the last hour."""
-        since = fields.Datetime.now() - timedelta(hours=1)
-        self.env["mail.converter.log"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                "SELECT count(*) FROM mail_converter_log WHERE server_id = %s AND ("
-                "(auto_reply_state = 'sent' AND auto_reply_date >= %s) "
-                "OR (bcc_explained_to IS NOT NULL AND create_date >= %s))",
-                source.server_id,
-                since,
-                since,
-            )
-        )
-        return self.env.cr.fetchone()[0]
-
-    @api.model
-    def _converter_hourly_cap_reason(self, source):
+    def _converter_hourly_cap_reason(self, source, lock=False):
         """``not sent: hourly cap`` when this mailbox sent its cap of automatic replies (all
-        senders together) in the last hour, else ``None``: a flood of forged senders gets no
-        backscatter past it."""
+        addresses together) in the last hour, else ``None``: a flood of forged senders gets no
+        backscatter past it.
+
+        ``lock`` (when sending) counts under a lock on the mailbox, held until this
+        transaction commits, so that concurrent workers take turns and never both read
+        "under the cap". Take it before the per-address lock (``_auto_reply_sent_count``):
+        one order, no deadlock between two workers of one mailbox.
+        """
         if not source.server_id:
             return None
-        sent = self._converter_auto_replies_last_hour(source)
+        if lock:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    f"mail_converter.hourly_cap:{source.server_id}",
+                )
+            )
+        ids = self._converter_hourly_reply_log_ids(source.server_id)
+        if lock:
+            # This transaction's snapshot may predate the other worker's commit.
+            with self.env.registry.cursor() as cr:
+                ids |= self._converter_hourly_reply_log_ids(source.server_id, cr)
+        sent = len(ids)
         if sent < source.auto_reply_hourly_cap:
             return None
         return self.env._(
@@ -123,6 +146,26 @@ class MailConverterAcknowledgement(models.AbstractModel):
             count=sent,
             cap=source.auto_reply_hourly_cap,
         )
+
+    @api.model
+    def _converter_hourly_reply_log_ids(self, server_id, cr=None):
+        """Ids of the log rows of mailbox ``server_id`` recording an automatic reply (an
+        acknowledgement, a size notice or a BCC explanation) in the last hour."""
+        if cr is None:
+            cr = self.env.cr
+            self.env["mail.converter.log"].flush_model()
+        since = fields.Datetime.now() - timedelta(hours=1)
+        cr.execute(
+            SQL(
+                "SELECT id FROM mail_converter_log WHERE server_id = %s AND ("
+                "(auto_reply_state = 'sent' AND auto_reply_date >= %s) "
+                "OR (bcc_explained_to IS NOT NULL AND create_date >= %s))",
+                server_id,
+                since,
+                since,
+            )
+        )
+        return {row[0] for row in cr.fetchall()}
 
     @api.model
     def _converter_auto_reply_guard(self, address, sent, source):
@@ -165,14 +208,15 @@ class MailConverterAcknowledgement(models.AbstractModel):
     @api.model
     def _apply_auto_reply(self, plan, mail, source, record, message):
         """Send the acknowledgement the plan decided, never more than the mailbox's limit per
-        sender and hour, whatever the number of workers; return the log values recording it."""
+        address and hour nor its hourly cap, whatever the number of workers; return the log
+        values recording it."""
         decision = plan.auto_reply
         if not decision.yes:
             return self._auto_reply_log_values(decision)
         address = decision.detail["to"]
-        guard = self._converter_auto_reply_guard(
-            address, self._auto_reply_sent_count(address), source
-        ) or self._converter_hourly_cap_reason(source)
+        guard = self._converter_hourly_cap_reason(
+            source, lock=True
+        ) or self._converter_auto_reply_guard(address, self._auto_reply_sent_count(address), source)
         if guard:
             return self._auto_reply_log_values(decision, not_sent=guard)
         template = self.env["mail.template"].sudo().browse(source.auto_reply_template_id).exists()
@@ -180,7 +224,9 @@ class MailConverterAcknowledgement(models.AbstractModel):
             return self._auto_reply_log_values(
                 decision, not_sent=self.env._("The acknowledgement template no longer exists")
             )
-        self._auto_reply_send(template, record, source, message, address)
+        self._auto_reply_send(
+            template, record, source, message, address, decision.detail.get("sender")
+        )
         return dict(self._auto_reply_log_values(decision), auto_reply_date=fields.Datetime.now())
 
     @api.model
@@ -204,8 +250,9 @@ class MailConverterAcknowledgement(models.AbstractModel):
         return len(ids)
 
     @api.model
-    def _auto_reply_send(self, template, ticket, source, message, address):
-        """Queue the acknowledgement through Odoo's outgoing mail, marked automatic (RFC 3834)."""
+    def _auto_reply_send(self, template, ticket, source, message, address, sender=None):
+        """Queue the acknowledgement to ``address`` through Odoo's outgoing mail, marked
+        automatic (RFC 3834); when it is a Return-Path other than the ``sender``, to it alone."""
         mailbox_address = ticket._mail_converter_mailbox_address()
         values = {
             "headers": repr(self._auto_reply_headers(source)),
@@ -218,6 +265,9 @@ class MailConverterAcknowledgement(models.AbstractModel):
             values["reply_to"] = mailbox_address
         if not (template.partner_to or template.email_to):
             values["email_to"] = address
+        elif sender and address != sender:
+            # The template names the ticket's customer (the From): RFC 3834 wants the Return-Path.
+            values.update(email_to=address, email_cc=False, recipient_ids=[])
         mails = template.send_mail(ticket.id, force_send=False, email_values=values)
         cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
         if cron:
@@ -252,13 +302,16 @@ class MailConverterAcknowledgement(models.AbstractModel):
         the acknowledgements' loop guards; record it on the log like an acknowledgement."""
         if log.auto_reply_state:
             return  # decided when the email was first seen: never a second notice
-        address = tools.email_normalize(summary.email_from or "") or ""
+        sender = tools.email_normalize(summary.email_from or "") or ""
+        address = self._converter_auto_reply_address(summary.headers, sender)
         decision = Decision(
             True, self.env._("Size notice to %(email)s", email=address), {"to": address}
         )
         reason = self._converter_no_size_notice_reason(summary, source, origin, address)
         if not reason:
-            reason = self._converter_auto_reply_guard(
+            reason = self._converter_hourly_cap_reason(
+                source, lock=True
+            ) or self._converter_auto_reply_guard(
                 address, self._auto_reply_sent_count(address), source
             )
         if reason:
@@ -280,18 +333,13 @@ class MailConverterAcknowledgement(models.AbstractModel):
         written = autoreply.mail_date(summary.date, origin.received)
         if source.activation_date and written and written < source.activation_date:
             return _("Backlog: dated before the mailbox was activated")
-        if not address:
-            return _("No sender address")
-        robot = autoreply.robot_reason(summary.headers) or autoreply.robot_sender_reason(address)
+        robot = autoreply.robot_reason(summary.headers)
         if robot:
             return _("Automatic or bulk mail: %(why)s", why=robot)
-        if address in source.own_addresses or address in source.mailbox_addresses:
-            return _("Sent from one of our own mailbox addresses")
-        if self._converter_aliases([address], source):
-            return _("Sent from one of our own aliases")
-        if bans.find_ban(source.bans, address):
-            return _("Banned sender")
-        return None
+        if not address:
+            return _("No sender address")
+        sender = tools.email_normalize(summary.email_from or "") or ""
+        return self._converter_reply_refused_reason([sender, address], source)
 
     @api.model
     def _size_notice_send(self, summary, source, address, size):

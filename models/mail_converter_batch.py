@@ -199,7 +199,8 @@ class MailConverterBatch(models.AbstractModel):
         if not source.server_id:
             return {}
         Ack = self.env["mail.converter.acknowledgement"]
-        left = source.auto_reply_hourly_cap - Ack._converter_auto_replies_last_hour(source)
+        sent = len(Ack._converter_hourly_reply_log_ids(source.server_id))
+        left = source.auto_reply_hourly_cap - sent
         return {("auto_reply", source.server_id): max(left, 0)}
 
     @api.model
@@ -210,7 +211,7 @@ class MailConverterBatch(models.AbstractModel):
             replies.append(plan.auto_reply.detail.get("to"))
         bcc = getattr(plan, "bcc", None)
         if bcc is not None and bcc.explanation is not None and bcc.explanation.yes:
-            replies.append(bcc.sender)
+            replies.append(bcc.explanation.detail.get("to") or bcc.sender)
         return [r for r in replies if r]
 
     @api.model

@@ -110,7 +110,7 @@ class MailConverterBcc(models.AbstractModel):
         plan.bcc.explanation = self._converter_bcc_explanation(mail, source, plan, reason)
         decision = plan.bcc.explanation
         plan.note(
-            self.env._("Explanation mailed to %(email)s", email=plan.bcc.sender)
+            self.env._("Explanation mailed to %(email)s", email=decision.detail["to"])
             if decision.yes
             else self.env._("No explanation mail: %(why)s", why=decision.reason)
         )
@@ -118,11 +118,13 @@ class MailConverterBcc(models.AbstractModel):
 
     @api.model
     def _converter_bcc_explanation(self, mail, source, plan, reason):
-        """Whether the sender gets an explanation: never automatic mail, once an hour per reason."""
+        """Whether the sender gets an explanation (at its Return-Path, RFC 3834): never automatic
+        mail, once an hour per reason."""
         sender = plan.bcc.sender
-        if not sender:
+        to = self._converter_auto_reply_address(mail.summary.headers, sender)
+        if not sender or not to:
             return Decision(False, self.env._("no sender address"))
-        if sender in source.own_addresses | source.mailbox_addresses:
+        if {sender, to} & (source.own_addresses | source.mailbox_addresses):
             return Decision(False, self.env._("sent by a converter mailbox"))
         if bcc.is_auto_submitted(mail.summary.headers) or bounce.looks_automated(mail.message):
             return Decision(False, self.env._("automatic mail"))
@@ -134,7 +136,7 @@ class MailConverterBcc(models.AbstractModel):
                 [
                     ("kind", "=", "bcc"),
                     ("state", "=", "rejected"),
-                    ("bcc_explained_to", "=", sender),
+                    ("bcc_explained_to", "=", to),
                     ("reason", "=", reason),
                     ("create_date", ">=", since),
                 ],
@@ -145,7 +147,7 @@ class MailConverterBcc(models.AbstractModel):
         no_reply = self._converter_no_reply_reason(mail, source)
         if no_reply:
             return Decision(False, no_reply)
-        return Decision(True, self.env._("mailed to the sender"), {"to": sender})
+        return Decision(True, self.env._("mailed to the sender"), {"to": to})
 
     @api.model
     def _apply_bcc(self, plan):
@@ -159,9 +161,15 @@ class MailConverterBcc(models.AbstractModel):
 
     @api.model
     def _apply_bcc_explanation(self, plan, mail, source):
-        """Mail the sender why their BCC email was not logged, when the plan says so."""
-        if plan.bcc.explanation.yes:
-            self.env["mail.mail"].sudo().create(self._bcc_explanation_values(plan, mail, source))
+        """Mail the sender why their BCC email was not logged, when the plan says so and the
+        mailbox's hourly cap, counted again under its lock, allows."""
+        if not plan.bcc.explanation.yes:
+            return
+        capped = self._converter_hourly_cap_reason(source, lock=True)
+        if capped:
+            plan.bcc.explanation = Decision(False, capped)
+            return
+        self.env["mail.mail"].sudo().create(self._bcc_explanation_values(plan, mail, source))
 
     @api.model
     def _bcc_explanation_values(self, plan, mail, source):
@@ -186,7 +194,7 @@ class MailConverterBcc(models.AbstractModel):
         return {
             "subject": self.env._("Not logged: %(subject)s", subject=subject),
             "body_html": body,
-            "email_to": plan.bcc.sender,
+            "email_to": plan.bcc.explanation.detail["to"],
             "email_from": source.bcc_reply_from or False,
             "auto_delete": True,
             "headers": repr(headers),
@@ -208,6 +216,7 @@ class MailConverterBcc(models.AbstractModel):
     @api.model
     def _log_bcc_values(self, plan):
         """The log values of a BCC email: whom its refusal was explained to."""
-        if plan.bcc is not None and plan.bcc.explanation.yes:
-            return {"bcc_explained_to": plan.bcc.sender}
-        return {}
+        if plan.bcc is None:
+            return {}
+        explanation = plan.bcc.explanation
+        return {"bcc_explained_to": explanation.detail["to"] if explanation.yes else False}

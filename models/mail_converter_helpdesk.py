@@ -172,13 +172,14 @@ class MailConverterHelpdesk(models.AbstractModel):
             return
         ticket = ticket.sudo()
         ticket.message_subscribe(partner_ids=old.message_partner_ids.ids)
+        # links, so that a user goes from one ticket to the other in the chatter
         ticket.message_post(
-            body=self.env._("Follow-up of %(number)s", number=old.number),
+            body=self.env._("Follow-up of %(number)s", number=old._get_html_link(old.number)),
             message_type="notification",
             subtype_xmlid="mail.mt_note",
         )
         old.message_post(
-            body=self.env._("Follow-up: %(number)s", number=ticket.number),
+            body=self.env._("Follow-up: %(number)s", number=ticket._get_html_link(ticket.number)),
             message_type="notification",
             subtype_xmlid="mail.mt_note",
         )

@@ -55,6 +55,43 @@ class MailThread(models.AbstractModel):
             )
         return super()._routing_create_bounce_email(email_from, body_html, message, **mail_values)
 
+    @api.model
+    def _routing_handle_bounce(self, email_message, message_dict):
+        # Odoo counts a bounce on every record holding the address, in every company and on
+        # internal users' partners: a bounce of one company's mail stays within that company.
+        company = self._mail_converter_bounce_company(message_dict.get("bounced_message"))
+        partners = message_dict.get("bounced_partner")
+        if partners:
+            message_dict = dict(
+                message_dict, bounced_partner=partners._mail_converter_bounce_scope(company)
+            )
+        scoped = self.with_context(mail_converter_bounce_company=company.id)
+        return super(MailThread, scoped)._routing_handle_bounce(email_message, message_dict)
+
+    @api.model
+    def _mail_converter_bounce_company(self, message):
+        """The company a bounce of ``message`` (a ``mail.message``, maybe empty) counts in: its
+        record's, else the current company."""
+        message = message.sudo() if message else message
+        company = message.record_company_id if message else False
+        if not company and message and message.model in self.env and message.res_id:
+            record = self.env[message.model].sudo().browse(message.res_id).exists()
+            if "company_id" in record._fields:
+                company = record.company_id
+        return company or self.env.company
+
+    def _mail_converter_bounce_scope(self, company):
+        """These records, less those a bounce counted in ``company`` must not touch: another
+        company's, and internal users' partners."""
+        records = self.sudo()
+        if "company_id" in records._fields:
+            records = records.filtered(lambda r: not r.company_id or r.company_id == company)
+        if records._name == "res.partner":
+            records = records.filtered(
+                lambda p: all(u.share for u in p.with_context(active_test=False).user_ids)
+            )
+        return self.browse(records.ids)
+
     # -- hooks ---------------------------------------------------------------
     def _mail_converter_responsible_fields(self):
         """Fields naming the responsible of a record; override to add some (e.g. a team leader)."""

@@ -6,7 +6,7 @@ import importlib.util
 import os
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -20,6 +20,7 @@ def make_demo_email(email_from, subject, body, headers=None, to="support@yourcom
     msg["Date"] = format_datetime(datetime.now().astimezone())
     msg["Message-ID"] = make_msgid(domain="demo.example")
     for name, value in (headers or {}).items():
+        del msg[name]
         msg[name] = value
     msg.set_content(body)
     return msg.as_bytes()
@@ -210,6 +211,48 @@ if not client.search(None, "SUBJECT", '"Signed offer"')[1][0].split():
         client.append("INBOX", "", None, raw)
 client.logout()
 
+# Conversations, part 1: two tickets the demo closes below (one a few days ago, one a month
+# ago) so that their customers' replies reopen one and open a follow-up of the other; a
+# colleague in Cc who becomes a follower; an email over the mailbox's size limit.
+ROUTER_ID, PRINTER_ID = "<router-down@acme.example>", "<printer-jammed@acme.example>"
+if not Partner.search_count([("email", "=", "colin@acme.example")]):
+    Partner.create({"name": "Colin Acme", "email": "colin@acme.example", "parent_id": acme.id})
+server.converter_max_size = 2  # MB; the demo's other mail is far smaller
+oversized = EmailMessage()
+oversized["From"], oversized["To"] = "Olaf Acme <olaf@acme.example>", "support@yourcompany.example"
+oversized["Subject"] = "Scans of the damaged pallets"
+oversized["Date"] = format_datetime(datetime.now().astimezone())
+oversized["Message-ID"] = make_msgid(domain="acme.example")
+oversized.set_content("Here are the scans of all 40 pallets.")
+oversized.add_attachment(os.urandom(3 * 1024 * 1024), "application", "pdf", filename="scans.pdf")
+client = imaplib.IMAP4("127.0.0.1", port)
+client.login("support", "support")
+client.select("INBOX", readonly=True)
+if not client.search(None, "SUBJECT", '"Router down"')[1][0].split():
+    for raw in (
+        make_demo_email(
+            "Karl Acme <karl@acme.example>",
+            "Router down",
+            "Our router in the warehouse is down since this morning.",
+            {"Message-ID": ROUTER_ID},
+        ),
+        make_demo_email(
+            "Karl Acme <karl@acme.example>",
+            "Printer jammed",
+            "The label printer jams on every second label.",
+            {"Message-ID": PRINTER_ID},
+        ),
+        make_demo_email(
+            "Dana Acme <dana@acme.example>",
+            "Delivery address for next week",
+            "Please deliver next week's order to our new warehouse.",
+            {"Cc": "Colin Acme <colin@acme.example>"},
+        ),
+        oversized.as_bytes(),
+    ):
+        client.append("INBOX", "", None, raw)
+client.logout()
+
 # A salesperson BCCs the sales mailbox: logged on the customer, or explained back.
 sales_tag = env["res.partner.category"].search([("name", "=", "Logged by BCC")], limit=1) or env[
     "res.partner.category"
@@ -267,6 +310,43 @@ for box in Server.search([("use_converter", "=", True)]):
         box.button_confirm_login()
     env.cr.commit()
     box._fetch_mail()
+    env.cr.commit()
+
+# Conversations, part 2 (once): the team closes both tickets, then the customer replies to
+# each; one is reopened, the other gets a follow-up ticket.
+client = imaplib.IMAP4("127.0.0.1", port)
+client.login("support", "support")
+client.select("INBOX", readonly=True)
+replied = bool(client.search(None, "SUBJECT", '"Re: Router down"')[1][0].split())
+client.logout()
+Ticket = env["helpdesk.ticket"]
+done = env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done")
+replies = []
+for subject, message_id, days_ago, text in (
+    ("Router down", ROUTER_ID, 3, "The router is down again since the storm."),
+    ("Printer jammed", PRINTER_ID, 30, "The label printer jams again, same as last month."),
+):
+    ticket = Ticket.search([("name", "=", subject)], limit=1)
+    if replied or not ticket:
+        continue
+    ticket.stage_id = done
+    ticket.closed_date = datetime.now() - timedelta(days=days_ago)
+    replies.append(
+        make_demo_email(
+            "Karl Acme <karl@acme.example>",
+            f"Re: {subject}",
+            text,
+            {"In-Reply-To": message_id, "References": message_id},
+        )
+    )
+env.cr.commit()
+if replies:
+    deliver_more = imaplib.IMAP4("127.0.0.1", port)
+    deliver_more.login("support", "support")
+    for raw in replies:
+        deliver_more.append("INBOX", "", None, raw)
+    deliver_more.logout()
+    server._fetch_mail()
     env.cr.commit()
 
 # The demo machine has no Internet: Odoo's lead enrichment (IAP) would only log errors.

@@ -166,6 +166,10 @@ OUTLOOK_TIMEZONE = [
 ]
 
 
+# Exchange's UIDs are hex Global Object IDs
+OUTLOOK_UID = "040000008200E00074C5B7101A82E008000000004AB1C2D3E4F5A601000000000000000010000000"
+
+
 def outlook_calendar(
     method,
     subject,
@@ -175,10 +179,12 @@ def outlook_calendar(
     start="20241211T100000",
     end="20241211T110000",
     sender=None,
+    uid=OUTLOOK_UID,
 ):
     """Outlook / Exchange: ``text/calendar; method=...`` as the last alternative, no file name,
     base64; times in a Windows time zone defined by a VTIMEZONE (``PRODID:Microsoft Exchange
-    Server 2010``). ``method`` is REQUEST, REPLY or CANCEL."""
+    Server 2010``). ``method`` is REQUEST, REPLY or CANCEL; a REPLY repeats the ``uid`` of the
+    invitation it answers (RFC 5546)."""
     organizer = organizer or ("Bob Outlook", "bob@contoso.example")
     attendee = attendee or ("Support", "support@company.example")
     ics = "\r\n".join(
@@ -192,7 +198,7 @@ def outlook_calendar(
             f'ORGANIZER;CN="{organizer[0]}":mailto:{organizer[1]}',
             f'ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT={partstat};RSVP=TRUE;CN="{attendee[0]}"'
             f":mailto:{attendee[1]}",
-            "UID:040000008200E00074C5B7101A82E008000000004AB1C2D3E4F5A601000000000000000010000000",
+            f"UID:{uid}",
             f"SUMMARY;LANGUAGE=en-US:{subject.split(': ', 1)[-1]}",
             f"DTSTART;TZID=W. Europe Standard Time:{start}",
             f"DTEND;TZID=W. Europe Standard Time:{end}",

@@ -486,6 +486,56 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         for ack in self.acks(robot):
             self.assertEqual(ast.literal_eval(ack.headers)["Auto-Submitted"], "auto-replied")
 
+    def test_automatic_replies_go_to_the_return_path(self):
+        """RFC 3834 section 4: a customer writing through a mailing service (VERP Return-Path)
+        is acknowledged at the Return-Path; the ticket's contact stays the From address, and
+        the loop guard counts the address mailed."""
+        self.server.auto_reply_limit = 1
+        verp = "bounces+alice=customer.example@mailer.example"
+        self.append(
+            make_email(
+                subject="Through the mailer",
+                email_from="Alice <alice@customer.example>",
+                headers={"Return-Path": f"<{verp}>"},
+            )
+        )
+        # Another sender, the same Return-Path: over the limit of the address mailed.
+        self.append(
+            make_email(
+                subject="Also through the mailer",
+                email_from="Bob <bob@customer.example>",
+                headers={"Return-Path": f"<{verp}>"},
+            )
+        )
+        self.fetch()
+        ticket = self.tickets("Through the mailer")
+        self.assertEqual(ticket.partner_id.email, "alice@customer.example")
+        ack = self.acks().filtered(lambda m: m.res_id == ticket.id)
+        self.assertEqual(len(ack), 1)
+        self.assertEqual(ack.email_to, verp)
+        self.assertFalse(ack.recipient_ids)
+        self.assertRecordValues(
+            self.logs(subject="Through the mailer"),
+            [{"auto_reply_state": "sent", "auto_reply_to": verp}],
+        )
+        second = self.logs(subject="Also through the mailer")
+        self.assertEqual(second.auto_reply_state, "not_sent")
+        self.assertIn(f"sent to {verp}", second.auto_reply_reason)
+        self.assertEqual(len(self.acks()), 1)
+        # Oversized: the notice goes to the Return-Path too.
+        self.server.converter_max_size = 1
+        self.append(
+            make_email(
+                subject="Huge through the mailer",
+                email_from="Carol <carol@customer.example>",
+                headers={"Return-Path": "<bounces+carol=customer.example@mailer.example>"},
+                attachments=[("scan.pdf", b"%PDF" + b"0" * 1_600_000, "application/pdf")],
+            )
+        )
+        self.fetch()
+        notice = self.env["mail.mail"].search([("subject", "like", "Not received:")])
+        self.assertEqual(notice.email_to, "bounces+carol=customer.example@mailer.example")
+
     def test_list_and_backlog_mail_get_no_acknowledgement(self):
         self.append(
             make_email(
@@ -650,10 +700,18 @@ class TestHelpdeskStories(HelpdeskMixin, MailConverterDovecotCase):
         self.assertEqual(new.team_id, ticket.team_id)
         self.assertIn(follower, new.message_partner_ids)
         self.assertIn("Opens a new ticket", log.reason)
+        # each note links to the other ticket
+        link = '<a href="#" data-oe-model="helpdesk.ticket" data-oe-id="%s">%s</a>'
         self.assertTrue(
-            new.message_ids.filtered(lambda m: f"Follow-up of {ticket.number}" in m.body)
+            new.message_ids.filtered(
+                lambda m: f"Follow-up of {link % (ticket.id, ticket.number)}" in m.body
+            )
         )
-        self.assertTrue(ticket.message_ids.filtered(lambda m: f"Follow-up: {new.number}" in m.body))
+        self.assertTrue(
+            ticket.message_ids.filtered(
+                lambda m: f"Follow-up: {link % (new.id, new.number)}" in m.body
+            )
+        )
         ack = self.acks().filtered(lambda m: m.res_id == new.id)
         self.assertEqual(len(ack), 1)
         self.assertIn("is a new request", ack.body_html)
@@ -929,7 +987,9 @@ class TestAcknowledgementWorkers(BaseCase):
             ).unlink()
             tickets.unlink()
             env["mail.converter.log"].search([("server_id", "in", self.server_ids)]).unlink()
-            env["res.partner"].search([("email", "=", self.SENDER)]).unlink()
+            env["res.partner"].search(
+                ["|", ("email", "=", self.SENDER), ("email", "=like", "%@flood.example")]
+            ).unlink()
             env["fetchmail.server"].browse(self.server_ids).unlink()
 
     def test_limit_holds_across_concurrent_workers(self):
@@ -965,3 +1025,49 @@ class TestAcknowledgementWorkers(BaseCase):
             )
             self.assertEqual(len(logs), 6)
             self.assertEqual(sorted(logs.mapped("auto_reply_state")), ["not_sent"] * 5 + ["sent"])
+
+    def test_hourly_cap_holds_across_concurrent_workers(self):
+        """Two workers convert emails of one mailbox at once, each in its own transaction:
+        the mailbox-wide cap (3) is counted under a lock, so never more replies than it."""
+        server_id = self.server_ids[0]
+        with self.registry.cursor() as cr:
+            server = self._env(cr)["fetchmail.server"].browse(server_id)
+            server.write({"auto_reply_hourly_cap": 3, "auto_reply_limit": 5})
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def work(worker):
+            try:
+                with self.registry.cursor() as cr:
+                    server = self._env(cr)["fetchmail.server"].browse(server_id)
+                    source = server._converter_source()
+                    folder = server.converter_folder_ids[:1]
+                    origin = folder._converter_origin()
+                    barrier.wait(timeout=10)
+                    for n in range(3):
+                        raw = make_email(
+                            subject=f"Twin question cap {worker} {n}",
+                            email_from=f"sender{worker}{n}@flood.example",
+                            message_id=f"<cap-{worker}-{n}@flood.example>",
+                        )
+                        uid = worker * 10 + n + 1
+                        folder._converter_process_one(raw, source, origin.for_message(uid=uid))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in (1, 2)]
+        with patch.object(Registry, "_lock", DummyRLock()):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        self.assertFalse(errors)
+        self.assertFalse(any(t.is_alive() for t in threads), "a worker hung")
+        with self.registry.cursor() as cr:
+            logs = self._env(cr)["mail.converter.log"].search([("server_id", "=", server_id)])
+            self.assertEqual(sorted(logs.mapped("state")), ["done"] * 6)
+            self.assertEqual(
+                sorted(logs.mapped("auto_reply_state")), ["not_sent"] * 3 + ["sent"] * 3
+            )
+            capped = logs.filtered(lambda log: log.auto_reply_state == "not_sent")
+            self.assertTrue(all("hourly cap" in log.auto_reply_reason for log in capped))

@@ -145,6 +145,45 @@ class TestMultiCompany(MailConverterCase):
         self.assertEqual(self.env["mail.converter.rule"].with_user(self.user_b).search([]), rule_b)
         self.assertNotIn(rule_a, self.env["mail.converter.rule"].with_user(self.user_b).search([]))
 
+    def test_odoo_bounce_counts_in_the_sent_message_company_only(self):
+        """Odoo's own bounce handling (its bounce alias, or a report the converter confirmed)
+        counts the bounce on the sent message's company's contact only, never on another
+        company's namesake nor on an internal user's partner."""
+        staff = new_test_user(
+            self.env, "mc_bounce_staff", name="Carla Staff", email="carla@customer.example"
+        )
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Invoice question", "description": "x", "partner_id": self.carla_a.id}
+        )
+        self.assertEqual(ticket.company_id, self.company_a)
+        sent = ticket.message_post(
+            body="Our answer",
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            partner_ids=self.carla_a.ids,
+        )
+        report = (
+            "From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\n"
+            "To: bounce@company.example\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            "Message-ID: <odoo-bounce-1@mx.customer.example>\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            "--B\r\nContent-Type: text/plain\r\n\r\nUndeliverable.\r\n"
+            "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.customer.example\r\n\r\n"
+            "Final-Recipient: rfc822; carla@customer.example\r\nAction: failed\r\n"
+            "Status: 5.1.1\r\n\r\n"
+            "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: support@company.example\r\nSubject: Re: Invoice question\r\n"
+            f"Message-ID: {sent.message_id}\r\n"
+            "--B--\r\n"
+        )
+        self.env["mail.thread"].message_process(False, report)
+        self.assertEqual(self.carla_a.message_bounce, 1)
+        self.assertEqual(self.carla_b.message_bounce, 0)
+        self.assertEqual(staff.partner_id.message_bounce, 0)
+
 
 @tagged("post_install", "-at_install", "mail_converter")
 class TestMultiCompanyConfiguration(MailConverterCase):

@@ -192,4 +192,4 @@ class TestSenderAuth(MailConverterDovecotCase):
         gmail = self.make_server(user="sales", server="imap.gmail.com")
         self.assertEqual(gmail.auth_servers, "mx.google.com")
         m365 = self.make_server(user="archive", server="outlook.office365.com")
-        self.assertIn("(missing)", m365.auth_servers)
+        self.assertEqual(m365.auth_servers, "(missing)")

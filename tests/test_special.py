@@ -169,6 +169,10 @@ class TestBounces(SpecialMailCase):
         self.assertEqual(elsewhere.email, "real@client.example")
         self.assertEqual(staff.partner_id.email, "staff@client.example")
         self.assertBlocklisted("real@client.example")
+        # Odoo's bounce counter moves on this company's customer only.
+        self.assertEqual(customer.message_bounce, 1)
+        self.assertEqual(elsewhere.message_bounce, 0)
+        self.assertEqual(staff.partner_id.message_bounce, 0)
 
     def assertBlocklisted(self, address, yes=True):
         found = self.env["mail.blacklist"].search([("email", "=", address)])
@@ -398,6 +402,23 @@ class TestBccLogging(SpecialMailCase):
         self.assertEqual(headers["In-Reply-To"], first.message_id)
         # Automatic mail is refused and never answered.
         self.assertEqual(self.logs(subject="Automatic").state, "rejected")
+
+    def test_explanation_goes_to_the_return_path(self):
+        """RFC 3834 section 4: the explanation goes to the Return-Path, which is what the
+        log records and the hourly guards count."""
+        self.append(
+            self.bcc_mail(
+                "stranger@else.example",
+                "karl@customer.example",
+                "Hello via relay",
+                headers={"Return-Path": "<srs0=ab12=else.example=stranger@relay.example>"},
+            )
+        )
+        self.fetch()
+        log = self.logs(subject="Hello via relay")
+        self.assertEqual(log.bcc_explained_to, "srs0=ab12=else.example=stranger@relay.example")
+        self.assertEqual(len(self.explanations("srs0=ab12=else.example=stranger@relay.example")), 1)
+        self.assertFalse(self.explanations("stranger@else.example"))
         self.assertFalse(self.explanations("robot@else.example"))
         self.assertFalse(self.karl.message_ids.filtered(lambda m: m.subject == "Hello"))
 

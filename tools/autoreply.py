@@ -9,6 +9,8 @@ automatic reply must not be sent, or ``None``.
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+from .addresses import normalize_email
+
 # Local parts of senders that are robots by convention; never answered.
 ROBOT_LOCAL_PARTS = frozenset(
     {
@@ -65,6 +67,21 @@ def robot_sender_reason(email):
     if local in ROBOT_LOCAL_PARTS:
         return f"robot sender {email}"
     return None
+
+
+def reply_address(headers, sender):
+    """Where an automatic reply to the email goes (RFC 3834 section 4): the address of its
+    ``Return-Path`` when it has one, else ``sender`` (its From); ``""`` for a null one.
+
+    A mailing list or a mailing service puts its own (VERP) address there: the reply goes
+    to whoever takes delivery problems, never to a From that may not be the real sender.
+    """
+    value = (headers or {}).get("return-path")
+    if value is None or not value.strip():
+        return sender or ""
+    if value.replace(" ", "") == "<>":
+        return ""
+    return normalize_email(value) or sender or ""
 
 
 def parse_date(value):

@@ -107,6 +107,7 @@ class Plan:
     customer_followup: bool = False  # the customer (not a colleague) followed up: flag the ticket
     cc_follower_ids: list = field(default_factory=list)  # Cc contacts who become followers
     cc_follower_new: list = field(default_factory=list)  # ...and Cc addresses of new contacts
+    calendar_answer: tuple = ()  # (calendar.attendee id, state) an invitation answer sets
     # -- decided here, carried out by apply --
     too_large: bool = False  # rejected for its size: never deleted from the mail server
     loop_notice: dict | None = None  # Odoo's mail telling a looping sender, sent by apply

@@ -53,6 +53,25 @@ class TestRobotHeaders(unittest.TestCase):
         self.assertIn("Return-Path", autoreply.robot_reason({"return-path": "< >"}))
         self.assertIsNone(autoreply.robot_reason({"return-path": "<alice@customer.example>"}))
 
+    def test_reply_goes_to_the_return_path(self):
+        """RFC 3834 section 4: the Return-Path when there is one, else the From."""
+        verp = {"return-path": "<List-Bounces+alice=customer.example@lists.example>"}
+        self.assertEqual(
+            autoreply.reply_address(verp, "alice@customer.example"),
+            "list-bounces+alice=customer.example@lists.example",
+        )
+        self.assertEqual(
+            autoreply.reply_address({}, "alice@customer.example"), "alice@customer.example"
+        )
+        self.assertEqual(
+            autoreply.reply_address({"return-path": "< >"}, "alice@customer.example"), ""
+        )
+        # An unreadable Return-Path is no address to mail: the From stays.
+        self.assertEqual(
+            autoreply.reply_address({"return-path": "<not an address>"}, "alice@customer.example"),
+            "alice@customer.example",
+        )
+
 
 class TestRobotSenders(unittest.TestCase):
     def test_robot_local_parts(self):

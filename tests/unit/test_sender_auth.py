@@ -76,23 +76,33 @@ class TestSenderAuth(unittest.TestCase):
         )
 
     def test_exchange_online_header_without_authserv_id(self):
+        """Microsoft 365 stamps the results without an authserv-id, in the format of
+        https://learn.microsoft.com/defender-office-365/message-headers-eop-mdo"""
         microsoft = sender_auth.DEFAULT_AUTH_SERVERS["outlook"]
-        value = (
-            "spf=fail (sender IP is 192.0.2.1) smtp.mailfrom=customer.example; dkim=none "
-            "(message not signed) header.d=none;dmarc=fail action=oreject "
-            "header.from=customer.example;compauth=fail reason=000"
+        self.assertEqual(microsoft, ("(missing)",))
+        passed = (
+            "spf=pass (sender IP is 192.168.0.1) smtp.mailfrom=contoso.com; dkim=pass "
+            "(signature was verified) header.d=contoso.com; dmarc=pass action=none "
+            "header.from=contoso.com; compauth=pass reason=100"
         )
-        auth = sender_auth.evaluate([value], microsoft, "a@customer.example")
-        self.assertEqual(auth.outcome, "fail")
+        auth = sender_auth.evaluate([passed], microsoft, "a@contoso.com")
+        self.assertEqual(auth.outcome, "pass")
         self.assertIn("(by (missing))", auth.detail)
+        failed = (
+            "spf=fail (sender IP is 127.0.0.1) smtp.mailfrom=contoso.com; dkim=fail "
+            "(body hash did not verify) header.d=contoso.com; dmarc=fail action=oreject "
+            "header.from=contoso.com; compauth=fail reason=000"
+        )
+        auth = sender_auth.evaluate([failed], microsoft, "a@contoso.com")
+        self.assertEqual(auth.outcome, "fail")
         # Not trusted unless the mailbox says so.
-        self.assertEqual(
-            sender_auth.evaluate([value], GOOGLE, "a@customer.example").outcome, "none"
-        )
-        self.assertTrue(
-            sender_auth.is_trusted("am6pr01mb1234.eurprd01.prod.outlook.com", microsoft)
-        )
-        self.assertFalse(sender_auth.is_trusted("prod.outlook.com.evil.example", microsoft))
+        self.assertEqual(sender_auth.evaluate([failed], GOOGLE, "a@contoso.com").outcome, "none")
+        # Exchange's host names are no authserv-id: a header naming one is someone else's.
+        forged = "am6pr01mb1234.eurprd01.prod.outlook.com; dmarc=pass header.from=contoso.com"
+        self.assertEqual(sender_auth.evaluate([forged], microsoft, "a@contoso.com").outcome, "none")
+        wildcard = ("*.mail.example",)
+        self.assertTrue(sender_auth.is_trusted("mx1.mail.example", wildcard))
+        self.assertFalse(sender_auth.is_trusted("mail.example.evil.example", wildcard))
 
     def test_hostile_headers_never_raise(self):
         for value in ("", ";;;", "mx.google.com; dmarc", "(" * 5000, "x" * 100000, None):

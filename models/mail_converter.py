@@ -17,7 +17,7 @@ import psycopg2.errors
 from odoo import Command, api, models, tools
 from odoo.tools import SQL
 
-from ..tools import mime, pec
+from ..tools import mime, pec, waves
 from ..tools.budget import DEFAULT_SECONDS, Budget, OverBudget
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
@@ -56,15 +56,16 @@ class MailConverter(models.AbstractModel):
         return self._converter_finish(log, origin)
 
     @api.model
-    def _converter_begin(self, raw, source, origin, retry_log=None):
+    def _converter_begin(self, raw, source, origin, retry_log=None, summary=None, unseen=False):
         """Log ``raw`` exactly once and turn away what is too large to import; return its
-        summary, its log row and whether it is to be converted now."""
-        summary = self._converter_summarize(raw, source)
+        summary, its log row and whether it is to be converted now. ``unseen``: a batch
+        already looked its key up and found no row (see ``_log_register``)."""
+        summary = summary or self._converter_summarize(raw, source)
         if retry_log:
             log, todo = retry_log, "convert"
             log._converter_count_attempt()
         else:
-            log, todo = self._log_register(summary, source, origin)
+            log, todo = self._log_register(summary, source, origin, unseen=unseen)
         if todo != "convert":
             return summary, log, False
         Planner = self.env["mail.converter.planner"]
@@ -146,12 +147,19 @@ class MailConverter(models.AbstractModel):
         }
 
     @api.model
-    def _log_register(self, summary, source, origin):
+    def _log_register(self, summary, source, origin, unseen=False):
         """Record this copy of the email in the log: claim it, log another copy as a duplicate,
         follow a renumbered folder, or count a new attempt. Return the row and ``convert``,
-        ``handled`` or ``skip``."""
+        ``handled`` or ``skip``.
+
+        ``unseen`` skips the look-up when the caller's look-up of a whole batch found no row
+        for this key; the claim still decides against any worker that logged it since.
+        """
         Log = self.env["mail.converter.log"].sudo()
-        primary, verdict = Log._converter_lookup(summary.key, source.company_id, origin)
+        if unseen:
+            primary, verdict = Log, "new"
+        else:
+            primary, verdict = Log._converter_lookup(summary.key, source.company_id, origin)
         if verdict == "new":
             log = self._log_claim(summary, source, origin)
             if log:
@@ -401,22 +409,28 @@ class MailConverter(models.AbstractModel):
         MailThread, msg_dict, routes = self._converter_route_message(
             plan, mail, source, new_contacts, reset_bounce=True
         )
-        message = mail.message
-        thread_id = MailThread._message_route_process(message, msg_dict, routes)
-        record = self.env[routes[0][0]].sudo().browse(thread_id)
-        posted = (
-            self.env["mail.message"]
-            .sudo()
-            .search(
-                [
-                    ("message_id", "=", msg_dict["message_id"]),
-                    ("model", "=", record._name),
-                    ("res_id", "=", record.id),
-                ],
-                limit=1,
-                order="id desc",
-            )
+        collected = waves.Posted()
+        thread_id = MailThread.with_context(mail_converter_posted=collected)._message_route_process(
+            mail.message, msg_dict, routes
         )
+        record = self.env[routes[0][0]].sudo().browse(thread_id)
+        found = collected.find(msg_dict["message_id"], record._name, record.id)
+        # In this environment, not the one Odoo's gateway posted in (OdooBot, its context).
+        posted = self.env["mail.message"].sudo().browse(found.ids if found else [])
+        if found is None:
+            posted = (
+                self.env["mail.message"]
+                .sudo()
+                .search(
+                    [
+                        ("message_id", "=", msg_dict["message_id"]),
+                        ("model", "=", record._name),
+                        ("res_id", "=", record.id),
+                    ],
+                    limit=1,
+                    order="id desc",
+                )
+            )
         return record, posted
 
     @api.model

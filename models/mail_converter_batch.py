@@ -15,7 +15,7 @@ own savepoint, as if batching did not exist.
 """
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from odoo import api, models, tools
@@ -104,13 +104,20 @@ class MailConverterBatch(models.AbstractModel):
         results = [None] * len(items)
         entries = []
         Converter = self.env["mail.converter"]
+        summaries, unseen = self._converter_look_up(items, source)
         for index, (raw, origin) in enumerate(items):
             try:
                 with self.env.cr.savepoint():
                     if isinstance(raw, Unreadable):
                         results[index] = Converter._process_unreadable(raw, source, origin)
                         continue
-                    summary, log, convert = Converter._converter_begin(raw, source, origin)
+                    summary, log, convert = Converter._converter_begin(
+                        raw,
+                        source,
+                        origin,
+                        summary=summaries[index],
+                        unseen=bool(summaries[index]) and summaries[index].key in unseen,
+                    )
             except Exception:  # noqa: BLE001 - one message never stops the others
                 _logger.exception("Mail converter: a message could not be logged")
                 continue
@@ -124,6 +131,39 @@ class MailConverterBatch(models.AbstractModel):
             for entry, outcome in self._converter_apply_wave(wave, source):
                 results[entry.index] = outcome
         return results
+
+    @api.model
+    def _converter_look_up(self, items, source):
+        """Summaries of ``items`` and the keys the log has no row for, in one query: a key
+        found once in the batch and not in the log is claimed without a look-up of its own."""
+        Converter = self.env["mail.converter"]
+        summaries = []
+        for raw, _origin in items:
+            try:
+                summaries.append(
+                    None
+                    if isinstance(raw, Unreadable)
+                    else Converter._converter_summarize(raw, source)
+                )
+            except Exception:  # noqa: BLE001 - summarized again, and logged, one by one
+                summaries.append(None)
+        keys = Counter(s.key for s in summaries if s)
+        single = [key for key, count in keys.items() if count == 1]
+        if not single:
+            return summaries, set()
+        logged = (
+            self.env["mail.converter.log"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("message_key", "in", single),
+                    ("state", "!=", "duplicate"),
+                    ("company_id", "=", source.company_id or False),
+                ],
+                ["message_key"],
+            )
+        )
+        return summaries, set(single) - set(logged.mapped("message_key"))
 
     @api.model
     def _converter_next_wave(self, todo, source):

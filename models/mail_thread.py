@@ -171,6 +171,9 @@ class MailThread(models.AbstractModel):
     def _message_create(self, values_list):
         messages = super()._message_create(values_list)
         context = self.env.context
+        posted = waves.posted_of(context)
+        if posted is not None:
+            posted.extend(messages)
         imported = dict(context.get("mail_converter_private") or ())
         for message in messages:
             if privacy.is_importing(context):

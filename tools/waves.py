@@ -139,3 +139,24 @@ def bulk_create_of(context):
     """The :class:`BulkCreate` of ``context``, set by the converter's batch only, or ``None``."""
     marker = context.get("mail_converter_bulk")
     return marker if isinstance(marker, BulkCreate) else None
+
+
+class Posted(list):
+    """The context marker (``mail_converter_posted``) collecting the messages Odoo's gateway
+    creates while the converter posts an email, so the pipeline finds its message without
+    searching for it."""
+
+    __slots__ = ()
+
+    def find(self, message_id, model, res_id):
+        """The last collected message with ``message_id`` on record ``model``/``res_id``."""
+        for message in reversed(self):
+            if (message.message_id, message.model, message.res_id) == (message_id, model, res_id):
+                return message
+        return None
+
+
+def posted_of(context):
+    """The :class:`Posted` collector of ``context``, or ``None``."""
+    marker = context.get("mail_converter_posted")
+    return marker if isinstance(marker, Posted) else None

@@ -221,11 +221,11 @@ class TestImport(ImportCase):
         original = type(self.env["mail.converter"])._converter_begin
         calls = []
 
-        def dying(model, raw, source, origin, retry_log=None):
+        def dying(model, raw, source, origin, **kwargs):
             calls.append(origin.uidl)
             if len(calls) == 15:  # in the middle of the second batch
                 raise WorkerKilled()
-            return original(model, raw, source, origin, retry_log=retry_log)
+            return original(model, raw, source, origin, **kwargs)
 
         # Not self.assertRaises: Odoo's rolls back what happened inside it, commits included.
         killed = False
@@ -275,9 +275,9 @@ class TestImport(ImportCase):
         seen = []
         original = type(self.env["mail.converter"])._converter_begin
 
-        def spy(model, raw, source, origin, retry_log=None):
+        def spy(model, raw, source, origin, **kwargs):
             seen.append(origin)
-            return original(model, raw, source, origin, retry_log=retry_log)
+            return original(model, raw, source, origin, **kwargs)
 
         with patch.object(type(self.env["mail.converter"]), "_converter_begin", spy):
             job = self.import_file(raw, "offer.eml", direction="outbound")

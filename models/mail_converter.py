@@ -249,11 +249,12 @@ class MailConverter(models.AbstractModel):
         )
 
     @api.model
-    def _convert_logged(self, raw, summary, source, origin, log):
-        """Convert and record the outcome on ``log``; a failure rolls back this email only."""
+    def _convert_logged(self, raw, summary, source, origin, log, planned=None):
+        """Convert and record the outcome on ``log``; a failure rolls back this email only.
+        ``planned``: the ``(mail, plan)`` a batch already made, from the current state."""
         try:
             with self.env.cr.savepoint():
-                values = self._convert(raw, summary, source, origin, log)
+                values = self._convert(raw, summary, source, origin, log, planned)
                 log.write(dict({"too_large": False}, **values, error=False))
                 self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
@@ -308,11 +309,11 @@ class MailConverter(models.AbstractModel):
         )
 
     @api.model
-    def _convert(self, raw, summary, source, origin, log):
+    def _convert(self, raw, summary, source, origin, log, planned=None):
         """Read, plan and apply; return the values that finish ``log``."""
         # Odoo's own look-ups while posting and replying read the run's cache (tools.run_cache).
         self = self.with_context(mail_converter_run_cache=RunCache.of(source))
-        mail, plan = self._converter_read_plan(raw, summary, source, origin, log)
+        mail, plan = planned or self._converter_read_plan(raw, summary, source, origin, log)
         values = self._converter_apply(plan, mail, source, log)
         mail.budget.check("apply")  # over budget: rolled back and logged failed
         return values

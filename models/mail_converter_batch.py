@@ -298,9 +298,6 @@ class MailConverterBatch(models.AbstractModel):
                     self._converter_bulk_records(planned, source)
                     for entry in planned:
                         self._converter_apply_one(Converter, entry, source)
-                for entry in planned:
-                    yield entry, Converter._converter_finish(entry.log, entry.origin)
-                return
             except Exception as exc:  # noqa: BLE001 - the wave goes one email at a time
                 _logger.info(
                     "Mail converter: a wave of %s emails is converted one by one: %s",
@@ -310,8 +307,16 @@ class MailConverterBatch(models.AbstractModel):
                 )
                 for entry in wave:
                     entry.log.invalidate_recordset()
+                    yield entry, self._converter_apply_alone(Converter, entry, source)
+                return
+            for entry in planned:
+                yield entry, Converter._converter_finish(entry.log, entry.origin)
+            return
         for entry in wave:
-            yield entry, self._converter_apply_alone(Converter, entry, source)
+            # Alone in its wave, its plan was made from the current state, as one by one.
+            alone = len(wave) == 1 and entry.plan is not None
+            planned_now = (entry.mail, entry.plan) if alone else None
+            yield entry, self._converter_apply_alone(Converter, entry, source, planned_now)
 
     @api.model
     def _converter_apply_one(self, Converter, entry, source):
@@ -330,11 +335,14 @@ class MailConverterBatch(models.AbstractModel):
         Converter._keep_original(entry.log, entry.raw, source)
 
     @api.model
-    def _converter_apply_alone(self, Converter, entry, source):
-        """The one-email path for an email of the batch: its own savepoint, its failure recorded."""
+    def _converter_apply_alone(self, Converter, entry, source, planned=None):
+        """The one-email path for an email of the batch: its own savepoint, its failure recorded;
+        planned again unless ``planned`` (its mail and plan) is given."""
         try:
             with self.env.cr.savepoint():
-                Converter._convert_logged(entry.raw, entry.summary, source, entry.origin, entry.log)
+                Converter._convert_logged(
+                    entry.raw, entry.summary, source, entry.origin, entry.log, planned
+                )
         except ConverterRetry as retry:
             return retry
         except Exception:  # noqa: BLE001 - one message never stops the others

@@ -5,7 +5,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from tools.waves import first_wave, footprint  # noqa: E402
+from tools.waves import BulkCreate, Posted, bulk_create_of, first_wave, footprint  # noqa: E402
 
 
 def fp(sender, addresses=(), new=(), target=None, mid=None, refs=()):
@@ -72,6 +72,48 @@ class TestWaves(unittest.TestCase):
     def test_the_first_email_always_goes(self):
         self.assertEqual(first_wave([fp("a@x.example", refs=["<1@x>"])]), ([0], []))
         self.assertEqual(first_wave([]), ([], []))
+
+
+class TestBulkCreate(unittest.TestCase):
+    def test_captured_values_are_served_back_in_order(self):
+        bulk = BulkCreate()
+        bulk.capture("helpdesk.ticket", [{"name": "A"}])
+        bulk.created_from("helpdesk.ticket", [7])
+        bulk.capturing = False
+        self.assertTrue(bulk.left())
+        self.assertEqual(bulk.serve("helpdesk.ticket", [{"name": "A"}]), [7])
+        self.assertFalse(bulk.left())
+
+    def test_different_values_are_not_served(self):
+        bulk = BulkCreate()
+        bulk.capture("crm.lead", [{"name": "A", "email_from": "a@x.example"}])
+        bulk.created_from("crm.lead", [3])
+        self.assertIsNone(bulk.serve("crm.lead", [{"name": "A", "email_from": "b@x.example"}]))
+        self.assertIn("email_from", bulk.mismatch)
+        self.assertIsNone(bulk.serve("crm.lead", [{"name": "A"}, {"name": "B"}]))
+        self.assertTrue(bulk.left(), "nothing was handed out")
+
+    def test_only_the_object_is_a_marker(self):
+        # An RPC context holds JSON values only: no caller can switch a bulk create on.
+        self.assertIsNone(bulk_create_of({"mail_converter_bulk": True}))
+        self.assertIsNone(bulk_create_of({"mail_converter_bulk": {"captured": {}}}))
+        marker = BulkCreate()
+        self.assertIs(bulk_create_of({"mail_converter_bulk": marker}), marker)
+
+
+class TestPosted(unittest.TestCase):
+    def test_finds_the_last_message_of_the_record(self):
+        def message(mid, model, res_id):
+            return type("M", (), {"message_id": mid, "model": model, "res_id": res_id})()
+
+        first, other, last = (
+            message("<1@x>", "helpdesk.ticket", 1),
+            message("<1@x>", "crm.lead", 1),
+            message("<1@x>", "helpdesk.ticket", 1),
+        )
+        posted = Posted([first, other, last])
+        self.assertIs(posted.find("<1@x>", "helpdesk.ticket", 1), last)
+        self.assertIsNone(posted.find("<2@x>", "helpdesk.ticket", 1))
 
 
 if __name__ == "__main__":

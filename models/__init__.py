@@ -28,6 +28,7 @@ from . import mail_converter_helpdesk
 from . import mail_converter_acknowledgement
 from . import mail_converter_planner
 from . import mail_converter
+from . import mail_converter_batch
 from . import mail_converter_log
 from . import mail_converter_rule
 from . import mail_converter_rule_condition

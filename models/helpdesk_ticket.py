@@ -72,6 +72,12 @@ class HelpdeskTicket(models.Model):
             and bool(self._mail_converter_mailbox_email())
         )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # A wave of the converter's batch makes its tickets in one create (mail.converter.batch).
+        bulk = self._converter_bulk_create(vals_list)
+        return super().create(vals_list) if bulk is None else bulk
+
     @api.model
     def message_new(self, msg_dict, custom_values=None):
         """Imported by the converter: its Cc recipients follow by the mailbox's setting

@@ -17,7 +17,7 @@ import psycopg2.errors
 from odoo import Command, api, models, tools
 from odoo.tools import SQL
 
-from ..tools import mime, pec
+from ..tools import mime, pec, waves
 from ..tools.budget import DEFAULT_SECONDS, Budget, OverBudget
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
@@ -50,22 +50,37 @@ class MailConverter(models.AbstractModel):
         the row records the failure, so catch it inside your savepoint and convert the
         email again after a commit (``retry_log``).
         """
-        summary = self._converter_summarize(raw, source)
+        summary, log, convert = self._converter_begin(raw, source, origin, retry_log)
+        if convert:
+            self._convert_logged(raw, summary, source, origin, log)
+        return self._converter_finish(log, origin)
+
+    @api.model
+    def _converter_begin(self, raw, source, origin, retry_log=None, summary=None, unseen=False):
+        """Log ``raw`` exactly once and turn away what is too large to import; return its
+        summary, its log row and whether it is to be converted now. ``unseen``: a batch
+        already looked its key up and found no row (see ``_log_register``)."""
+        summary = summary or self._converter_summarize(raw, source)
         if retry_log:
             log, todo = retry_log, "convert"
             log._converter_count_attempt()
         else:
-            log, todo = self._log_register(summary, source, origin)
-        if todo == "convert":
-            Planner = self.env["mail.converter.planner"]
-            too_large = Planner._converter_too_large(
-                max(origin.size, len(raw)), source
-            ) or Planner._converter_too_many_parts(raw, source)
-            if too_large:
-                self._log_too_large(log, too_large)
-                self._apply_size_notice(log, summary, source, origin, max(origin.size, len(raw)))
-            else:
-                self._convert_logged(raw, summary, source, origin, log)
+            log, todo = self._log_register(summary, source, origin, unseen=unseen)
+        if todo != "convert":
+            return summary, log, False
+        Planner = self.env["mail.converter.planner"]
+        too_large = Planner._converter_too_large(
+            max(origin.size, len(raw)), source
+        ) or Planner._converter_too_many_parts(raw, source)
+        if too_large:
+            self._log_too_large(log, too_large)
+            self._apply_size_notice(log, summary, source, origin, max(origin.size, len(raw)))
+            return summary, log, False
+        return summary, log, True
+
+    @api.model
+    def _converter_finish(self, log, origin):
+        """Mark a finished email due for its folder's after-action on the server; return ``log``."""
         if log.state != "failed" and origin.after_action != "keep":
             # An email too large to import is never deleted from the server (nothing is lost).
             log.action_pending = not (log.too_large and origin.after_action == "delete")
@@ -132,12 +147,19 @@ class MailConverter(models.AbstractModel):
         }
 
     @api.model
-    def _log_register(self, summary, source, origin):
+    def _log_register(self, summary, source, origin, unseen=False):
         """Record this copy of the email in the log: claim it, log another copy as a duplicate,
         follow a renumbered folder, or count a new attempt. Return the row and ``convert``,
-        ``handled`` or ``skip``."""
+        ``handled`` or ``skip``.
+
+        ``unseen`` skips the look-up when the caller's look-up of a whole batch found no row
+        for this key; the claim still decides against any worker that logged it since.
+        """
         Log = self.env["mail.converter.log"].sudo()
-        primary, verdict = Log._converter_lookup(summary.key, source.company_id, origin)
+        if unseen:
+            primary, verdict = Log, "new"
+        else:
+            primary, verdict = Log._converter_lookup(summary.key, source.company_id, origin)
         if verdict == "new":
             log = self._log_claim(summary, source, origin)
             if log:
@@ -227,11 +249,12 @@ class MailConverter(models.AbstractModel):
         )
 
     @api.model
-    def _convert_logged(self, raw, summary, source, origin, log):
-        """Convert and record the outcome on ``log``; a failure rolls back this email only."""
+    def _convert_logged(self, raw, summary, source, origin, log, planned=None):
+        """Convert and record the outcome on ``log``; a failure rolls back this email only.
+        ``planned``: the ``(mail, plan)`` a batch already made, from the current state."""
         try:
             with self.env.cr.savepoint():
-                values = self._convert(raw, summary, source, origin, log)
+                values = self._convert(raw, summary, source, origin, log, planned)
                 log.write(dict({"too_large": False}, **values, error=False))
                 self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later
@@ -286,22 +309,28 @@ class MailConverter(models.AbstractModel):
         )
 
     @api.model
-    def _convert(self, raw, summary, source, origin, log):
+    def _convert(self, raw, summary, source, origin, log, planned=None):
         """Read, plan and apply; return the values that finish ``log``."""
         # Odoo's own look-ups while posting and replying read the run's cache (tools.run_cache).
         self = self.with_context(mail_converter_run_cache=RunCache.of(source))
+        mail, plan = planned or self._converter_read_plan(raw, summary, source, origin, log)
+        values = self._converter_apply(plan, mail, source, log)
+        mail.budget.check("apply")  # over budget: rolled back and logged failed
+        return values
+
+    @api.model
+    def _converter_read_plan(self, raw, summary, source, origin, log):
+        """Read ``raw`` and decide what it becomes, writing nothing; return the mail and its plan."""
         time_budget = Budget(source.extra.get("time_budget", DEFAULT_SECONDS))
         mail = self.env["mail.converter.reader"]._converter_read(raw, source, origin, summary)
         mail.log_id = log.id  # registered exactly once already (_log_register)
         mail.budget = time_budget
-        plan = self.env["mail.converter.planner"]._converter_plan(mail, source)
-        values = self._converter_apply(plan, mail, source, log)
-        time_budget.check("apply")  # over budget: rolled back and logged failed
-        return values
+        return mail, self.env["mail.converter.planner"]._converter_plan(mail, source)
 
     @api.model
-    def _converter_apply(self, plan, mail, source, log):
-        """Carry ``plan`` out; return the log values that record it."""
+    def _converter_apply(self, plan, mail, source, log, new_contacts=None):
+        """Carry ``plan`` out; return the log values that record it. ``new_contacts`` are the
+        plan's contacts when a batch already created them (``mail.converter.batch``)."""
         values = {
             "too_large": plan.too_large,
             "rule_id": plan.rule.id if plan.rule else False,
@@ -325,7 +354,8 @@ class MailConverter(models.AbstractModel):
             return dict(values, **self._apply_pec_receipt(plan, mail, source, log))
         if plan.kind == "bcc":
             self._apply_bcc(plan)
-        new_contacts = self._apply_contacts(plan, mail, source)
+        if new_contacts is None:
+            new_contacts = self._apply_contacts(plan, mail, source)
         # Private from its creation on, so that followers who may not see it are not notified.
         record, message = self.with_context(
             mail_converter_private=self._privacy_context(plan, mail)
@@ -377,6 +407,38 @@ class MailConverter(models.AbstractModel):
     @api.model
     def _apply_route(self, plan, mail, source, new_contacts):
         """Post the email on the plan's record (creating it if needed); return the record and message."""
+        MailThread, msg_dict, routes = self._converter_route_message(
+            plan, mail, source, new_contacts, reset_bounce=True
+        )
+        collected = waves.Posted()
+        thread_id = MailThread.with_context(mail_converter_posted=collected)._message_route_process(
+            mail.message, msg_dict, routes
+        )
+        record = self.env[routes[0][0]].sudo().browse(thread_id)
+        found = collected.find(msg_dict["message_id"], record._name, record.id)
+        # In this environment, not the one Odoo's gateway posted in (OdooBot, its context).
+        posted = self.env["mail.message"].sudo().browse(found.ids if found else [])
+        if found is None:
+            posted = (
+                self.env["mail.message"]
+                .sudo()
+                .search(
+                    [
+                        ("message_id", "=", msg_dict["message_id"]),
+                        ("model", "=", record._name),
+                        ("res_id", "=", record.id),
+                    ],
+                    limit=1,
+                    order="id desc",
+                )
+            )
+        return record, posted
+
+    @api.model
+    def _converter_route_message(self, plan, mail, source, new_contacts, reset_bounce=False):
+        """What Odoo's gateway is given for the plan's route: the ``mail.thread`` environment,
+        the parsed email as it posts it (author and recipients resolved) and the routes.
+        ``reset_bounce`` also resets the sender's bounce counters, as the plan says."""
         MailThread = self.env["mail.converter.reader"]._converter_mail_thread(source)
         message, msg_dict = mail.message, dict(mail.msg_dict)
         routes = self.env["mail.converter.planner"]._converter_odoo_routes(plan, new_contacts)
@@ -385,26 +447,30 @@ class MailConverter(models.AbstractModel):
         )
         if author and not msg_dict.get("author_id"):
             msg_dict["author_id"] = author
-        self._apply_reset_bounce(plan, mail, MailThread, msg_dict)
+        if reset_bounce:
+            self._apply_reset_bounce(plan, mail, MailThread, msg_dict)
         msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
         if mail.sender_auth and mail.sender_auth.untrusted:
             msg_dict["author_id"] = False  # Odoo's guess from email_from is not proof
-        thread_id = MailThread._message_route_process(message, msg_dict, routes)
-        record = self.env[routes[0][0]].sudo().browse(thread_id)
-        posted = (
-            self.env["mail.message"]
-            .sudo()
-            .search(
-                [
-                    ("message_id", "=", msg_dict["message_id"]),
-                    ("model", "=", record._name),
-                    ("res_id", "=", record.id),
-                ],
-                limit=1,
-                order="id desc",
-            )
+        return MailThread, msg_dict, routes
+
+    @api.model
+    def _converter_capture_new(self, plan, mail, source, new_contacts):
+        """Run Odoo's ``message_new`` for the plan's new record as ``_message_route_process``
+        does, under a capturing :class:`tools.waves.BulkCreate` (in the context): the
+        values it would create are recorded, nothing is written."""
+        MailThread, msg_dict, routes = self._converter_route_message(
+            plan, mail, source, new_contacts
         )
-        return record, posted
+        model, _thread_id, custom_values, user_id, _alias = routes[0]
+        msg_dict.pop("partner_ids", None)
+        msg_dict.pop("parent_id", None)  # a new thread has no parent
+        Model = (
+            MailThread.with_context(attachments_mime_plainxml=True)
+            .env[model]
+            .with_context(mail_create_nosubscribe=True, mail_create_nolog=True)
+        )
+        Model.with_user(user_id).sudo().message_new(msg_dict, custom_values)
 
     @api.model
     def _apply_followup(self, record, message):

@@ -228,26 +228,25 @@ class MailConverterFolder(models.Model):
         for index, batch in enumerate(batches):
             finished = []
             # Security: bounded reads; larger emails come as their header only (logged, kept).
-            for uid, raw in mailbox.retrieve(batch, max_size=source.max_message_size):
+            for uid, raw, message_origin, outcome in self._converter_outcomes(
+                mailbox.retrieve(batch, max_size=source.max_message_size),
+                source,
+                origin.for_message,
+                uidvalidity,
+                pop,
+                getattr(mailbox, "received", {}),
+                getattr(mailbox, "sizes", {}),
+            ):
                 seen.add(uid)
-                message_origin = origin.for_message(
-                    uid=0 if pop else uid,
-                    uidl=uid if pop else "",
-                    uidvalidity=uidvalidity,
-                    # IMAP INTERNALDATE: the backlog test of acknowledgements
-                    received=getattr(mailbox, "received", {}).get(uid),
-                    size=getattr(mailbox, "sizes", {}).get(uid, 0),
-                )
-                try:
-                    log = self._converter_process_one(raw, source, message_origin)
-                except ConverterRetry as retry:
+                if isinstance(outcome, ConverterRetry):
                     _logger.info(
                         "Mail converter: %s collided with another worker; it is converted "
                         "again after this batch.",
-                        retry,
+                        outcome,
                     )
-                    carry.append((raw, message_origin, retry.log))
+                    carry.append((raw, message_origin, outcome.log))
                     continue
+                log = outcome
                 if log and uid in unreadable and log != unreadable[uid]:
                     self._converter_supersede(unreadable.pop(uid), log)
                 if log:
@@ -275,6 +274,53 @@ class MailConverterFolder(models.Model):
                 return False
         self._converter_wait_collisions(mailbox, source, counts, carry)
         return True
+
+    def _converter_outcomes(
+        self, retrieved, source, for_message, uidvalidity, pop, received, sizes
+    ):
+        """Convert the retrieved ``(uid, raw)`` messages; yield ``(uid, raw, origin, outcome)``
+        with the log row, ``None`` or the :class:`ConverterRetry` of each.
+
+        Batched (``mail.converter.batch``) in groups of a bounded size, so a batch of large
+        emails is never held in memory at once; one email at a time when batching is off.
+        """
+        Batch = self.env["mail.converter.batch"]
+        batched = Batch._converter_batch_enabled()
+        group, held = [], 0
+        limit = self._converter_group_bytes()
+        for uid, raw in retrieved:
+            message_origin = for_message(
+                uid=0 if pop else uid,
+                uidl=uid if pop else "",
+                uidvalidity=uidvalidity,
+                # IMAP INTERNALDATE: the backlog test of acknowledgements
+                received=received.get(uid),
+                size=sizes.get(uid, 0),
+            )
+            if not batched:
+                try:
+                    outcome = self._converter_process_one(raw, source, message_origin)
+                except ConverterRetry as retry:
+                    outcome = retry
+                yield uid, raw, message_origin, outcome
+                continue
+            group.append((uid, raw, message_origin))
+            held += len(raw) if isinstance(raw, bytes) else 0
+            if held >= limit:
+                yield from self._converter_outcomes_of(Batch, group, source)
+                group, held = [], 0
+        if group:
+            yield from self._converter_outcomes_of(Batch, group, source)
+
+    def _converter_outcomes_of(self, Batch, group, source):
+        """Convert ``group`` as one batch; yield ``(uid, raw, origin, outcome)``."""
+        outcomes = Batch._converter_process_many([(raw, o) for _uid, raw, o in group], source)
+        for (uid, raw, message_origin), outcome in zip(group, outcomes, strict=True):
+            yield uid, raw, message_origin, outcome
+
+    def _converter_group_bytes(self):
+        """How many bytes of raw email a batch holds in memory at most before it is applied."""
+        return 8 * 1024 * 1024
 
     # -- backlog ranges: several workers on one folder --------------------
     def _converter_range_size(self):

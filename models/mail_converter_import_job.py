@@ -334,8 +334,7 @@ class MailConverterImportJob(models.Model):
         }
         counts, issues, failure = Counter(), [], None
         try:
-            for entry in reader.take(size):
-                outcome, issue = self._import_entry(entry, source, known)
+            for outcome, issue in self._import_entries(reader.take(size), source, known):
                 counts[outcome] += 1
                 if issue:
                     issues.append(issue)
@@ -364,6 +363,56 @@ class MailConverterImportJob(models.Model):
         if failure:
             self._import_fail(failure)
         return read
+
+    def _import_entries(self, entries, source, known):
+        """Run archive entries through the pipeline; yield each one's outcome and problem.
+
+        Readable entries are converted as one batch (``mail.converter.batch``), in groups of a
+        bounded size; one by one when batching is off.
+        """
+        Batch = self.env["mail.converter.batch"]
+        if not Batch._converter_batch_enabled():
+            for entry in entries:
+                yield self._import_entry(entry, source, known)
+            return
+        group, held = [], 0
+        entries = iter(entries)
+        while True:
+            try:
+                entry = next(entries)
+            except StopIteration:
+                break
+            except Exception:
+                # A broken archive stops here: what was read before it is still converted.
+                yield from self._import_group(Batch, group, source, known)
+                raise
+            if entry.error:
+                yield from self._import_group(Batch, group, source, known)
+                group, held = [], 0
+                yield self._import_entry(entry, source, known)
+                continue
+            group.append(entry)
+            held += len(entry.raw or b"")
+            if held >= self.env["mail.converter.folder"]._converter_group_bytes():
+                yield from self._import_group(Batch, group, source, known)
+                group, held = [], 0
+        yield from self._import_group(Batch, group, source, known)
+
+    def _import_group(self, Batch, group, source, known):
+        """Convert readable ``group`` entries as one batch; yield each one's outcome and problem."""
+        if not group:
+            return
+        items = [(entry.raw, self._import_origin(entry)) for entry in group]
+        for entry, (_raw, origin), log in zip(
+            group, items, Batch._converter_process_many(items, source), strict=True
+        ):
+            if isinstance(log, ConverterRetry):
+                log = log.log  # failed, kept: retried like any failure
+            if not log:
+                _logger.error("Mail import %s: %s could not be logged", self.id, entry.name)
+                yield "failed", self.env._("%(entry)s: could not be logged", entry=entry.name)
+                continue
+            yield self._import_outcome(log, known.get(origin.uidl)), ""
 
     def _import_entry(self, entry, source, known):
         """Run one archive entry through the pipeline; return its outcome and any problem to note."""

@@ -1,6 +1,6 @@
 from odoo import api, models
 
-from ..tools import privacy
+from ..tools import privacy, waves
 from ..tools.plan import MailDeferred
 from ..tools.run_cache import RunCache
 
@@ -23,6 +23,22 @@ class MailThread(models.AbstractModel):
             lambda: super(MailThread, self).fields_get(allfields, attributes),
         )
         return dict(described)
+
+    @api.model
+    def _converter_bulk_create(self, vals_list):
+        """Inside a wave of the converter's batch (``mail.converter.batch``): record what Odoo's
+        ``message_new`` chain creates, or hand back the record the wave made from exactly those
+        values. ``None`` outside a wave, or when a value differs (then created here)."""
+        bulk = waves.bulk_create_of(self.env.context)
+        if bulk is None:
+            return None
+        if bulk.capturing:
+            bulk.capture(self._name, vals_list)
+            return self.browse()
+        ids = bulk.serve(self._name, vals_list)
+        if ids is None:
+            raise waves.BulkMismatch(bulk.mismatch)
+        return self.browse(ids)
 
     @api.model
     def _routing_create_bounce_email(self, email_from, body_html, message, **mail_values):
@@ -155,6 +171,9 @@ class MailThread(models.AbstractModel):
     def _message_create(self, values_list):
         messages = super()._message_create(values_list)
         context = self.env.context
+        posted = waves.posted_of(context)
+        if posted is not None:
+            posted.extend(messages)
         imported = dict(context.get("mail_converter_private") or ())
         for message in messages:
             if privacy.is_importing(context):

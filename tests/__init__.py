@@ -28,5 +28,6 @@ from . import test_oauth
 from . import test_sender_auth
 from . import test_parser_bombs
 from . import test_spam_rights
+from . import test_batch
 from . import test_rpc_attacks
 from . import test_parsing

@@ -218,18 +218,18 @@ class TestImport(ImportCase):
         self.server.batch_size = 10
         job = self.import_file(make_mbox(messages), "resume.mbox")
         self.assertEqual(job.state, "queued", "30 messages wait for the scheduler")
-        original = type(self.env["mail.converter"])._process
+        original = type(self.env["mail.converter"])._converter_begin
         calls = []
 
-        def dying(model, raw, source, origin, retry_log=None):
+        def dying(model, raw, source, origin, **kwargs):
             calls.append(origin.uidl)
             if len(calls) == 15:  # in the middle of the second batch
                 raise WorkerKilled()
-            return original(model, raw, source, origin, retry_log=retry_log)
+            return original(model, raw, source, origin, **kwargs)
 
         # Not self.assertRaises: Odoo's rolls back what happened inside it, commits included.
         killed = False
-        with patch.object(type(self.env["mail.converter"]), "_process", dying):
+        with patch.object(type(self.env["mail.converter"]), "_converter_begin", dying):
             try:
                 self.run_scheduler()
             except WorkerKilled:
@@ -273,13 +273,13 @@ class TestImport(ImportCase):
         )
         self.server.create_outbound_contacts = True
         seen = []
-        original = type(self.env["mail.converter"])._process
+        original = type(self.env["mail.converter"])._converter_begin
 
-        def spy(model, raw, source, origin, retry_log=None):
+        def spy(model, raw, source, origin, **kwargs):
             seen.append(origin)
-            return original(model, raw, source, origin, retry_log=retry_log)
+            return original(model, raw, source, origin, **kwargs)
 
-        with patch.object(type(self.env["mail.converter"]), "_process", spy):
+        with patch.object(type(self.env["mail.converter"]), "_converter_begin", spy):
             job = self.import_file(raw, "offer.eml", direction="outbound")
         self.assertEqual(job.state, "done")
         self.assertTrue(seen[0].backlog, "imported mail is backlog: never acknowledged")

@@ -1,0 +1,436 @@
+"""A fetched batch, planned together and applied in waves.
+
+Every email of the batch is logged exactly once and planned first, writing
+nothing. The emails that do not depend on one another (``tools.waves``) form a
+wave, applied together: the wave's new contacts in one ``create``, its new
+tickets and leads in one ``create`` per model, with the values Odoo's own
+``message_new`` chain decides for each, then each email's message and the rest
+of its plan in batch order. An email that depends on an earlier one waits for
+the next wave and is planned again once that one is applied, so the outcome is
+the one email at a time gives (``tests/test_batch.py`` compares both).
+
+A wave runs in one savepoint. On any error it is rolled back and its emails go
+through the one-email path (``mail.converter._convert_logged``), each in its
+own savepoint, as if batching did not exist.
+"""
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from odoo import api, models, tools
+
+from ..tools import addresses, waves
+from ..tools.connection import Unreadable
+from ..tools.retry import ConverterRetry
+from ..tools.run_cache import RunCache
+
+_logger = logging.getLogger(__name__)
+
+# The classes (by module) whose versions of Odoo's gateway methods a wave is known to give
+# the same result as one email at a time: the MRO of these models on a standard install
+# with this module. Another module overriding one of them sends the emails one by one.
+BULK_METHODS = (
+    "create",
+    "message_new",
+    "message_update",
+    "message_post",
+    "_message_create",
+    "_message_post_after_hook",
+    "_notify_thread",
+    "_message_auto_subscribe_followers",
+)
+BULK_MODULES = frozenset(
+    {
+        "base",
+        "mail",
+        "sms",
+        "phone_validation",
+        "portal",
+        "rating",
+        "utm",
+        "sales_team",
+        "crm",
+        "crm_sms",
+        "crm_mail_plugin",
+        "helpdesk_mgmt",
+        "mail_converter",
+        "mail_bot",
+        "mail_plugin",
+        "snailmail",
+        "calendar",
+        "partner_autocomplete",
+        "contacts",
+        "account",
+        "iap_mail",
+        "privacy_lookup",
+        "microsoft_outlook",
+        "google_gmail",
+    }
+)
+
+
+@dataclass
+class Entry:
+    """One email of the batch, from its log row to its plan."""
+
+    index: int
+    raw: bytes
+    origin: object
+    summary: object = None
+    log: object = None
+    mail: object = None
+    plan: object = None
+    bulk: object = None  # its tools.waves.BulkCreate, when its record is made in bulk
+    contacts: dict = field(default_factory=dict)
+
+
+class MailConverterBatch(models.AbstractModel):
+    _name = "mail.converter.batch"
+    _description = "Mail converter: a fetched batch applied in waves"
+
+    @api.model
+    def _converter_batch_enabled(self):
+        """Whether fetched batches are applied in waves (system parameter
+        ``mail_converter.batch_apply``, on unless ``0``)."""
+        value = self.env["ir.config_parameter"].sudo().get_param("mail_converter.batch_apply")
+        return (value or "1").strip() != "0"
+
+    @api.model
+    def _converter_process_many(self, items, source):
+        """Convert ``items`` (``[(raw, origin)]``, in the server's order) exactly once each;
+        return, for each, its log row, ``None`` (not even logged) or the
+        :class:`ConverterRetry` of an email that collided with another worker."""
+        results = [None] * len(items)
+        entries = []
+        Converter = self.env["mail.converter"]
+        summaries, unseen = self._converter_look_up(items, source)
+        for index, (raw, origin) in enumerate(items):
+            try:
+                with self.env.cr.savepoint():
+                    if isinstance(raw, Unreadable):
+                        results[index] = Converter._process_unreadable(raw, source, origin)
+                        continue
+                    summary, log, convert = Converter._converter_begin(
+                        raw,
+                        source,
+                        origin,
+                        summary=summaries[index],
+                        unseen=bool(summaries[index]) and summaries[index].key in unseen,
+                    )
+            except Exception:  # noqa: BLE001 - one message never stops the others
+                _logger.exception("Mail converter: a message could not be logged")
+                continue
+            if convert:
+                entries.append(Entry(index, raw, origin, summary=summary, log=log))
+            else:
+                results[index] = Converter._converter_finish(log, origin)
+        todo = entries
+        while todo:
+            wave, todo = self._converter_next_wave(todo, source)
+            for entry, outcome in self._converter_apply_wave(wave, source):
+                results[entry.index] = outcome
+        return results
+
+    @api.model
+    def _converter_look_up(self, items, source):
+        """Summaries of ``items`` and the keys the log has no row for, in one query: a key
+        found once in the batch and not in the log is claimed without a look-up of its own."""
+        Converter = self.env["mail.converter"]
+        summaries = []
+        for raw, _origin in items:
+            try:
+                summaries.append(
+                    None
+                    if isinstance(raw, Unreadable)
+                    else Converter._converter_summarize(raw, source)
+                )
+            except Exception:  # noqa: BLE001 - summarized again, and logged, one by one
+                summaries.append(None)
+        keys = Counter(s.key for s in summaries if s)
+        single = [key for key, count in keys.items() if count == 1]
+        if not single:
+            return summaries, set()
+        logged = (
+            self.env["mail.converter.log"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("message_key", "in", single),
+                    ("state", "!=", "duplicate"),
+                    ("company_id", "=", source.company_id or False),
+                ],
+                ["message_key"],
+            )
+        )
+        return summaries, set(single) - set(logged.mapped("message_key"))
+
+    @api.model
+    def _converter_next_wave(self, todo, source):
+        """Split ``todo`` into the next wave (planned) and the emails that wait (unplanned).
+
+        First from the headers alone, conservatively (an email waits behind any earlier one
+        that shares an address or a thread with it), so an email that waits is not planned
+        in vain; then from the plans of the rest (the records they target, the automatic
+        replies they send).
+        """
+        now, later = waves.first_wave([self._converter_header_footprint(e, source) for e in todo])
+        candidates = [todo[i] for i in now]
+        self._converter_plan_all(candidates, source)
+        planned_now, planned_later = waves.first_wave(
+            [self._converter_footprint(e, source) for e in candidates],
+            self._converter_budgets(source),
+        )
+        waiting = [todo[i] for i in later] + [candidates[i] for i in planned_later]
+        return [candidates[i] for i in planned_now], sorted(waiting, key=lambda e: e.index)
+
+    @api.model
+    def _converter_contact_roles(self, entry, source):
+        """The headers whose unknown addresses the email may create contacts for (a superset of
+        what ``_plan_contacts`` and ``_plan_cc_followers`` create; override with them)."""
+        roles = {"from"}
+        if source.cc_followers == "all":
+            roles.add("cc")
+        if entry.origin.direction != "inbound":
+            roles |= {"to", "cc", "bcc"}
+        return roles
+
+    @api.model
+    def _converter_header_footprint(self, entry, source):
+        """What an email may read or change, from its headers only: every address it names
+        (except the mailbox's own), its sender and its thread."""
+        summary = entry.summary
+        own = source.own_addresses | source.mailbox_addresses
+        found = [a for a in addresses.collect(summary.address_headers) if a.email not in own]
+        roles = self._converter_contact_roles(entry, source)
+        references = tools.mail.unfold_references(summary.headers.get("references") or "")
+        references += tools.mail.unfold_references(summary.headers.get("in-reply-to") or "")
+        return waves.footprint(
+            sender=next((a.email for a in found if a.role == "from"), ""),
+            addresses=[a.email for a in found],
+            new_contacts=[a.email for a in found if a.role in roles],
+            target=None,
+            message_id=summary.message_id,
+            references=references,
+        )
+
+    # -- planning ---------------------------------------------------------------------
+    @api.model
+    def _converter_plan_all(self, entries, source):
+        """Read and plan each email, writing nothing; one that cannot be planned is left
+        without a plan and goes the one-email way (which records why)."""
+        Converter = self.env["mail.converter"].with_context(
+            mail_converter_run_cache=RunCache.of(source)
+        )
+        for entry in entries:
+            entry.mail = entry.plan = entry.bulk = None
+            entry.contacts = {}
+            try:
+                entry.mail, entry.plan = Converter._converter_read_plan(
+                    entry.raw, entry.summary, source, entry.origin, entry.log
+                )
+            except Exception:  # noqa: BLE001 - converted alone, where the failure is logged
+                _logger.debug("Mail converter: planning in a batch failed", exc_info=True)
+
+    @api.model
+    def _converter_budgets(self, source):
+        """Budgets the emails of a wave share: the automatic replies the mailbox may still send
+        this hour (every email planned to send one saw the same count)."""
+        if not source.server_id:
+            return {}
+        Ack = self.env["mail.converter.acknowledgement"]
+        sent = len(Ack._converter_hourly_reply_log_ids(source.server_id))
+        left = source.auto_reply_hourly_cap - sent
+        return {("auto_reply", source.server_id): max(left, 0)}
+
+    @api.model
+    def _converter_replies_to(self, plan):
+        """Addresses the plan sends an automatic reply to (acknowledgement, BCC explanation)."""
+        replies = []
+        if plan.auto_reply is not None and plan.auto_reply.yes:
+            replies.append(plan.auto_reply.detail.get("to"))
+        bcc = getattr(plan, "bcc", None)
+        if bcc is not None and bcc.explanation is not None and bcc.explanation.yes:
+            replies.append(bcc.explanation.detail.get("to") or bcc.sender)
+        return [r for r in replies if r]
+
+    @api.model
+    def _converter_footprint(self, entry, source):
+        """What the email's plan read and what applying it changes (:func:`tools.waves.footprint`)."""
+        if entry.plan is None:
+            # Unplanned: alone in its wave, after everything before it.
+            return waves.Footprint(claims={("unplanned", entry.index)}, needs={("any",)})
+        mail, plan = entry.mail, entry.plan
+        route = plan.route
+        msg_dict = mail.msg_dict
+        references = tools.mail.unfold_references(msg_dict.get("references") or "")
+        references += tools.mail.unfold_references(msg_dict.get("in_reply_to") or "")
+        replies = self._converter_replies_to(plan)
+        return waves.footprint(
+            sender=self._converter_sender(mail),
+            addresses=[a.email for a in mail.matches.addresses],
+            new_contacts=[new.address.email for new in plan.contacts],
+            target=(route.model, route.res_id) if route and route.res_id else None,
+            message_id=entry.summary.message_id,
+            references=references,
+            replies_to=replies,
+            counts=[("auto_reply", source.server_id)] if replies else [],
+        )
+
+    @api.model
+    def _converter_sender(self, mail):
+        """The sender's address, as the counters of acknowledgements and the loop guard key it."""
+        return self.env["mail.converter.planner"]._converter_sender(mail) or ""
+
+    # -- applying a wave ----------------------------------------------------------------
+    @api.model
+    def _converter_apply_wave(self, wave, source):
+        """Apply ``wave`` in bulk, or one email at a time after any error; yield each entry
+        with its outcome (log row or :class:`ConverterRetry`)."""
+        Converter = self.env["mail.converter"].with_context(
+            mail_converter_run_cache=RunCache.of(source)
+        )
+        planned = [e for e in wave if e.plan is not None]
+        if len(planned) > 1 and len(planned) == len(wave):
+            try:
+                with self.env.cr.savepoint():
+                    self._converter_bulk_contacts(planned, source)
+                    self._converter_bulk_records(planned, source)
+                    for entry in planned:
+                        self._converter_apply_one(Converter, entry, source)
+            except Exception as exc:  # noqa: BLE001 - the wave goes one email at a time
+                _logger.info(
+                    "Mail converter: a wave of %s emails is converted one by one: %s",
+                    len(wave),
+                    exc,
+                    exc_info=_logger.isEnabledFor(logging.DEBUG),
+                )
+                for entry in wave:
+                    entry.log.invalidate_recordset()
+                    yield entry, self._converter_apply_alone(Converter, entry, source)
+                return
+            for entry in planned:
+                yield entry, Converter._converter_finish(entry.log, entry.origin)
+            return
+        for entry in wave:
+            # Alone in its wave, its plan was made from the current state, as one by one.
+            alone = len(wave) == 1 and entry.plan is not None
+            planned_now = (entry.mail, entry.plan) if alone else None
+            yield entry, self._converter_apply_alone(Converter, entry, source, planned_now)
+
+    @api.model
+    def _converter_apply_one(self, Converter, entry, source):
+        """Carry out one planned email of a wave and finish its log row (inside the wave)."""
+        converter = Converter
+        if entry.bulk is not None:
+            entry.bulk.capturing = False
+            converter = Converter.with_context(mail_converter_bulk=entry.bulk)
+        values = converter._converter_apply(
+            entry.plan, entry.mail, source, entry.log, new_contacts=entry.contacts
+        )
+        if entry.bulk is not None and entry.bulk.left():
+            raise waves.BulkMismatch(entry.summary.message_id)
+        entry.mail.budget.check("apply")
+        entry.log.write(dict({"too_large": False}, **values, error=False))
+        Converter._keep_original(entry.log, entry.raw, source)
+
+    @api.model
+    def _converter_apply_alone(self, Converter, entry, source, planned=None):
+        """The one-email path for an email of the batch: its own savepoint, its failure recorded;
+        planned again unless ``planned`` (its mail and plan) is given."""
+        try:
+            with self.env.cr.savepoint():
+                Converter._convert_logged(
+                    entry.raw, entry.summary, source, entry.origin, entry.log, planned
+                )
+        except ConverterRetry as retry:
+            return retry
+        except Exception:  # noqa: BLE001 - one message never stops the others
+            _logger.exception("Mail converter: %s could not be converted", entry.summary.key)
+            return None
+        return Converter._converter_finish(entry.log, entry.origin)
+
+    @api.model
+    def _converter_bulk_contacts(self, entries, source):
+        """Create the new contacts of all ``entries`` at once: one claim, one ``create``."""
+        wanted = [(entry, new) for entry in entries for new in entry.plan.contacts]
+        if not wanted:
+            return
+        Contacts = self.env["mail.converter"]
+        self.env["mail.converter.contact.claim"].sudo()._converter_claim(
+            {new.address.email.lower() for _entry, new in wanted}
+        )
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(mail_create_nolog=True, tracking_disable=True)
+        )
+        partners = Partner.create([Contacts._contact_values(new, source) for _e, new in wanted])
+        for (entry, new), partner in zip(wanted, partners, strict=True):
+            entry.contacts[new.address.email] = partner
+
+    @api.model
+    def _converter_bulk_records(self, entries, source):
+        """Create the new tickets and leads of ``entries`` in one ``create`` per model, with
+        the values Odoo's ``message_new`` chain gives each (captured, then served back)."""
+        Converter = self.env["mail.converter"]
+        captured = []
+        for entry in entries:
+            if not self._converter_bulk_eligible(entry):
+                continue
+            entry.bulk = waves.BulkCreate()
+            Converter.with_context(
+                mail_converter_bulk=entry.bulk,
+                mail_converter_private=Converter._privacy_context(entry.plan, entry.mail),
+            )._converter_capture_new(entry.plan, entry.mail, source, entry.contacts)
+            captured.append(entry)
+        by_model = defaultdict(list)
+        for entry in captured:
+            for model, values_list in entry.bulk.captured.items():
+                by_model[model].append((entry, values_list))
+        for model, parts in by_model.items():
+            Model = self._converter_bulk_model(model, source)
+            records = Model.create([dict(values) for _entry, vl in parts for values in vl])
+            start = 0
+            for entry, values_list in parts:
+                entry.bulk.created_from(model, records[start : start + len(values_list)].ids)
+                start += len(values_list)
+
+    @api.model
+    def _converter_bulk_eligible(self, entry):
+        """Whether the email's new record can be made in bulk: a plain email creating a record
+        of a model whose gateway methods all come from known classes."""
+        plan = entry.plan
+        route = plan.route
+        return bool(
+            plan.state == "done"
+            and plan.kind == "mail"
+            and route
+            and route.creates
+            and not route.new_contact
+            and route.model in self.env
+            and self._converter_bulk_allowed(route.model)
+        )
+
+    @api.model
+    @tools.ormcache("model")
+    def _converter_bulk_allowed(self, model):
+        """Whether every class defining one of :data:`BULK_METHODS` for ``model`` is known."""
+        for cls in type(self.env[model]).__mro__:
+            names = BULK_METHODS if cls.__module__.startswith("odoo.addons.") else ()
+            if any(name in vars(cls) for name in names):
+                if cls.__module__.split(".")[2] not in BULK_MODULES:
+                    return False
+        return True
+
+    @api.model
+    def _converter_bulk_model(self, model, source):
+        """``model`` in the environment Odoo's gateway creates records in (``message_new``)."""
+        MailThread = self.env["mail.converter.reader"]._converter_mail_thread(source)
+        return (
+            MailThread.with_context(attachments_mime_plainxml=True)
+            .env[model]
+            .with_context(mail_create_nosubscribe=True, mail_create_nolog=True)
+            .with_user(self.env.uid)
+            .sudo()
+        )

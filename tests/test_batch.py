@@ -1,0 +1,389 @@
+"""Batch apply (``mail.converter.batch``): a batch applied in waves gives, field by field, what
+one email at a time gives.
+
+The same corpus is converted twice from the same starting state: one email at a time
+(``mail_converter.batch_apply`` = 0), then rolled back, then batched. Everything a user
+could see is compared, except record ids, sequence numbers and order.
+"""
+
+import os
+import re
+import sys
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.tests import new_test_user, tagged
+
+from ..tools import waves
+from .common import make_email
+from .test_special import DATA, SpecialMailCase, TestBounces, sample
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+import corpus as bench_corpus  # noqa: E402
+
+BATCH_LOGGER = "odoo.addons.mail_converter.models.mail_converter_batch"
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestBatchParity(SpecialMailCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.rita = new_test_user(
+            cls.env, login="batch_rita", name="Rita Rep", email="rita@company.example"
+        )
+        Partner = cls.env["res.partner"]
+        cls.karl = Partner.create({"name": "Karl Customer", "email": "karl@customer.example"})
+        cls.gone = Partner.create({"name": "Gone Customer", "email": "gone@customer.example"})
+        cls.ticket = cls.env["helpdesk.ticket"].create(
+            {"name": "Quotation", "description": "Quotation", "partner_id": cls.gone.id}
+        )
+        cls.quote = TestBounces.send(
+            cls.ticket, cls.gone, "<batch-quote@company.example>", "Your quotation"
+        )
+        cls.server.write(
+            {
+                "batch_size": 200,
+                "converter_cc_followers": "all",
+                "auto_reply_template_id": cls.env.ref(
+                    "mail_converter.mail_template_ticket_acknowledgement"
+                ).id,
+            }
+        )
+        cls.bcc_server = cls.make_server(
+            user="sales",
+            batch_size=200,
+            bcc_logging=True,
+            bcc_user_ids=[fields.Command.set(cls.rita.ids)],
+        )
+        cls.pec_server = cls.make_server(user="archive", batch_size=200, is_pec=True)
+
+    def corpus(self):
+        """HTML, Cc lists, attachments and replies inside the batch (the benchmark's corpus),
+        new senders writing twice, private mail, bounces (genuine and forged), BCC logging."""
+        mails = bench_corpus.generate(40, seed=11)
+        mails[5:5] = [
+            make_email(
+                "First question",
+                email_from="New Person <new.person@fresh.example>",
+                message_id="<first-question@fresh.example>",
+            ),
+            make_email(
+                "Private matter",
+                email_from="Paula <paula@private.example>",
+                headers={"Sensitivity": "Private"},
+                message_id="<private-matter@private.example>",
+            ),
+        ]
+        mails[12:12] = [
+            make_email(
+                "Second question",
+                email_from="New Person <new.person@fresh.example>",
+                message_id="<second-question@fresh.example>",
+            ),
+            TestBounces.report(["gone@customer.example"], self.quote.message_id),
+            TestBounces.report(["karl@customer.example"], "<made-up@company.example>"),
+        ]
+        return mails
+
+    def bcc_corpus(self):
+        """BCC logging: representatives' mail to customers, and strangers' (explained)."""
+        mails = []
+        for n in range(6):
+            mails.append(
+                make_email(
+                    f"Our offer {n}",
+                    email_from="Rita Rep <rita@company.example>",
+                    to="Karl <karl@customer.example>" if n % 2 else f"lead{n}@prospect.example",
+                    headers={"Bcc": "sales-log@company.example"},
+                    message_id=f"<offer-{n}@company.example>",
+                )
+            )
+            mails.append(
+                make_email(
+                    f"Hello {n}",
+                    email_from=f"stranger{n % 3}@else.example",
+                    to="karl@customer.example",
+                    headers={"Bcc": "sales-log@company.example"},
+                    message_id=f"<hello-{n}@else.example>",
+                )
+            )
+        return mails
+
+    def pec_corpus(self):
+        """Certified mail (PEC): a message and its receipts."""
+        return [sample("pec", name) for name in sorted(os.listdir(os.path.join(DATA, "pec")))]
+
+    def convert(self, batched):
+        """Convert the corpus from the server and return what a user would see."""
+        self.env["ir.config_parameter"].set_param(
+            "mail_converter.batch_apply", "1" if batched else "0"
+        )
+        self._reset_mail_server()
+        for user, mails in (
+            ("support", self.corpus()),
+            ("sales", self.bcc_corpus()),
+            ("archive", self.pec_corpus()),
+        ):
+            for raw in mails:
+                self.append(raw, user=user)
+        self.env.flush_all()
+        before = {
+            model: max(self.env[model].sudo().with_context(active_test=False).search([]).ids or [0])
+            for model in SNAPSHOT_MODELS
+        }
+        for server in (self.server, self.bcc_server, self.pec_server):
+            self.fetch(server)
+        return Snapshot(self.env, before).take()
+
+    def test_batched_is_identical_to_one_email_at_a_time(self):
+        self.env.flush_all()
+        self.env.cr.execute("SAVEPOINT batch_parity")
+        one_by_one = self.convert(batched=False)
+        self.env.cr.execute("ROLLBACK TO SAVEPOINT batch_parity")
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        with (
+            patch.object(waves, "first_wave", wraps=waves.first_wave) as first_wave,
+            self.assertNoLogs(BATCH_LOGGER, "INFO"),
+        ):
+            batched = self.convert(batched=True)
+        # Waves really happened: several emails together, and some waited for others.
+        sizes = [(len(now), len(later)) for now, later in first_wave_result(first_wave)]
+        self.assertGreater(max(now for now, _later in sizes), 10, sizes)
+        self.assertTrue(any(later for _now, later in sizes), sizes)
+        self.assertEqual(sorted(one_by_one), sorted(batched))
+        for key in one_by_one:
+            self.assertEqual(one_by_one[key], batched[key], key)
+        # The corpus exercised what it claims to.
+        logs = one_by_one["mail.converter.log"]
+        kinds = {(row["state"], row["kind"]) for row in logs}
+        expected = {
+            ("done", "mail"),
+            ("bounce", "bounce"),
+            ("done", "bcc"),
+            ("rejected", "bcc"),
+            ("done", "pec"),
+        }
+        self.assertTrue(expected <= kinds, kinds)
+        self.assertTrue(any(row["private"] for row in logs))
+        self.assertTrue(one_by_one["mail.mail"])
+
+
+def first_wave_result(mock):
+    """``(now, later)`` of each call of the spied :func:`tools.waves.first_wave`."""
+    for args, _kwargs in mock.call_args_list:
+        yield waves.first_wave(*args)
+
+
+SNAPSHOT_MODELS = (
+    "res.partner",
+    "helpdesk.ticket",
+    "crm.lead",
+    "mail.message",
+    "mail.mail",
+    "mail.followers",
+    "mail.notification",
+    "mail.activity",
+    "mail.tracking.value",
+    "mail.converter.log",
+    "ir.attachment",
+)
+
+# A bounce note says when the mail was returned.
+TIME = re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\s?([AP]M)?|\b\d{1,4}[/-]\d{1,2}[/-]\d{1,4}\b")
+ID_IN_URL = re.compile(r"(/odoo/[\w.]+/|/web/image/|/web/content/|res_id=|#id=|/my/[\w]+/)\d+")
+TOKEN = re.compile(r"access_token=[\w-]+")
+
+
+def ordered(rows):
+    """``rows`` in a stable order, whatever mix of values they hold."""
+    return sorted(rows, key=repr)
+
+
+class Snapshot:
+    """What changed since ``before`` (the highest id of each model), with ids replaced by
+    labels: a record by the Message-ID of the email that created it, a contact by its address."""
+
+    def __init__(self, env, before):
+        self.env = env(su=True, context=dict(env.context, active_test=False))
+        self.before = before
+        self.labels = {}
+        self.numbers = None
+
+    def new(self, model):
+        return self.env[model].search([("id", ">", self.before[model])])
+
+    def label(self, record):
+        if not record:
+            return False
+        key = (record._name, record.id)
+        if key not in self.labels:
+            if record.id <= self.before.get(record._name, 0):
+                self.labels[key] = f"{record._name}:existing:{record.display_name}"
+            elif record._name == "res.partner":
+                self.labels[key] = f"partner:{record.email_normalized or record.name}"
+            else:
+                log = self.env["mail.converter.log"].search(
+                    [("model", "=", record._name), ("res_id", "=", record.id)],
+                    order="message_key",
+                    limit=1,
+                )
+                self.labels[key] = f"{record._name}:{log.message_key or record.display_name}"
+        return self.labels[key]
+
+    def text(self, value):
+        value = str(value or "")
+        value = TOKEN.sub("access_token=T", ID_IN_URL.sub(lambda m: m.group(1) + "N", value))
+        value = TIME.sub("T", value)
+        if self.numbers is None:
+            tickets = self.env["helpdesk.ticket"].search([("number", "!=", False)])
+            self.numbers = {t.number: self.label(t) for t in tickets}
+        for number, label in self.numbers.items():
+            value = value.replace(number, label)
+        return value
+
+    def record(self, record):
+        return (
+            f"{record.model}/{self.label(self.env[record.model].browse(record.res_id))}"
+            if (record.model and record.res_id)
+            else False
+        )
+
+    def take(self):
+        snap = {}
+        snap["res.partner"] = ordered(
+            (
+                self.label(p),
+                p.name,
+                p.email,
+                self.label(p.parent_id),
+                p.company_id.name,
+                p.mail_converter_created,
+                p.message_bounce,
+                p.active,
+            )
+            for p in self.new("res.partner")
+        )
+        changed_partners = self.env["res.partner"].search(
+            [("id", "<=", self.before["res.partner"]), ("email", "!=", False)]
+        )
+        snap["existing contacts"] = ordered(
+            (p.name, p.email, p.message_bounce) for p in changed_partners
+        )
+        snap["helpdesk.ticket"] = ordered(
+            (
+                self.label(t),
+                t.name,
+                self.text(t.description),
+                self.label(t.partner_id),
+                t.partner_email,
+                t.email_cc,
+                t.stage_id.name,
+                t.team_id.name,
+                t.user_id.login,
+                t.priority,
+                t.channel_id.name,
+                t.company_id.name,
+                t.mail_converter_followup,
+                t.active,
+            )
+            for t in self.new("helpdesk.ticket")
+        )
+        snap["crm.lead"] = ordered(
+            (self.label(lead), lead.name, lead.email_from, self.label(lead.partner_id))
+            for lead in self.new("crm.lead")
+        )
+        messages = self.new("mail.message")
+        snap["mail.message"] = ordered(
+            (
+                self.record(m),
+                m.message_type,
+                m.subtype_id.name,
+                self.label(m.author_id),
+                m.email_from,
+                m.message_id if m.message_type == "email" else "generated",
+                m.parent_id.message_id
+                if m.parent_id.message_type == "email"
+                else bool(m.parent_id),
+                m.reply_to,
+                self.text(m.subject),
+                self.text(m.body),
+                m.mail_converter_private,
+                tuple(sorted((a.name, a.checksum) for a in m.attachment_ids)),
+                tuple(ordered(map(self.label, m.partner_ids))),
+            )
+            for m in messages
+        )
+        snap["mail.notification"] = ordered(
+            (
+                self.record(n.mail_message_id),
+                self.text(n.mail_message_id.subject),
+                self.label(n.res_partner_id),
+                n.notification_type,
+                n.is_read,
+                n.notification_status,
+            )
+            for n in self.new("mail.notification")
+        )
+        snap["mail.followers"] = ordered(
+            (
+                f"{f.res_model}/{self.label(self.env[f.res_model].browse(f.res_id))}",
+                self.label(f.partner_id),
+                tuple(sorted(f.subtype_ids.mapped("name"))),
+            )
+            for f in self.new("mail.followers")
+        )
+        snap["mail.mail"] = ordered(
+            (
+                m.email_to,
+                self.text(m.subject),
+                m.state,
+                self.record(m.mail_message_id),
+                self.text(m.body_html),
+            )
+            for m in self.new("mail.mail")
+        )
+        snap["mail.activity"] = ordered(
+            (a.res_model, a.summary, a.user_id.login, a.activity_type_id.name)
+            for a in self.new("mail.activity")
+        )
+        snap["mail.tracking.value"] = ordered(
+            (
+                self.record(t.mail_message_id),
+                t.field_id.name,
+                t.old_value_char,
+                t.new_value_char,
+            )
+            for t in self.new("mail.tracking.value")
+        )
+        snap["mail.converter.log"] = ordered(
+            {
+                "key": log.message_key,
+                "state": log.state,
+                "kind": log.kind,
+                "reason": self.text(log.reason),
+                "record": self.label(self.env[log.model].browse(log.res_id))
+                if log.model
+                else False,
+                "rule": log.rule_id.name,
+                "private": log.private,
+                "auto_reply": (log.auto_reply_state, self.text(log.auto_reply_reason)),
+                "sender_auth": log.sender_auth,
+                "links": tuple(
+                    ordered(
+                        (
+                            k.model,
+                            self.label(self.env[k.model].browse(k.res_id)),
+                            k.role,
+                            self.text(k.reason),
+                        )
+                        for k in log.link_ids
+                    )
+                ),
+            }
+            for log in self.new("mail.converter.log")
+        )
+        return snap

@@ -254,7 +254,9 @@ class MailConverter(models.AbstractModel):
         ``planned``: the ``(mail, plan)`` a batch already made, from the current state."""
         try:
             with self.env.cr.savepoint():
-                values = self._convert(raw, summary, source, origin, log, planned)
+                # Only when given: overrides of _convert written before it took ``planned``.
+                given = {"planned": planned} if planned else {}
+                values = self._convert(raw, summary, source, origin, log, **given)
                 log.write(dict({"too_large": False}, **values, error=False))
                 self._keep_original(log, raw, source)
         except Exception as exc:  # noqa: BLE001 - recorded on the log, retried later

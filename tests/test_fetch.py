@@ -162,11 +162,11 @@ class TestFetch(MailConverterDovecotCase):
         good = self.append(make_email(subject="Fine", message_id="<fine@customer.example>"))
         original = type(self.env["mail.converter"])._convert
 
-        def convert(model, raw, summary, source, origin, log):
+        def convert(model, raw, summary, source, origin, log, **kwargs):
             if summary.subject == "Explodes":
                 model.env["helpdesk.ticket"].create({"name": "half-done", "description": "x"})
                 raise RuntimeError("database on fire")
-            return original(model, raw, summary, source, origin, log)
+            return original(model, raw, summary, source, origin, log, **kwargs)
 
         with patch.object(type(self.env["mail.converter"]), "_convert", convert):
             self.fetch()

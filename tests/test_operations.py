@@ -502,10 +502,10 @@ class TestDashboard(MailConverterCase):
         self.append(make_email(subject="Dash other"), user="sales")
         original = type(self.env["mail.converter"])._convert
 
-        def convert(model, raw, summary, source, origin, log):
+        def convert(model, raw, summary, source, origin, log, **kwargs):
             if summary.subject == "Dash fails":
                 raise ValueError("boom")
-            return original(model, raw, summary, source, origin, log)
+            return original(model, raw, summary, source, origin, log, **kwargs)
 
         with patch.object(type(self.env["mail.converter"]), "_convert", convert):
             self.fetch()

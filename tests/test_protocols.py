@@ -47,10 +47,10 @@ class TestProtocols(MailConverterDovecotCase):
         self.append(make_email(subject="Pop failing", message_id="<pop-fail@customer.example>"))
         original = type(self.env["mail.converter"])._convert
 
-        def convert(model, raw, summary, source, origin, log):
+        def convert(model, raw, summary, source, origin, log, **kwargs):
             if summary.subject == "Pop failing":
                 raise ValueError("cannot convert yet")
-            return original(model, raw, summary, source, origin, log)
+            return original(model, raw, summary, source, origin, log, **kwargs)
 
         from unittest.mock import patch
 

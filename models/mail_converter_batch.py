@@ -267,7 +267,7 @@ class MailConverterBatch(models.AbstractModel):
         references += tools.mail.unfold_references(msg_dict.get("in_reply_to") or "")
         replies = self._converter_replies_to(plan)
         return waves.footprint(
-            sender=self._converter_sender(mail),
+            sender=self.env["mail.converter.planner"]._converter_sender(mail) or "",
             addresses=[a.email for a in mail.matches.addresses],
             new_contacts=[new.address.email for new in plan.contacts],
             target=(route.model, route.res_id) if route and route.res_id else None,
@@ -276,11 +276,6 @@ class MailConverterBatch(models.AbstractModel):
             replies_to=replies,
             counts=[("auto_reply", source.server_id)] if replies else [],
         )
-
-    @api.model
-    def _converter_sender(self, mail):
-        """The sender's address, as the counters of acknowledgements and the loop guard key it."""
-        return self.env["mail.converter.planner"]._converter_sender(mail) or ""
 
     # -- applying a wave ----------------------------------------------------------------
     @api.model

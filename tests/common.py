@@ -171,6 +171,30 @@ class MailConverterCase(TransactionCase):
         return self.env["helpdesk.ticket"].search([("name", "=", subject)])
 
 
+def customer_ticket(env, login, name):
+    """Acme (with a website), its contact Carla, a helpdesk user ``login`` and Carla's ticket
+    assigned to them: the record people of the trust tests. Returns the four records."""
+    Partner = env["res.partner"]
+    acme = Partner.create(
+        {"name": "Acme", "is_company": True, "website": "https://www.acme.example"}
+    )
+    carla = Partner.create(
+        {"name": "Carla Customer", "email": "carla@acme.example", "parent_id": acme.id}
+    )
+    user = env["res.users"].create(
+        {
+            "name": name,
+            "login": login,
+            "email": login,
+            "group_ids": [fields.Command.link(env.ref("helpdesk_mgmt.group_helpdesk_user").id)],
+        }
+    )
+    ticket = env["helpdesk.ticket"].create(
+        {"name": "Broken printer", "description": "x", "partner_id": carla.id, "user_id": user.id}
+    )
+    return acme, carla, user, ticket
+
+
 def start_dovecot(cls, users=MAILBOX_USERS):
     """Start a private Dovecot on loopback for test class ``cls``; stopped and removed after it."""
     directory = tempfile.mkdtemp(prefix="mc-dovecot-")

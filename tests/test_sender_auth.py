@@ -5,7 +5,7 @@ Each test is an attack, run against the real Dovecot."""
 from odoo import fields
 from odoo.tests import tagged
 
-from .common import MailConverterDovecotCase, make_email
+from .common import MailConverterDovecotCase, customer_ticket, make_email
 
 SPOOFED_FROM = b"From: =?utf-8?q?rep=40ourcompany=2Ecom?= <attacker@evil.example>\r\n"
 
@@ -21,30 +21,8 @@ class TestSenderAuth(MailConverterDovecotCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.server.auth_servers = "mx.google.com"
-        Partner = cls.env["res.partner"]
-        cls.acme = Partner.create(
-            {"name": "Acme", "is_company": True, "website": "https://www.acme.example"}
-        )
-        cls.carla = Partner.create(
-            {"name": "Carla Customer", "email": "carla@acme.example", "parent_id": cls.acme.id}
-        )
-        cls.rep = cls.env["res.users"].create(
-            {
-                "name": "Rep",
-                "login": "rep@ourcompany.com",
-                "email": "rep@ourcompany.com",
-                "group_ids": [
-                    fields.Command.link(cls.env.ref("helpdesk_mgmt.group_helpdesk_user").id)
-                ],
-            }
-        )
-        cls.ticket = cls.env["helpdesk.ticket"].create(
-            {
-                "name": "Broken printer",
-                "description": "x",
-                "partner_id": cls.carla.id,
-                "user_id": cls.rep.id,
-            }
+        cls.acme, cls.carla, cls.rep, cls.ticket = customer_ticket(
+            cls.env, "rep@ourcompany.com", "Rep"
         )
 
     def _raw_spoof(self, subject, message_id):

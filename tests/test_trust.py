@@ -3,7 +3,7 @@
 from odoo import fields
 from odoo.tests import tagged
 
-from .common import MailConverterCase, make_email
+from .common import MailConverterCase, customer_ticket, make_email
 
 
 @tagged("post_install", "-at_install", "mail_converter")
@@ -11,30 +11,8 @@ class TestTrust(MailConverterCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        Partner = cls.env["res.partner"]
-        cls.acme = Partner.create(
-            {"name": "Acme", "is_company": True, "website": "https://www.acme.example"}
-        )
-        cls.carla = Partner.create(
-            {"name": "Carla Customer", "email": "carla@acme.example", "parent_id": cls.acme.id}
-        )
-        cls.agent = cls.env["res.users"].create(
-            {
-                "name": "Agent Smith",
-                "login": "agent-trust@company.example",
-                "email": "agent-trust@company.example",
-                "group_ids": [
-                    fields.Command.link(cls.env.ref("helpdesk_mgmt.group_helpdesk_user").id)
-                ],
-            }
-        )
-        cls.ticket = cls.env["helpdesk.ticket"].create(
-            {
-                "name": "Broken printer",
-                "description": "x",
-                "partner_id": cls.carla.id,
-                "user_id": cls.agent.id,
-            }
+        cls.acme, cls.carla, cls.agent, cls.ticket = customer_ticket(
+            cls.env, "agent-trust@company.example", "Agent Smith"
         )
 
     def _tagged(self, subject_prefix, email_from, message_id):

@@ -69,8 +69,8 @@ class StageClock:
     def count_queries(self):
         original = Cursor.execute
         clock = self
-        # MC_BENCH_TRACE=<text>: which code paths issue the queries containing <text>.
-        trace = os.environ.get("MC_BENCH_TRACE")
+        # MC_BENCH_TRACE=<text>[||<text>...]: which code paths issue the queries containing <text>.
+        trace = [t for t in os.environ.get("MC_BENCH_TRACE", "").split("||") if t]
         self.traces = Counter()
         # MC_BENCH_SQLSTATS=1: count queries by shape.
         self.shapes = Counter() if os.environ.get("MC_BENCH_SQLSTATS") else None
@@ -87,13 +87,15 @@ class StageClock:
                     return original(cr, query, params, log_exceptions)
                 finally:
                     clock.shape_seconds[shape] += time.perf_counter() - start
-            if trace and trace in (query.code if hasattr(query, "code") else str(query)):
+            text = query.code if hasattr(query, "code") else str(query)
+            hit = next((t for t in trace if t in text), None) if trace else None
+            if hit:
                 frames = [
                     f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
                     for f in traceback.extract_stack()[-14:-2]
                     if "/odoo/orm/" not in f.filename
                 ]
-                clock.traces[" < ".join(reversed(frames[-6:]))] += 1
+                clock.traces[f"[{hit[:30]}] " + " < ".join(reversed(frames[-6:]))] += 1
             return original(cr, query, params, log_exceptions)
 
         Cursor.execute = execute

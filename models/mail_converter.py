@@ -199,10 +199,16 @@ class MailConverter(models.AbstractModel):
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(query, log_exceptions=False)
-                return Log.browse(self.env.cr.fetchone()[0])
+                log = Log.browse(self.env.cr.fetchone()[0])
         except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure):
             # Committed by a concurrent worker after this transaction's snapshot was taken.
             return None
+        # What was just inserted need not be read back (privacy and retries read these).
+        log._update_cache({name: values[name] for name in self._log_claim_cached}, validate=False)
+        return log
+
+    # Fields of a claimed row whose inserted value is put in the cache at once.
+    _log_claim_cached = ("private", "state", "attempts")
 
     @api.model
     def _seen_again(self, log, source):

@@ -22,6 +22,7 @@ from odoo import api, models, tools
 
 from ..tools import addresses, waves
 from ..tools.connection import Unreadable
+from ..tools.prefetch import Prefetch
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
 
@@ -103,8 +104,9 @@ class MailConverterBatch(models.AbstractModel):
         :class:`ConverterRetry` of an email that collided with another worker."""
         results = [None] * len(items)
         entries = []
-        Converter = self.env["mail.converter"]
-        summaries, unseen = self._converter_look_up(items, source)
+        prefetch = Prefetch()
+        Converter = self.env["mail.converter"].with_context(mail_converter_prefetch=prefetch)
+        summaries, unseen = self._converter_look_up(items, source, prefetch)
         for index, (raw, origin) in enumerate(items):
             try:
                 with self.env.cr.savepoint():
@@ -133,9 +135,11 @@ class MailConverterBatch(models.AbstractModel):
         return results
 
     @api.model
-    def _converter_look_up(self, items, source):
+    def _converter_look_up(self, items, source, prefetch=None):
         """Summaries of ``items`` and the keys the log has no row for, in one query: a key
-        found once in the batch and not in the log is claimed without a look-up of its own."""
+        found once in the batch and not in the log is claimed without a look-up of its own.
+        ``prefetch`` (:class:`tools.prefetch.Prefetch`) also gets what logging the batch
+        asks of every email: the privacy flags of its addresses."""
         Converter = self.env["mail.converter"]
         summaries = []
         for raw, _origin in items:
@@ -147,6 +151,8 @@ class MailConverterBatch(models.AbstractModel):
                 )
             except Exception:  # noqa: BLE001 - summarized again, and logged, one by one
                 summaries.append(None)
+        if prefetch is not None:
+            self._converter_prefetch_batch([s for s in summaries if s], source, prefetch)
         keys = Counter(s.key for s in summaries if s)
         single = [key for key, count in keys.items() if count == 1]
         if not single:
@@ -164,6 +170,19 @@ class MailConverterBatch(models.AbstractModel):
             )
         )
         return summaries, set(single) - set(logged.mapped("message_key"))
+
+    @api.model
+    def _converter_prefetch_batch(self, summaries, source, prefetch):
+        """Ask once, for the whole batch, what logging and planning ask of each email: the
+        privacy flags of its addresses (into ``prefetch``) and which of them are Odoo's
+        aliases (into the run's cache, which Odoo's own parsing asks too)."""
+        self.env["mail.converter"]._converter_prefetch_flagged(summaries, prefetch)
+        emails = list(
+            dict.fromkeys(
+                a.email for summary in summaries for a in addresses.collect(summary.address_headers)
+            )
+        )
+        self.env["mail.converter.planner"]._converter_aliases(emails, source)
 
     @api.model
     def _converter_next_wave(self, todo, source):
@@ -219,8 +238,9 @@ class MailConverterBatch(models.AbstractModel):
     def _converter_plan_all(self, entries, source):
         """Read and plan each email, writing nothing; one that cannot be planned is left
         without a plan and goes the one-email way (which records why)."""
+        prefetch = self._converter_prefetch_round(entries, source)
         Converter = self.env["mail.converter"].with_context(
-            mail_converter_run_cache=RunCache.of(source)
+            mail_converter_run_cache=RunCache.of(source), mail_converter_prefetch=prefetch
         )
         for entry in entries:
             entry.mail = entry.plan = entry.bulk = None
@@ -231,6 +251,21 @@ class MailConverterBatch(models.AbstractModel):
                 )
             except Exception:  # noqa: BLE001 - converted alone, where the failure is logged
                 _logger.debug("Mail converter: planning in a batch failed", exc_info=True)
+
+    @api.model
+    def _converter_prefetch_round(self, entries, source):
+        """What planning ``entries`` asks of each email, read once for all of them: the
+        records their addresses match, whether their Message-IDs are in Odoo already. Valid
+        for this planning round only (applying a wave changes both)."""
+        prefetch = Prefetch()
+        emails = [
+            a.email for entry in entries for a in addresses.collect(entry.summary.address_headers)
+        ]
+        self.env["mail.converter.reader"]._converter_prefetch_match(emails, source, prefetch)
+        self.env["mail.converter.planner"]._converter_prefetch_in_odoo(
+            [entry.summary.message_id for entry in entries], prefetch
+        )
+        return prefetch
 
     @api.model
     def _converter_budgets(self, source):

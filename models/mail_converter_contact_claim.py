@@ -38,17 +38,20 @@ class MailConverterContactClaim(models.Model):
         transaction began, a contact for one of them."""
         if not emails:
             return
-        for email in sorted(emails):
-            # Never waits: a busy address is retried after this batch, not blocked on.
-            self.env.cr.execute(
-                SQL(
-                    "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
-                    CLAIM_LOCK_NAMESPACE,
-                    email,
-                )
+        # One statement for all addresses. Never waits: a busy address is retried after this
+        # batch, not blocked on (the locks taken meanwhile are held to the end of the
+        # transaction, as they would be one by one).
+        self.env.cr.execute(
+            SQL(
+                "SELECT e FROM unnest(%s::text[]) WITH ORDINALITY AS t(e, n) "
+                "WHERE NOT pg_try_advisory_xact_lock(%s, hashtext(e)) ORDER BY n",
+                sorted(emails),
+                CLAIM_LOCK_NAMESPACE,
             )
-            if not self.env.cr.fetchone()[0]:
-                raise ContactBeingCreated(email)
+        )
+        busy = self.env.cr.fetchone()
+        if busy:
+            raise ContactBeingCreated(busy[0])
         rows = SQL(", ").join(SQL("(%s, now() at time zone 'UTC')", e) for e in sorted(emails))
         self.env.cr.execute(
             SQL(

@@ -20,6 +20,7 @@ from odoo import api, models, tools
 from ..tools import mime
 from ..tools import rules as rules_engine
 from ..tools.plan import MailDeferred, Plan, Route
+from ..tools.prefetch import prefetch_of
 
 # One concern per model: special mail, privacy, trust... each with its stages and their apply
 # code; the planner and the pipeline (mail.converter) both inherit them.
@@ -218,12 +219,34 @@ class MailConverterPlanner(models.AbstractModel):
         return None
 
     @api.model
+    def _converter_prefetch_in_odoo(self, message_ids, prefetch):
+        """Find the messages of all ``message_ids`` in one query, for
+        :meth:`_converter_already_in_odoo` to find in ``prefetch`` (the same 20 at most)."""
+        message_ids = list(dict.fromkeys(filter(None, message_ids)))
+        if not message_ids:
+            return
+        found = {}
+        for message in (
+            self.env["mail.message"]
+            .sudo()
+            .search_fetch([("message_id", "in", message_ids)], ["message_id"])
+        ):
+            ids = found.setdefault(message.message_id, [])
+            if len(ids) < 20:
+                ids.append(message.id)
+        prefetch.fill("in_odoo", message_ids, found)
+
+    @api.model
     def _converter_already_in_odoo(self, message_id, source):
         """Whether Odoo holds the email ``message_id`` already: sent from this database, or
         imported for the mailbox's company (another company's import of it does not count)."""
-        messages = (
-            self.env["mail.message"].sudo().search([("message_id", "=", message_id)], limit=20)
-        )
+        prefetch = prefetch_of(self.env.context)
+        if prefetch is not None and prefetch.knows("in_odoo", [message_id]):
+            messages = self.env["mail.message"].sudo().browse(prefetch.get("in_odoo", message_id))
+        else:
+            messages = (
+                self.env["mail.message"].sudo().search([("message_id", "=", message_id)], limit=20)
+            )
         if not messages or not source.company_id:
             return bool(messages)
         others = (

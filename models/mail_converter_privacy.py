@@ -8,6 +8,7 @@ from markupsafe import Markup
 from odoo import api, models
 
 from ..tools import addresses, privacy
+from ..tools.prefetch import prefetch_of
 
 
 class MailConverterPrivacy(models.AbstractModel):
@@ -126,31 +127,58 @@ class MailConverterPrivacy(models.AbstractModel):
         ``Sensitivity`` header, or a flagged contact (or its company) among From, To and Cc."""
         if privacy.private_sensitivity(summary.headers.get("sensitivity")):
             return True
+        emails = self._converter_summary_emails(summary)
+        if not emails:
+            return False
+        prefetch = prefetch_of(self.env.context)
+        if prefetch is not None and prefetch.knows("flagged", emails):
+            return any(prefetch.get("flagged", email) for email in emails)
+        return bool(self._converter_flagged_emails(emails))
+
+    @api.model
+    def _converter_summary_emails(self, summary):
+        """The addresses of From, To and Cc, as the log row's privacy flag looks them up."""
         # The hostile-header-safe parser: Python's own recurses on crafted comments.
-        emails = {
+        return {
             address.email
             for address in addresses.collect(
                 {name: summary.address_headers.get(name, ()) for name in ("from", "to", "cc")}
             )
         }
+
+    @api.model
+    def _converter_flagged_emails(self, emails):
+        """Those of ``emails`` held by a contact flagged private, or whose company is (one query;
+        archived contacts count)."""
         if not emails:
-            return False
+            return set()
         flagged = [
             ("mail_converter_import_private", "=", True),
             ("mail_converter_all_private", "=", True),
         ]
-        return bool(
+        partners = (
             self.env["res.partner"]
             .sudo()
             .with_context(active_test=False)
-            .search_count(
+            .search_fetch(
                 [("email_normalized", "in", list(emails))]
                 + ["|", "|", "|"]
                 + flagged
                 + [("commercial_partner_id." + f, op, v) for f, op, v in flagged],
-                limit=1,
+                ["email_normalized"],
             )
         )
+        return set(partners.mapped("email_normalized")) & set(emails)
+
+    @api.model
+    def _converter_prefetch_flagged(self, summaries, prefetch):
+        """Look the privacy flags of every address of ``summaries`` up at once, for
+        :meth:`_converter_summary_private` to read from ``prefetch``."""
+        emails = set()
+        for summary in summaries:
+            emails |= self._converter_summary_emails(summary)
+        flagged = self._converter_flagged_emails(emails)
+        prefetch.fill("flagged", emails, dict.fromkeys(flagged, True))
 
     @api.model
     def _converter_log_private(self, plan, log):

@@ -11,6 +11,7 @@ from ..tools import addresses, matcher, mime, pec, privacy
 from ..tools.plan import (
     Mail,
 )
+from ..tools.prefetch import prefetch_of
 from ..tools.run_cache import RunCache
 
 
@@ -119,6 +120,30 @@ class MailConverterReader(models.AbstractModel):
         """
         if not emails:
             return [], {}
+        prefetch = prefetch_of(self.env.context)
+        if prefetch is not None and prefetch.knows("match", emails):
+            # Each row depends on its own address only: the batch's rows for these addresses.
+            rows = [
+                row for email in dict.fromkeys(emails) for row in prefetch.get("match", email) or ()
+            ]
+            rows.sort(key=lambda row: (row[0], row[1]))
+            return self._converter_match_rows(rows)
+        return self._converter_match_rows(self._converter_match_query(emails, source))
+
+    @api.model
+    def _converter_prefetch_match(self, emails, source, prefetch):
+        """Read the candidates of all ``emails`` in one query, for
+        :meth:`_converter_match_candidates` to find in ``prefetch``."""
+        emails = list(dict.fromkeys(emails))
+        rows = {}
+        for row in self._converter_match_query(emails, source):
+            rows.setdefault(row[2], []).append(row)
+        prefetch.fill("match", emails, rows)
+
+    @api.model
+    def _converter_match_query(self, emails, source):
+        """The rows of the match query for ``emails``: ``(model, id, address, name, exclude,
+        company id, company name, company exclude)``, ordered by model and id."""
         self.env["res.partner"].flush_model(
             [
                 "email_normalized",
@@ -161,6 +186,11 @@ class MailConverterReader(models.AbstractModel):
                 company=source.company_id or None,
             )
         )
+        return self.env.cr.fetchall()
+
+    @api.model
+    def _converter_match_rows(self, rows):
+        """Candidates and companies from rows of :meth:`_converter_match_query`."""
         candidates, companies = [], {}
         for (
             model,
@@ -171,7 +201,7 @@ class MailConverterReader(models.AbstractModel):
             company_id,
             company_name,
             company_exclude,
-        ) in self.env.cr.fetchall():
+        ) in rows:
             candidates.append(matcher.Candidate(model, res_id, address, name or "", bool(exclude)))
             if company_id:
                 companies[res_id] = (company_id, company_name, bool(company_exclude))

@@ -173,7 +173,7 @@ class MailThread(models.AbstractModel):
         context = self.env.context
         posted = waves.posted_of(context)
         if posted is not None:
-            posted.extend(messages)
+            posted.collect(messages, values_list)
         imported = dict(context.get("mail_converter_private") or ())
         for message in messages:
             if privacy.is_importing(context):

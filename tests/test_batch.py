@@ -12,6 +12,7 @@ import sys
 from unittest.mock import patch
 
 from odoo import fields
+from odoo.sql_db import Cursor
 from odoo.tests import new_test_user, tagged
 
 from ..tools import waves
@@ -170,6 +171,54 @@ class TestBatchParity(SpecialMailCase):
         self.assertTrue(expected <= kinds, kinds)
         self.assertTrue(any(row["private"] for row in logs))
         self.assertTrue(one_by_one["mail.mail"])
+
+
+@tagged("post_install", "-at_install", "mail_converter")
+class TestBatchReads(SpecialMailCase):
+    """What planning asks of every email is read once per batch (or per wave), not per email."""
+
+    SHAPES = {
+        "match": "SELECT 'res.partner', p.id",
+        "privacy flags": '"res_partner"."email_normalized" IN',
+        "already in Odoo": '"mail_message"."message_id" IN',
+        "contact claims": "pg_try_advisory_xact_lock(",
+    }
+
+    def test_one_query_per_batch_for_what_every_email_asks(self):
+        self.server.write({"batch_size": 50})
+        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        count = 8
+        for n in range(count):
+            self.append(
+                make_email(
+                    f"Batch reads {n}",
+                    email_from=f"Sender {n} <sender{n}@reads.example>",
+                    cc=f"colleague{n}@reads.example",
+                    message_id=f"<batch-reads-{n}@reads.example>",
+                )
+            )
+        seen = dict.fromkeys(self.SHAPES, 0)
+        original_execute = Cursor.execute
+
+        def execute(cr, query, params=None, log_exceptions=True):
+            text = query.code if hasattr(query, "code") else str(query)
+            for name, shape in self.SHAPES.items():
+                if shape in text and (name != "privacy flags" or "_private" in text):
+                    seen[name] += 1
+            return original_execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", execute):
+            self.fetch()
+        tickets = self.env["helpdesk.ticket"].search([("name", "like", "Batch reads")])
+        self.assertEqual(len(tickets), count)
+        self.assertEqual(
+            set(tickets.partner_id.mapped("email")),
+            {f"sender{n}@reads.example" for n in range(count)},
+        )
+        # One planning round and one wave here: each at most twice, however many emails.
+        for name, queries in seen.items():
+            self.assertLessEqual(queries, 2, f"{name}: {queries} queries for {count} emails")
+        self.assertGreater(seen["match"], 0, "the match query is counted")
 
 
 def first_wave_result(mock):

@@ -144,14 +144,20 @@ def bulk_create_of(context):
 class Posted(list):
     """The context marker (``mail_converter_posted``) collecting the messages Odoo's gateway
     creates while the converter posts an email, so the pipeline finds its message without
-    searching for it."""
+    searching for it. Items are ``(message, values)``: the values it was created from, so
+    finding it reads nothing back from the database."""
 
     __slots__ = ()
 
+    def collect(self, messages, values_list):
+        """Remember ``messages`` (a recordset) created from ``values_list``, in order."""
+        self.extend(zip(messages, values_list, strict=False))
+
     def find(self, message_id, model, res_id):
         """The last collected message with ``message_id`` on record ``model``/``res_id``."""
-        for message in reversed(self):
-            if (message.message_id, message.model, message.res_id) == (message_id, model, res_id):
+        for message, values in reversed(self):
+            key = (values.get("message_id"), values.get("model"), values.get("res_id"))
+            if key == (message_id, model, res_id):
                 return message
         return None
 

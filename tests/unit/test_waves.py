@@ -103,17 +103,19 @@ class TestBulkCreate(unittest.TestCase):
 
 class TestPosted(unittest.TestCase):
     def test_finds_the_last_message_of_the_record(self):
-        def message(mid, model, res_id):
-            return type("M", (), {"message_id": mid, "model": model, "res_id": res_id})()
-
-        first, other, last = (
-            message("<1@x>", "helpdesk.ticket", 1),
-            message("<1@x>", "crm.lead", 1),
-            message("<1@x>", "helpdesk.ticket", 1),
+        first, other, last = object(), object(), object()
+        posted = Posted()
+        posted.collect(
+            [first, other],
+            [
+                {"message_id": "<1@x>", "model": "helpdesk.ticket", "res_id": 1},
+                {"message_id": "<1@x>", "model": "crm.lead", "res_id": 1},
+            ],
         )
-        posted = Posted([first, other, last])
+        posted.collect([last], [{"message_id": "<1@x>", "model": "helpdesk.ticket", "res_id": 1}])
         self.assertIs(posted.find("<1@x>", "helpdesk.ticket", 1), last)
         self.assertIsNone(posted.find("<2@x>", "helpdesk.ticket", 1))
+        self.assertIsNone(posted.find("<1@x>", "helpdesk.ticket", 2))
 
 
 if __name__ == "__main__":

@@ -203,12 +203,12 @@ class MailConverter(models.AbstractModel):
         except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure):
             # Committed by a concurrent worker after this transaction's snapshot was taken.
             return None
-        # What was just inserted need not be read back (privacy and retries read these).
+        # What was just inserted need not be read back (privacy, retries and links read these).
         log._update_cache({name: values[name] for name in self._log_claim_cached}, validate=False)
         return log
 
     # Fields of a claimed row whose inserted value is put in the cache at once.
-    _log_claim_cached = ("private", "state", "attempts")
+    _log_claim_cached = ("private", "state", "attempts", "company_id")
 
     @api.model
     def _seen_again(self, log, source):

@@ -18,7 +18,7 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from odoo import api, models, tools
+from odoo import Command, api, models, tools
 
 from ..tools import addresses, waves
 from ..tools.connection import Unreadable
@@ -265,6 +265,9 @@ class MailConverterBatch(models.AbstractModel):
         self.env["mail.converter.planner"]._converter_prefetch_in_odoo(
             [entry.summary.message_id for entry in entries], prefetch
         )
+        self.env["mail.converter.planner"]._converter_prefetch_companies(
+            {addresses.email_domain(email) for email in emails}, source, prefetch
+        )
         return prefetch
 
     @api.model
@@ -326,8 +329,10 @@ class MailConverterBatch(models.AbstractModel):
                 with self.env.cr.savepoint():
                     self._converter_bulk_contacts(planned, source)
                     self._converter_bulk_records(planned, source)
+                    links = []
                     for entry in planned:
-                        self._converter_apply_one(Converter, entry, source)
+                        links += self._converter_apply_one(Converter, entry, source)
+                    self._converter_bulk_links(links)
             except Exception as exc:  # noqa: BLE001 - the wave goes one email at a time
                 _logger.info(
                     "Mail converter: a wave of %s emails is converted one by one: %s",
@@ -350,7 +355,8 @@ class MailConverterBatch(models.AbstractModel):
 
     @api.model
     def _converter_apply_one(self, Converter, entry, source):
-        """Carry out one planned email of a wave and finish its log row (inside the wave)."""
+        """Carry out one planned email of a wave and finish its log row (inside the wave);
+        return the values of its links, created with the wave's (:meth:`_converter_bulk_links`)."""
         converter = Converter
         if entry.bulk is not None:
             entry.bulk.capturing = False
@@ -361,8 +367,21 @@ class MailConverterBatch(models.AbstractModel):
         if entry.bulk is not None and entry.bulk.left():
             raise waves.BulkMismatch(entry.summary.message_id)
         entry.mail.budget.check("apply")
+        commands = values.pop("link_ids", [])
+        links = [dict(c[2], log_id=entry.log.id) for c in commands if c[0] == Command.CREATE]
+        others = [c for c in commands if c[0] != Command.CREATE]
+        if others:  # an override's own commands are written as it gave them
+            values["link_ids"] = others
         entry.log.write(dict({"too_large": False}, **values, error=False))
         Converter._keep_original(entry.log, entry.raw, source)
+        return links
+
+    @api.model
+    def _converter_bulk_links(self, values_list):
+        """Create the links of a wave's log rows at once (each email's were new: a row being
+        converted has none, see ``_converter_apply``)."""
+        if values_list:
+            self.env["mail.converter.link"].sudo().create(values_list)
 
     @api.model
     def _converter_apply_alone(self, Converter, entry, source, planned=None):

@@ -1,12 +1,14 @@
 """Contacts created for unknown addresses: which ones (plan) and creating them (apply)."""
 
 from odoo import api, models
+from odoo.fields import Domain
 
 from ..tools import addresses, bans, matcher
 from ..tools.addresses import full_name
 from ..tools.plan import (
     NewContact,
 )
+from ..tools.prefetch import prefetch_of
 
 
 class MailConverterContacts(models.AbstractModel):
@@ -156,11 +158,46 @@ class MailConverterContacts(models.AbstractModel):
         companies of another company than the mailbox's (multi-company)."""
         if not domain or addresses.is_freemail(domain):
             return self.env["res.partner"]
-        scope = [("is_company", "=", True), ("website", "ilike", domain)]
-        if source and source.company_id:
-            scope.append(("company_id", "in", [source.company_id, False]))
+        prefetch = prefetch_of(self.env.context)
+        key = (domain, source and source.company_id)
+        if prefetch is not None and prefetch.knows("company_domain", [key]):
+            ids = prefetch.get("company_domain", key)
+            return self.env["res.partner"].sudo().browse(ids)
+        scope = self._converter_company_scope([("website", "ilike", domain)], source)
         companies = self.env["res.partner"].sudo().search(scope, limit=20, order="id")
         return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
+
+    @api.model
+    def _converter_company_scope(self, website_domain, source):
+        """The domain of companies a website condition may find for the mailbox."""
+        scope = [("is_company", "=", True), *website_domain]
+        if source and source.company_id:
+            scope.append(("company_id", "in", [source.company_id, False]))
+        return scope
+
+    @api.model
+    def _converter_prefetch_companies(self, domains, source, prefetch):
+        """Find the companies of all ``domains`` in one query, for
+        :meth:`_converter_company_for_domain` to find in ``prefetch``. A domain whose
+        website search would go past its 20 first candidates is left to ask alone."""
+        domains = sorted({d for d in domains if d and not addresses.is_freemail(d)})
+        if not domains or not source.link_company_by_domain:
+            return
+        websites = Domain.OR([[("website", "ilike", d)] for d in domains])
+        companies = (
+            self.env["res.partner"]
+            .sudo()
+            .search_fetch(self._converter_company_scope(websites, source), ["website"], order="id")
+        )
+        answers, known = {}, []
+        for domain in domains:
+            found = [c for c in companies if domain in (c.website or "").lower()]
+            exact = [c.id for c in found if addresses.website_domain(c.website) == domain]
+            if exact and found.index(next(c for c in found if c.id == exact[0])) >= 20:
+                continue  # not among the first 20 a search of its own reads
+            known.append((domain, source.company_id))
+            answers[domain, source.company_id] = exact[:1]
+        prefetch.fill("company_domain", known, answers)
 
     @api.model
     def _converter_ticket_sender_to_create(self, mail, source, plan):

@@ -182,18 +182,24 @@ class TestBatchReads(SpecialMailCase):
         "privacy flags": '"res_partner"."email_normalized" IN',
         "already in Odoo": '"mail_message"."message_id" IN',
         "contact claims": "pg_try_advisory_xact_lock(",
+        "company by website": '"res_partner"."website" ILIKE',
+        "links": 'INSERT INTO "mail_converter_link"',
+        "log rows read back": 'FROM "mail_converter_log" WHERE "mail_converter_log"."id" IN',
     }
 
     def test_one_query_per_batch_for_what_every_email_asks(self):
-        self.server.write({"batch_size": 50})
+        self.server.write({"batch_size": 50, "link_company_by_domain": True})
         self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        company = self.env["res.partner"].create(
+            {"name": "Reads Three Ltd", "is_company": True, "website": "https://www.reads3.example"}
+        )
         count = 8
         for n in range(count):
             self.append(
                 make_email(
                     f"Batch reads {n}",
-                    email_from=f"Sender {n} <sender{n}@reads.example>",
-                    cc=f"colleague{n}@reads.example",
+                    email_from=f"Sender {n} <sender{n}@reads{n}.example>",
+                    cc=f"colleague{n}@reads{n}.example",
                     message_id=f"<batch-reads-{n}@reads.example>",
                 )
             )
@@ -213,8 +219,12 @@ class TestBatchReads(SpecialMailCase):
         self.assertEqual(len(tickets), count)
         self.assertEqual(
             set(tickets.partner_id.mapped("email")),
-            {f"sender{n}@reads.example" for n in range(count)},
+            {f"sender{n}@reads{n}.example" for n in range(count)},
         )
+        # The contact of a company's domain joins it, as one email at a time does.
+        joined = tickets.partner_id.filtered("parent_id")
+        self.assertEqual(joined.mapped("email"), ["sender3@reads3.example"])
+        self.assertEqual(joined.parent_id, company)
         # One planning round and one wave here: each at most twice, however many emails.
         for name, queries in seen.items():
             self.assertLessEqual(queries, 2, f"{name}: {queries} queries for {count} emails")

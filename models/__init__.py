@@ -33,6 +33,7 @@ from . import mail_converter_log
 from . import mail_converter_rule
 from . import mail_converter_rule_condition
 from . import mail_converter_tag
+from . import mail_gateway_allowed
 from . import mail_message
 from . import mail_thread
 from . import mail_thread_blacklist

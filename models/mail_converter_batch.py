@@ -255,8 +255,9 @@ class MailConverterBatch(models.AbstractModel):
     @api.model
     def _converter_prefetch_round(self, entries, source):
         """What planning ``entries`` asks of each email, read once for all of them: the
-        records their addresses match, whether their Message-IDs are in Odoo already. Valid
-        for this planning round only (applying a wave changes both)."""
+        records their addresses match, whether their Message-IDs are in Odoo already, the
+        companies of their domains, whether Odoo's loop guard lets their senders through.
+        Valid for this planning round only (applying a wave changes the first two)."""
         prefetch = Prefetch()
         emails = [
             a.email for entry in entries for a in addresses.collect(entry.summary.address_headers)
@@ -268,6 +269,7 @@ class MailConverterBatch(models.AbstractModel):
         self.env["mail.converter.planner"]._converter_prefetch_companies(
             {addresses.email_domain(email) for email in emails}, source, prefetch
         )
+        self.env["mail.gateway.allowed"]._converter_prefetch_allowed(emails, prefetch)
         return prefetch
 
     @api.model

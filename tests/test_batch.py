@@ -16,6 +16,7 @@ from odoo.sql_db import Cursor
 from odoo.tests import new_test_user, tagged
 
 from ..tools import waves
+from ..tools.prefetch import Prefetch
 from .common import make_email
 from .test_special import DATA, SpecialMailCase, TestBounces, sample
 
@@ -185,6 +186,7 @@ class TestBatchReads(SpecialMailCase):
         "company by website": '"res_partner"."website" ILIKE',
         "links": 'INSERT INTO "mail_converter_link"',
         "log rows read back": 'FROM "mail_converter_log" WHERE "mail_converter_log"."id" IN',
+        "loop guard allow-list": 'FROM "mail_gateway_allowed"',
     }
 
     def test_one_query_per_batch_for_what_every_email_asks(self):
@@ -229,6 +231,23 @@ class TestBatchReads(SpecialMailCase):
         for name, queries in seen.items():
             self.assertLessEqual(queries, 2, f"{name}: {queries} queries for {count} emails")
         self.assertGreater(seen["match"], 0, "the match query is counted")
+
+    def test_prefetched_allow_list_answers_as_the_database(self):
+        Allowed = self.env["mail.gateway.allowed"]
+        Allowed.create([{"email": "robot@loop.example"}, {"email": "Robot <robot@loop.example>"}])
+        prefetch = Prefetch()
+        Allowed._converter_prefetch_allowed(["robot@loop.example", "human@loop.example"], prefetch)
+        prefetched = Allowed.with_context(mail_converter_prefetch=prefetch)
+        for email in ("robot@loop.example", "human@loop.example", "other@loop.example"):
+            domain = [("email_normalized", "=", email)]
+            self.assertEqual(prefetched.search_count(domain), Allowed.search_count(domain), email)
+        self.assertEqual(
+            prefetched.search_count([("email_normalized", "=", "robot@loop.example")]), 2
+        )
+        # Another question is asked of the database.
+        self.assertEqual(
+            prefetched.search_count([("email_normalized", "like", "%@loop.example")]), 2
+        )
 
 
 def first_wave_result(mock):

@@ -466,7 +466,9 @@ class MailConverter(models.AbstractModel):
     def _converter_capture_new(self, plan, mail, source, new_contacts):
         """Run Odoo's ``message_new`` for the plan's new record as ``_message_route_process``
         does, under a capturing :class:`tools.waves.BulkCreate` (in the context): the
-        values it would create are recorded, nothing is written."""
+        values it would create are recorded, nothing is written. The chain stops at the
+        create of the route's record (:class:`tools.waves.Captured`); what it does with
+        that record runs when the wave serves it."""
         MailThread, msg_dict, routes = self._converter_route_message(
             plan, mail, source, new_contacts
         )
@@ -478,7 +480,10 @@ class MailConverter(models.AbstractModel):
             .env[model]
             .with_context(mail_create_nosubscribe=True, mail_create_nolog=True)
         )
-        Model.with_user(user_id).sudo().message_new(msg_dict, custom_values)
+        try:
+            Model.with_user(user_id).sudo().message_new(msg_dict, custom_values)
+        except waves.Captured:
+            pass  # the record's values are captured; the rest of the chain runs when serving
 
     @api.model
     def _apply_followup(self, record, message):

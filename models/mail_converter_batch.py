@@ -429,7 +429,7 @@ class MailConverterBatch(models.AbstractModel):
         for entry in entries:
             if not self._converter_bulk_eligible(entry):
                 continue
-            entry.bulk = waves.BulkCreate()
+            entry.bulk = waves.BulkCreate(stop_at=entry.plan.route.model)
             Converter.with_context(
                 mail_converter_bulk=entry.bulk,
                 mail_converter_private=Converter._privacy_context(entry.plan, entry.mail),

@@ -34,6 +34,8 @@ class MailThread(models.AbstractModel):
             return None
         if bulk.capturing:
             bulk.capture(self._name, vals_list)
+            if bulk.stop_at == self._name:
+                raise waves.Captured(self._name)
             return self.browse()
         ids = bulk.serve(self._name, vals_list)
         if ids is None:

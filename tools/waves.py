@@ -92,10 +92,13 @@ class BulkCreate:
     context can carry it.
     """
 
-    __slots__ = ("captured", "created", "capturing", "mismatch")
+    __slots__ = ("captured", "created", "capturing", "mismatch", "stop_at")
 
-    def __init__(self):
+    def __init__(self, stop_at=None):
         self.mismatch = ""
+        # Capturing ends at the create of this model (the route's record): what the chain
+        # does after it only runs when serving (see :class:`Captured`).
+        self.stop_at = stop_at
         self.captured = {}  # model -> [values]
         self.created = {}  # model -> [(values, record id)] still to hand out
         self.capturing = True
@@ -129,6 +132,11 @@ class BulkCreate:
     def left(self):
         """Whether records made in bulk were not handed out (the chain created fewer)."""
         return any(self.created.values())
+
+
+class Captured(Exception):  # noqa: N818 - control flow, not an error
+    """Raised by ``create`` while capturing, once the route's record is captured: the rest of
+    the ``message_new`` chain works on that record, which does not exist yet."""
 
 
 class BulkMismatch(Exception):

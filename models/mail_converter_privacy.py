@@ -46,8 +46,16 @@ class MailConverterPrivacy(models.AbstractModel):
         or their company's), in the order of the plan's links."""
         partner_ids = {link.res_id for link in plan.links if link.model == "res.partner"}
         lead_ids = {link.res_id for link in plan.links if link.model == "crm.lead"}
-        holders = []
         route = plan.route
+        # Planning and applying ask the same of the same records: once is enough.
+        checked = (
+            route and (route.model, route.res_id),
+            frozenset(partner_ids),
+            frozenset(lead_ids),
+        )
+        if plan.flag_reasons and plan.flag_reasons[0] == checked:
+            return list(plan.flag_reasons[1])
+        holders = []
         if route and route.res_id and route.model in self.env:
             record = self.env[route.model].sudo().browse(route.res_id).exists()
             if record and hasattr(record, "_mail_converter_privacy_holders"):
@@ -82,6 +90,7 @@ class MailConverterPrivacy(models.AbstractModel):
                 reason = self._converter_flag_privacy_reason(record)
                 if reason and reason not in reasons:
                     reasons.append(reason)
+        plan.flag_reasons = (checked, tuple(reasons))
         return reasons
 
     @api.model

@@ -92,6 +92,8 @@ class Plan:
     verdicts: list = field(default_factory=list)  # one line per rule
     private: bool = False
     private_reasons: list = field(default_factory=list)
+    # (what was checked, reasons) of the last look at the flags of the records it concerns
+    flag_reasons: tuple = ()
     author_id: int = 0  # the contact who wrote it, when the addresses tell
     author_new_contact: str = ""  # ...or the contact this plan creates
     assignee_id: int = 0  # responsible of a new record

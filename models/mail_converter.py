@@ -457,10 +457,24 @@ class MailConverter(models.AbstractModel):
             msg_dict["author_id"] = author
         if reset_bounce:
             self._apply_reset_bounce(plan, mail, MailThread, msg_dict)
-        msg_dict.update(MailThread._message_parse_post_process(message, msg_dict, routes))
+        msg_dict.update(self._converter_post_process(MailThread, message, msg_dict, routes))
         if mail.sender_auth and mail.sender_auth.untrusted:
             msg_dict["author_id"] = False  # Odoo's guess from email_from is not proof
         return MailThread, msg_dict, routes
+
+    @api.model
+    def _converter_post_process(self, MailThread, message, msg_dict, routes):
+        """Odoo's ``_message_parse_post_process`` (author and recipients for the routes). A
+        wave's email asks it twice, capturing its new record's values and posting: the
+        answer of the first is kept on its :class:`tools.waves.BulkCreate` for the second
+        (the same routes; no contact is made in between: the wave's came first)."""
+        bulk = waves.bulk_create_of(self.env.context)
+        if bulk is not None and not bulk.capturing and bulk.post_processed is not None:
+            return waves.copy_values(bulk.post_processed)
+        values = MailThread._message_parse_post_process(message, msg_dict, routes)
+        if bulk is not None and bulk.capturing:
+            bulk.post_processed = waves.copy_values(values)
+        return values
 
     @api.model
     def _converter_capture_new(self, plan, mail, source, new_contacts):

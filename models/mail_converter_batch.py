@@ -182,7 +182,10 @@ class MailConverterBatch(models.AbstractModel):
                 a.email for summary in summaries for a in addresses.collect(summary.address_headers)
             )
         )
-        self.env["mail.converter.planner"]._converter_aliases(emails, source)
+        # In the run's cache, whose alias domains Odoo's own look-up reads too.
+        self.env["mail.converter.planner"].with_context(
+            mail_converter_run_cache=RunCache.of(source)
+        )._converter_aliases(emails, source)
 
     @api.model
     def _converter_next_wave(self, todo, source):

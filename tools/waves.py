@@ -92,10 +92,11 @@ class BulkCreate:
     context can carry it.
     """
 
-    __slots__ = ("captured", "created", "capturing", "mismatch", "stop_at")
+    __slots__ = ("captured", "created", "capturing", "mismatch", "stop_at", "post_processed")
 
     def __init__(self, stop_at=None):
         self.mismatch = ""
+        self.post_processed = None  # Odoo's author and recipients, found while capturing
         # Capturing ends at the create of this model (the route's record): what the chain
         # does after it only runs when serving (see :class:`Captured`).
         self.stop_at = stop_at
@@ -132,6 +133,11 @@ class BulkCreate:
     def left(self):
         """Whether records made in bulk were not handed out (the chain created fewer)."""
         return any(self.created.values())
+
+
+def copy_values(values):
+    """A copy of ``values`` whose lists are copies too (Odoo may extend them in place)."""
+    return {key: list(value) if isinstance(value, list) else value for key, value in values.items()}
 
 
 class Captured(Exception):  # noqa: N818 - control flow, not an error

@@ -5,7 +5,14 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from tools.waves import BulkCreate, Posted, bulk_create_of, first_wave, footprint  # noqa: E402
+from tools.waves import (  # noqa: E402
+    BulkCreate,
+    Posted,
+    bulk_create_of,
+    copy_values,
+    first_wave,
+    footprint,
+)
 
 
 def fp(sender, addresses=(), new=(), target=None, mid=None, refs=()):
@@ -99,6 +106,16 @@ class TestBulkCreate(unittest.TestCase):
         self.assertIsNone(bulk_create_of({"mail_converter_bulk": {"captured": {}}}))
         marker = BulkCreate()
         self.assertIs(bulk_create_of({"mail_converter_bulk": marker}), marker)
+
+
+class TestCopyValues(unittest.TestCase):
+    def test_lists_are_not_shared(self):
+        values = {"author_id": 3, "partner_ids": [1, 2]}
+        copied = copy_values(values)
+        copied["partner_ids"].append(9)
+        self.assertEqual(values, {"author_id": 3, "partner_ids": [1, 2]})
+        self.assertEqual(BulkCreate(stop_at="helpdesk.ticket").stop_at, "helpdesk.ticket")
+        self.assertIsNone(BulkCreate().post_processed)
 
 
 class TestPosted(unittest.TestCase):

@@ -87,8 +87,10 @@ class StageClock:
                     return original(cr, query, params, log_exceptions)
                 finally:
                     clock.shape_seconds[shape] += time.perf_counter() - start
-            text = query.code if hasattr(query, "code") else str(query)
-            hit = next((t for t in trace if t in text), None) if trace else None
+            hit = None
+            if trace:
+                text = query.code if hasattr(query, "code") else str(query)
+                hit = next((t for t in trace if t in text), None)
             if hit:
                 frames = [
                     f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"

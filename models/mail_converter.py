@@ -56,16 +56,19 @@ class MailConverter(models.AbstractModel):
         return self._converter_finish(log, origin)
 
     @api.model
-    def _converter_begin(self, raw, source, origin, retry_log=None, summary=None, unseen=False):
+    def _converter_begin(
+        self, raw, source, origin, retry_log=None, summary=None, unseen=False, claimed=None
+    ):
         """Log ``raw`` exactly once and turn away what is too large to import; return its
         summary, its log row and whether it is to be converted now. ``unseen``: a batch
-        already looked its key up and found no row (see ``_log_register``)."""
+        already looked its key up and found no row, ``claimed``: a batch already claimed
+        its row (see ``_log_register``)."""
         summary = summary or self._converter_summarize(raw, source)
         if retry_log:
             log, todo = retry_log, "convert"
             log._converter_count_attempt()
         else:
-            log, todo = self._log_register(summary, source, origin, unseen=unseen)
+            log, todo = self._log_register(summary, source, origin, unseen=unseen, claimed=claimed)
         if todo != "convert":
             return summary, log, False
         Planner = self.env["mail.converter.planner"]
@@ -147,14 +150,17 @@ class MailConverter(models.AbstractModel):
         }
 
     @api.model
-    def _log_register(self, summary, source, origin, unseen=False):
+    def _log_register(self, summary, source, origin, unseen=False, claimed=None):
         """Record this copy of the email in the log: claim it, log another copy as a duplicate,
         follow a renumbered folder, or count a new attempt. Return the row and ``convert``,
         ``handled`` or ``skip``.
 
         ``unseen`` skips the look-up when the caller's look-up of a whole batch found no row
         for this key; the claim still decides against any worker that logged it since.
+        ``claimed``: the row the caller already claimed for it (``_log_claim_many``).
         """
+        if claimed:
+            return claimed, "convert"
         Log = self.env["mail.converter.log"].sudo()
         if unseen:
             primary, verdict = Log, "new"
@@ -181,31 +187,61 @@ class MailConverter(models.AbstractModel):
         a savepoint, with Odoo's "bad query" report switched off for it (an explicit
         ``log_exceptions=False`` rather than a logging filter).
         """
+        logs = self._log_insert([(summary, origin)], source)
+        return logs[0] if logs else None
+
+    @api.model
+    def _log_claim_many(self, emails, source):
+        """Claim all ``emails`` (``[(summary, origin)]``, keys the log has no row for) in one
+        insert; return ``{key: log row}``, empty when any of them was claimed by another
+        worker meanwhile: then each is claimed alone (``_log_register``), as without a batch."""
+        if not emails:
+            return {}
+        logs = self._log_insert(emails, source)
+        return {summary.key: log for (summary, _origin), log in zip(emails, logs, strict=True)}
+
+    @api.model
+    def _log_insert(self, emails, source):
+        """Insert one failed log row per ``(summary, origin)`` in one statement, in a savepoint;
+        return the rows in order, or ``[]`` when the unique index refused any of them."""
         Log = self.env["mail.converter.log"].sudo()
-        values = dict(self._log_values(summary, source, origin), state="failed")
-        columns = list(values)
-        row = [None if values[c] is False else values[c] for c in columns]
+        rows = [
+            dict(self._log_values(summary, source, origin), state="failed")
+            for summary, origin in emails
+        ]
+        columns = list(rows[0])
         now = SQL("(now() at time zone 'UTC')")
+        uid = self.env.uid
         query = SQL(
             "INSERT INTO mail_converter_log (%s, create_uid, write_uid, create_date, write_date) "
-            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            "VALUES %s RETURNING id",
             SQL(", ").join(SQL.identifier(c) for c in columns),
-            SQL(", ").join(row),
-            self.env.uid,
-            self.env.uid,
-            now,
-            now,
+            SQL(", ").join(
+                SQL(
+                    "(%s, %s, %s, %s, %s)",
+                    SQL(", ").join(None if row[c] is False else row[c] for c in columns),
+                    uid,
+                    uid,
+                    now,
+                    now,
+                )
+                for row in rows
+            ),
         )
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(query, log_exceptions=False)
-                log = Log.browse(self.env.cr.fetchone()[0])
+                ids = [row_id for (row_id,) in self.env.cr.fetchall()]
         except (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure):
             # Committed by a concurrent worker after this transaction's snapshot was taken.
-            return None
-        # What was just inserted need not be read back (privacy, retries and links read these).
-        log._update_cache({name: values[name] for name in self._log_claim_cached}, validate=False)
-        return log
+            return []
+        logs = []
+        for row, row_id in zip(rows, ids, strict=True):
+            log = Log.browse(row_id)
+            # What was just inserted need not be read back (privacy, retries and links read it).
+            log._update_cache({name: row[name] for name in self._log_claim_cached}, validate=False)
+            logs.append(log)
+        return logs
 
     # Fields of a claimed row whose inserted value is put in the cache at once.
     _log_claim_cached = ("private", "state", "attempts", "company_id")

@@ -107,6 +107,19 @@ class MailConverterBatch(models.AbstractModel):
         prefetch = Prefetch()
         Converter = self.env["mail.converter"].with_context(mail_converter_prefetch=prefetch)
         summaries, unseen = self._converter_look_up(items, source, prefetch)
+        try:
+            # The batch's new emails claimed in one insert; any trouble: each claims its own.
+            claimed = Converter._log_claim_many(
+                [
+                    (summary, origin)
+                    for summary, (_raw, origin) in zip(summaries, items, strict=True)
+                    if summary and summary.key in unseen
+                ],
+                source,
+            )
+        except Exception:  # noqa: BLE001 - logged and claimed one by one below
+            _logger.debug("Mail converter: claiming a batch at once failed", exc_info=True)
+            claimed = {}
         for index, (raw, origin) in enumerate(items):
             try:
                 with self.env.cr.savepoint():
@@ -119,6 +132,7 @@ class MailConverterBatch(models.AbstractModel):
                         origin,
                         summary=summaries[index],
                         unseen=bool(summaries[index]) and summaries[index].key in unseen,
+                        claimed=summaries[index] and claimed.get(summaries[index].key),
                     )
             except Exception:  # noqa: BLE001 - one message never stops the others
                 _logger.exception("Mail converter: a message could not be logged")

@@ -187,6 +187,7 @@ class TestBatchReads(SpecialMailCase):
         "links": 'INSERT INTO "mail_converter_link"',
         "log rows read back": 'FROM "mail_converter_log" WHERE "mail_converter_log"."id" IN',
         "loop guard allow-list": 'FROM "mail_gateway_allowed"',
+        "log claims": "INSERT INTO mail_converter_log",
     }
 
     def test_one_query_per_batch_for_what_every_email_asks(self):

@@ -121,6 +121,11 @@ class MailConverterBatch(models.AbstractModel):
             _logger.debug("Mail converter: claiming a batch at once failed", exc_info=True)
             claimed = {}
         for index, (raw, origin) in enumerate(items):
+            log = summaries[index] and claimed.get(summaries[index].key)
+            if log and self._converter_fits(Converter, raw, source, origin):
+                # Claimed and of a size to import: nothing else to log before converting.
+                entries.append(Entry(index, raw, origin, summary=summaries[index], log=log))
+                continue
             try:
                 with self.env.cr.savepoint():
                     if isinstance(raw, Unreadable):
@@ -132,7 +137,7 @@ class MailConverterBatch(models.AbstractModel):
                         origin,
                         summary=summaries[index],
                         unseen=bool(summaries[index]) and summaries[index].key in unseen,
-                        claimed=summaries[index] and claimed.get(summaries[index].key),
+                        claimed=log,
                     )
             except Exception:  # noqa: BLE001 - one message never stops the others
                 _logger.exception("Mail converter: a message could not be logged")
@@ -147,6 +152,15 @@ class MailConverterBatch(models.AbstractModel):
             for entry, outcome in self._converter_apply_wave(wave, source):
                 results[entry.index] = outcome
         return results
+
+    @api.model
+    def _converter_fits(self, Converter, raw, source, origin):
+        """Whether ``raw`` is of a size to import; ``False`` also when that cannot be told
+        (``_converter_begin`` then says why, in a savepoint)."""
+        try:
+            return not Converter._converter_too_large_reason(raw, source, origin)
+        except Exception:  # noqa: BLE001 - decided again, and logged, by _converter_begin
+            return False
 
     @api.model
     def _converter_look_up(self, items, source, prefetch=None):

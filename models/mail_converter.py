@@ -9,6 +9,7 @@ email's work only. The caller commits, once per fetched batch.
 Each step is a small method meant to be overridden by extending modules.
 """
 
+import contextlib
 import logging
 import traceback
 
@@ -535,10 +536,9 @@ class MailConverter(models.AbstractModel):
             .env[model]
             .with_context(mail_create_nosubscribe=True, mail_create_nolog=True)
         )
-        try:
+        # Stopped once the record's values are captured; the rest of the chain runs when serving.
+        with contextlib.suppress(waves.Captured):
             Model.with_user(user_id).sudo().message_new(msg_dict, custom_values)
-        except waves.Captured:
-            pass  # the record's values are captured; the rest of the chain runs when serving
 
     @api.model
     def _apply_followup(self, record, message):

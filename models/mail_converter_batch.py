@@ -180,7 +180,9 @@ class MailConverterBatch(models.AbstractModel):
             except Exception:  # noqa: BLE001 - summarized again, and logged, one by one
                 summaries.append(None)
         if prefetch is not None:
-            self._converter_prefetch_batch([s for s in summaries if s], source, prefetch)
+            self._converter_prefetched(
+                self._converter_prefetch_batch, [s for s in summaries if s], source, prefetch
+            )
         keys = Counter(s.key for s in summaries if s)
         single = [key for key, count in keys.items() if count == 1]
         if not single:
@@ -198,6 +200,17 @@ class MailConverterBatch(models.AbstractModel):
             )
         )
         return summaries, set(single) - set(logged.mapped("message_key"))
+
+    @api.model
+    def _converter_prefetched(self, method, *args):
+        """``method(*args)`` in a savepoint; its :class:`Prefetch`, or an empty one when it
+        failed: then every email asks the database for itself, as without a batch."""
+        try:
+            with self.env.cr.savepoint():
+                return method(*args)
+        except Exception:  # noqa: BLE001 - a look-up ahead never stops the batch
+            _logger.warning("Mail converter: reading ahead for a batch failed", exc_info=True)
+            return Prefetch()
 
     @api.model
     def _converter_prefetch_batch(self, summaries, source, prefetch):
@@ -269,7 +282,7 @@ class MailConverterBatch(models.AbstractModel):
     def _converter_plan_all(self, entries, source):
         """Read and plan each email, writing nothing; one that cannot be planned is left
         without a plan and goes the one-email way (which records why)."""
-        prefetch = self._converter_prefetch_round(entries, source)
+        prefetch = self._converter_prefetched(self._converter_prefetch_round, entries, source)
         Converter = self.env["mail.converter"].with_context(
             mail_converter_run_cache=RunCache.of(source), mail_converter_prefetch=prefetch
         )

@@ -14,6 +14,7 @@ through the one-email path (``mail.converter._convert_logged``), each in its
 own savepoint, as if batching did not exist.
 """
 
+import functools
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -122,23 +123,26 @@ class MailConverterBatch(models.AbstractModel):
             claimed = {}
         for index, (raw, origin) in enumerate(items):
             log = summaries[index] and claimed.get(summaries[index].key)
-            if log and self._converter_fits(Converter, raw, source, origin):
-                # Claimed and of a size to import: nothing else to log before converting.
-                entries.append(Entry(index, raw, origin, summary=summaries[index], log=log))
-                continue
+            begin = functools.partial(
+                Converter._converter_begin,
+                raw,
+                source,
+                origin,
+                summary=summaries[index],
+                unseen=bool(summaries[index]) and summaries[index].key in unseen,
+                claimed=log,
+            )
             try:
-                with self.env.cr.savepoint():
-                    if isinstance(raw, Unreadable):
-                        results[index] = Converter._process_unreadable(raw, source, origin)
-                        continue
-                    summary, log, convert = Converter._converter_begin(
-                        raw,
-                        source,
-                        origin,
-                        summary=summaries[index],
-                        unseen=bool(summaries[index]) and summaries[index].key in unseen,
-                        claimed=log,
-                    )
+                if log and self._converter_fits(Converter, raw, source, origin):
+                    # Claimed and of a size to import: beginning logs nothing more, and
+                    # needs no savepoint of its own (a failure leaves the row failed).
+                    summary, log, convert = begin()
+                else:
+                    with self.env.cr.savepoint():
+                        if isinstance(raw, Unreadable):
+                            results[index] = Converter._process_unreadable(raw, source, origin)
+                            continue
+                        summary, log, convert = begin()
             except Exception:  # noqa: BLE001 - one message never stops the others
                 _logger.exception("Mail converter: a message could not be logged")
                 continue

@@ -72,20 +72,17 @@ class MailConverter(models.AbstractModel):
             log, todo = self._log_register(summary, source, origin, unseen=unseen, claimed=claimed)
         if todo != "convert":
             return summary, log, False
-        too_large = self._converter_too_large_reason(raw, source, origin)
-        if too_large:
-            self._log_too_large(log, too_large)
-            self._apply_size_notice(log, summary, source, origin, max(origin.size, len(raw)))
-            return summary, log, False
-        return summary, log, True
-
-    @api.model
-    def _converter_too_large_reason(self, raw, source, origin):
-        """Why ``raw`` is too large to import (size, number of parts), or ``""``; reads nothing."""
         Planner = self.env["mail.converter.planner"]
-        return Planner._converter_too_large(
+        too_large = Planner._converter_too_large(
             max(origin.size, len(raw)), source
         ) or Planner._converter_too_many_parts(raw, source)
+        if too_large:
+            # Its own savepoint: a batch begins the emails it claimed without one.
+            with self.env.cr.savepoint():
+                self._log_too_large(log, too_large)
+                self._apply_size_notice(log, summary, source, origin, max(origin.size, len(raw)))
+            return summary, log, False
+        return summary, log, True
 
     @api.model
     def _converter_finish(self, log, origin):

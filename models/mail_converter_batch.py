@@ -133,9 +133,9 @@ class MailConverterBatch(models.AbstractModel):
                 claimed=log,
             )
             try:
-                if log and self._converter_fits(Converter, raw, source, origin):
-                    # Claimed and of a size to import: beginning logs nothing more, and
-                    # needs no savepoint of its own (a failure leaves the row failed).
+                if log:
+                    # Claimed: beginning writes only for a too large email, in a savepoint of
+                    # its own; a failure leaves the row failed, retried next run.
                     summary, log, convert = begin()
                 else:
                     with self.env.cr.savepoint():
@@ -156,15 +156,6 @@ class MailConverterBatch(models.AbstractModel):
             for entry, outcome in self._converter_apply_wave(wave, source):
                 results[entry.index] = outcome
         return results
-
-    @api.model
-    def _converter_fits(self, Converter, raw, source, origin):
-        """Whether ``raw`` is of a size to import; ``False`` also when that cannot be told
-        (``_converter_begin`` then says why, in a savepoint)."""
-        try:
-            return not Converter._converter_too_large_reason(raw, source, origin)
-        except Exception:  # noqa: BLE001 - decided again, and logged, by _converter_begin
-            return False
 
     @api.model
     def _converter_look_up(self, items, source, prefetch=None):

@@ -159,10 +159,8 @@ class MailConverterContacts(models.AbstractModel):
         if not domain or addresses.is_freemail(domain):
             return self.env["res.partner"]
         prefetch = prefetch_of(self.env.context)
-        key = (domain, source and source.company_id)
-        if prefetch is not None and prefetch.knows("company_domain", [key]):
-            ids = prefetch.get("company_domain", key)
-            return self.env["res.partner"].sudo().browse(ids)
+        if prefetch is not None and prefetch.knows("company_domain", [domain]):
+            return self.env["res.partner"].sudo().browse(prefetch.get("company_domain", domain))
         scope = self._converter_company_scope([("website", "ilike", domain)], source)
         companies = self.env["res.partner"].sudo().search(scope, limit=20, order="id")
         return companies.filtered(lambda c: addresses.website_domain(c.website) == domain)[:1]
@@ -189,15 +187,16 @@ class MailConverterContacts(models.AbstractModel):
             .sudo()
             .search_fetch(self._converter_company_scope(websites, source), ["website"], order="id")
         )
-        answers, known = {}, []
+        answers = {}
         for domain in domains:
             found = [c for c in companies if domain in (c.website or "").lower()]
-            exact = [c.id for c in found if addresses.website_domain(c.website) == domain]
-            if exact and found.index(next(c for c in found if c.id == exact[0])) >= 20:
-                continue  # not among the first 20 a search of its own reads
-            known.append((domain, source.company_id))
-            answers[domain, source.company_id] = exact[:1]
-        prefetch.fill("company_domain", known, answers)
+            first = next(
+                (i for i, c in enumerate(found) if addresses.website_domain(c.website) == domain),
+                None,
+            )
+            if first is None or first < 20:  # else past the 20 a search of its own reads
+                answers[domain] = found[first].ids if first is not None else []
+        prefetch.fill("company_domain", list(answers), answers)
 
     @api.model
     def _converter_ticket_sender_to_create(self, mail, source, plan):

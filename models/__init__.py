@@ -14,6 +14,8 @@ from . import mail_converter_folder_range
 from . import mail_converter_contact_claim
 from . import mail_converter_import_job
 from . import ir_attachment
+from . import base
+from . import mail_alias
 from . import mail_alias_domain
 from . import mail_converter_link
 from . import mail_converter_reader

@@ -26,6 +26,7 @@ from ..tools.connection import Unreadable
 from ..tools.prefetch import Prefetch
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
+from ..tools.wave_memo import WaveMemo
 
 _logger = logging.getLogger(__name__)
 
@@ -366,15 +367,22 @@ class MailConverterBatch(models.AbstractModel):
         )
         planned = [e for e in wave if e.plan is not None]
         if len(planned) > 1 and len(planned) == len(wave):
+            memo = WaveMemo(self.env.cr, self._converter_memo_models())
             try:
                 with self.env.cr.savepoint():
-                    self._converter_bulk_contacts(planned, source)
-                    self._converter_bulk_records(planned, source)
+                    Wave = self.with_context(mail_converter_wave_memo=memo)
+                    Wave._converter_bulk_contacts(planned, source)
+                    Wave._converter_memo_start(planned, memo)
+                    Wave._converter_bulk_records(planned, source)
+                    Wave._converter_memo_targets(planned, memo)
                     links = []
                     for entry in planned:
-                        links += self._converter_apply_one(Converter, entry, source)
+                        links += Wave._converter_apply_one(
+                            Converter.with_context(mail_converter_wave_memo=memo), entry, source
+                        )
                     self._converter_bulk_links(links)
             except Exception as exc:  # noqa: BLE001 - the wave goes one email at a time
+                memo.close()
                 _logger.info(
                     "Mail converter: a wave of %s emails is converted one by one: %s",
                     len(wave),
@@ -385,6 +393,7 @@ class MailConverterBatch(models.AbstractModel):
                     entry.log.invalidate_recordset()
                     yield entry, self._converter_apply_alone(Converter, entry, source)
                 return
+            memo.close()
             for entry in planned:
                 yield entry, Converter._converter_finish(entry.log, entry.origin)
             return
@@ -416,6 +425,63 @@ class MailConverterBatch(models.AbstractModel):
         entry.log.write(dict({"too_large": False}, **values, error=False))
         Converter._keep_original(entry.log, entry.raw, source)
         return links
+
+    # -- what every email of a wave asks, asked once (tools.wave_memo) --------------------
+    @api.model
+    def _converter_memo_models(self):
+        """Models whose searches a wave answers again from its first answer, until it writes
+        one of their records: configuration read for each email (ticket sequences and
+        stages, lead stages, the models Odoo resets bounce counters on)."""
+        return {"ir.sequence", "ir.model", "helpdesk.ticket.stage", "crm.stage"}
+
+    @api.model
+    def _converter_memo_refs(self):
+        """Records Odoo's gateway looks up by XML id for each email (``env.ref`` checks they
+        still exist each time): checked once a wave; override to add some."""
+        return [
+            "base.partner_root",
+            "base.user_root",
+            "helpdesk_mgmt.hlp_tck_created",
+            "helpdesk_mgmt.helpdesk_ticket_channel_email",
+            "crm.mt_lead_create",
+        ]
+
+    @api.model
+    def _converter_memo_start(self, entries, memo):
+        """Before the wave's records are made: the addresses whose contacts Odoo's gateway
+        looks up (the wave's contacts made already) and the records it looks up by XML id,
+        checked to exist now."""
+        memo.scope["partner_emails"] = {
+            email
+            for entry in entries
+            for email in (
+                tools.email_normalize(a.email, strict=False)
+                for a in addresses.collect(entry.summary.address_headers)
+            )
+            if email
+        }
+        IrModelData = self.env["ir.model.data"]
+        wanted = defaultdict(set)
+        for xmlid in self._converter_memo_refs():
+            model, res_id = IrModelData._xmlid_to_res_model_res_id(xmlid, raise_if_not_found=False)
+            if model in self.env and res_id:
+                wanted[model].add(res_id)
+        for model, ids in wanted.items():
+            memo.remember_existing(model, self.env[model].sudo().browse(ids).exists().ids)
+
+    @api.model
+    def _converter_memo_targets(self, entries, memo):
+        """Once the wave's records exist: the records its messages are posted on, whose
+        aliases Odoo's reply-to looks up for each message."""
+        parents = defaultdict(set)
+        for entry in entries:
+            route = entry.plan.route
+            if route and route.res_id:
+                parents[route.model].add(route.res_id)
+            if entry.bulk is not None:
+                for model, ids in entry.bulk.created_ids().items():
+                    parents[model].update(ids)
+        memo.scope["alias_parents"] = dict(parents)
 
     @api.model
     def _converter_bulk_links(self, values_list):
@@ -481,6 +547,9 @@ class MailConverterBatch(models.AbstractModel):
         for model, parts in by_model.items():
             Model = self._converter_bulk_model(model, source)
             records = Model.create([dict(values) for _entry, vl in parts for values in vl])
+            # Computed now, for all of them, while the wave's memo answers what each asks
+            # (a ticket's stage); later, from a flush anywhere, each would ask alone.
+            records.flush_recordset()
             start = 0
             for entry, values_list in parts:
                 entry.bulk.created_from(model, records[start : start + len(values_list)].ids)

@@ -1,5 +1,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
+from odoo.fields import Domain
+
+# What a partner's answer to "who has this address" depends on (its rules: the company).
+_EMAIL_FIELDS = ("email", "email_normalized", "active", "company_id")
 
 
 class ResPartner(models.Model):
@@ -49,3 +53,55 @@ class ResPartner(models.Model):
                 self.env._("Only the mail converter marks a contact as created from an email.")
             )
         return super().write(vals)
+
+    @api.model
+    def _converter_memo_search(self, memo, domain, offset, limit, order):
+        # Odoo's gateway looks up the partners of an email's addresses several times an
+        # email (author, recipients, a new ticket's customer), each time with
+        # [("email_normalized", "in", emails)] in id order: a wave reads all its addresses
+        # once, then answers each look-up with the part it asks for.
+        emails = self._converter_asked_emails(domain)
+        wave_emails = memo.scope.get("partner_emails")
+        if (
+            emails is None
+            or not wave_emails
+            or offset
+            or limit is not None
+            or (order or "").strip().lower() != "id asc"
+            or not emails <= wave_emails
+        ):
+            return super()._converter_memo_search(memo, domain, offset, limit, order)
+        by_email = memo.answer(
+            self._name,
+            ("email_normalized in", self._converter_memo_env_key()),
+            lambda: self._converter_partners_by_email(wave_emails),
+            fields=_EMAIL_FIELDS,
+        )
+        return sorted({pid for email in emails for pid in by_email.get(email, ())})
+
+    @api.model
+    def _converter_asked_emails(self, domain):
+        """The addresses of ``[("email_normalized", "in", emails)]``, else ``None``."""
+        try:
+            conditions = list(Domain(domain))
+        except Exception:  # noqa: BLE001 - not a domain this look-up answers
+            return None
+        if len(conditions) != 1 or not isinstance(conditions[0], tuple):
+            return None
+        field, operator, value = conditions[0]
+        if (field, operator) != ("email_normalized", "in") or not isinstance(value, list):
+            return None
+        if not all(isinstance(email, str) for email in value):
+            return None
+        return set(value)
+
+    @api.model
+    def _converter_partners_by_email(self, emails):
+        """``{email_normalized: partner ids}`` of ``emails``, as this environment searches."""
+        by_email = {}
+        partners = super().search_fetch(
+            [("email_normalized", "in", sorted(emails))], ["email_normalized"], order="id ASC"
+        )
+        for partner in partners:
+            by_email.setdefault(partner.email_normalized, []).append(partner.id)
+        return by_email

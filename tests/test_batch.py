@@ -17,6 +17,7 @@ from odoo.tests import new_test_user, tagged
 
 from ..tools import waves
 from ..tools.prefetch import Prefetch
+from ..tools.wave_memo import WaveMemo
 from .common import make_email
 from .test_special import DATA, SpecialMailCase, TestBounces, sample
 
@@ -232,6 +233,104 @@ class TestBatchReads(SpecialMailCase):
         for name, queries in seen.items():
             self.assertLessEqual(queries, 2, f"{name}: {queries} queries for {count} emails")
         self.assertGreater(seen["match"], 0, "the match query is counted")
+
+    # What Odoo's own gateway asks again for every email it posts (author, recipients,
+    # reply-to, a new ticket's number and stage), answered by the wave's memo.
+    GATEWAY_SHAPES = {
+        "contacts by address": '"res_partner"."email_normalized" IN',
+        "OdooBot exists": 'FROM "res_users" WHERE "res_users"."id" IN',
+        "ticket sequence": 'FROM "ir_sequence" LEFT JOIN',
+        "ticket stage": 'FROM "helpdesk_ticket_stage" WHERE',
+        "reply-to aliases": '"mail_alias__alias_parent_model_id"',
+        "creation subtype": 'FROM "mail_message_subtype" WHERE "mail_message_subtype"."id" IN',
+    }
+
+    def test_what_odoo_asks_for_each_email_is_asked_once_a_wave(self):
+        self.server.write({"batch_size": 50})
+        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        known = self.env["res.partner"].create({"name": "Known", "email": "known@gate.example"})
+        count = 8
+        for n in range(count):
+            self.append(
+                make_email(
+                    f"Gateway reads {n}",
+                    email_from=f"Sender {n} <sender{n}@gate{n}.example>",
+                    cc="Known <known@gate.example>",
+                    message_id=f"<gateway-reads-{n}@gate.example>",
+                )
+            )
+        seen = dict.fromkeys(self.GATEWAY_SHAPES, 0)
+        original_execute = Cursor.execute
+
+        def execute(cr, query, params=None, log_exceptions=True):
+            text = query.code if hasattr(query, "code") else str(query)
+            for name, shape in self.GATEWAY_SHAPES.items():
+                if shape in text and "_private" not in text and "p.id" not in text:
+                    seen[name] += 1
+            return original_execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", execute):
+            self.fetch()
+        tickets = self.env["helpdesk.ticket"].search([("name", "like", "Gateway reads")])
+        self.assertEqual(len(tickets), count)
+        # What the answers decide is what the database says: numbers, stage, customer.
+        self.assertEqual(len(set(tickets.mapped("number"))), count)
+        self.assertNotIn("/", tickets.mapped("number"))
+        self.assertTrue(all(tickets.mapped("stage_id")))
+        self.assertEqual(
+            set(tickets.partner_id.mapped("email")),
+            {f"sender{n}@gate{n}.example" for n in range(count)},
+        )
+        for ticket in tickets:
+            message = ticket.message_ids.filtered(lambda m: m.message_type == "email")
+            self.assertEqual(len(message), 1)
+            self.assertIn(known, message.partner_ids, "the Cc contact is a recipient")
+        too_many = {name: queries for name, queries in seen.items() if queries > 3}
+        self.assertFalse(too_many, f"queries for {count} emails: {seen}")
+        self.assertGreater(seen["contacts by address"], 0, "the look-up is counted")
+
+    def test_wave_memo_answers_as_the_database(self):
+        Partner = self.env["res.partner"]
+        ana = Partner.create({"name": "Ana", "email": "ana@memo.example"})
+        memo = WaveMemo(self.env.cr, {"ir.sequence"})
+        memo.scope["partner_emails"] = {"ana@memo.example", "bob@memo.example"}
+        memo.remember_existing("res.users", [self.env.ref("base.user_root").id])
+        Memo = Partner.with_context(mail_converter_wave_memo=memo)
+
+        def both(emails):
+            domain = [("email_normalized", "in", emails)]
+            return Memo.search(domain, order="id ASC"), Partner.search(domain, order="id ASC")
+
+        self.assertEqual(*both(["ana@memo.example"]))
+        # created, written, archived during the wave: the answer follows
+        bob = Memo.create({"name": "Bob", "email": "bob@memo.example"})
+        self.assertEqual(*both(["bob@memo.example", "ana@memo.example"]))
+        self.assertEqual(both(["bob@memo.example"])[0], bob)
+        Memo.browse(bob.id).write({"email": "ana@memo.example"})
+        self.assertEqual(both(["ana@memo.example"])[0], ana | bob)
+        Memo.browse(ana.id).write({"active": False})
+        self.assertEqual(*both(["ana@memo.example"]))
+        self.assertEqual(both(["ana@memo.example"])[0], bob)
+        # an address outside the wave, another question: asked of the database
+        self.assertEqual(*both(["carol@memo.example"]))
+        self.assertEqual(Memo.search([("email_normalized", "=", "ana@memo.example")]), bob)
+        # a record checked once is not checked again; one never checked is
+        Users = self.env["res.users"].with_context(mail_converter_wave_memo=memo)
+        with self.assertQueryCount(0):
+            self.assertTrue(Users.env.ref("base.user_root"))
+        self.assertFalse(Users.browse(999999).exists())
+        # a configuration model: the same search answered again until it is written
+        Sequence = self.env["ir.sequence"].with_context(mail_converter_wave_memo=memo)
+        domain = [("code", "=", "helpdesk.ticket.sequence")]
+        first = Sequence.search(domain)
+        with self.assertQueryCount(0):
+            self.assertEqual(Sequence.search(domain), first)
+        Sequence.create({"name": "Memo", "code": "helpdesk.ticket.sequence"})
+        self.assertEqual(len(Sequence.search(domain)), len(first) + 1)
+        # after the wave it answers nothing
+        memo.close()
+        bob.write({"email": "bob@memo.example"})
+        self.assertEqual(Memo.search([("email_normalized", "in", ["bob@memo.example"])]), bob)
 
     def test_prefetched_allow_list_answers_as_the_database(self):
         Allowed = self.env["mail.gateway.allowed"]

@@ -112,6 +112,12 @@ class BulkCreate:
         """The records created in bulk from the captured values of ``model``, in order."""
         self.created[model] = list(zip(self.captured.get(model, []), ids, strict=True))
 
+    def created_ids(self):
+        """``{model: ids}`` of the records made in bulk and not handed out yet."""
+        return {
+            model: [record_id for _v, record_id in pairs] for model, pairs in self.created.items()
+        }
+
     def serve(self, model, values_list):
         """The ids of the records made in bulk for ``values_list``; ``None`` when they differ
         from what was captured (the chain did not decide the same twice: fall back)."""

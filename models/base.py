@@ -1,0 +1,75 @@
+from odoo import api, models
+
+from ..tools.wave_memo import memo_of
+
+
+class Base(models.AbstractModel):
+    """Every model: questions a wave of the converter's batch asks again and again are
+    answered from its :class:`tools.wave_memo.WaveMemo`, which forgets what a write of
+    the wave may change. Outside a wave (no memo in the context) nothing differs."""
+
+    _inherit = "base"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        memo = memo_of(self.env)
+        if memo is not None:
+            memo.forget(self._name)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        memo = memo_of(self.env)
+        if memo is not None:
+            memo.forget(self._name, vals)
+        return super().write(vals)
+
+    def unlink(self):
+        memo = memo_of(self.env)
+        if memo is not None:
+            memo.forget(self._name)
+        return super().unlink()
+
+    def exists(self):
+        # Odoo's env.ref() checks its record exists each time (OdooBot, its partner, a
+        # model's creation subtype: several times an email); a wave checked them once.
+        memo = memo_of(self.env)
+        if memo is not None and memo.existing(self._name, self._ids):
+            return self
+        return super().exists()
+
+    @api.model
+    def search_fetch(self, domain, field_names=None, offset=0, limit=None, order=None):
+        memo = memo_of(self.env)
+        if memo is not None and field_names is not None and not field_names:
+            ids = self._converter_memo_search(memo, domain, offset, limit, order)
+            if ids is not None:
+                return self.browse(ids)
+        return super().search_fetch(domain, field_names, offset, limit, order)
+
+    @api.model
+    def _converter_memo_search(self, memo, domain, offset, limit, order):
+        """The ids ``search(domain, offset, limit, order)`` finds, answered from the wave's
+        ``memo``, or ``None`` to search the database. This one answers a search asked
+        before with the same arguments, on the models the memo lists (configuration the
+        wave reads for each email: sequences, stages); override to answer more."""
+        if self._name not in memo.exact_models:
+            return None
+        key = ("search", repr(domain), offset, limit, order, self._converter_memo_env_key())
+        return memo.answer(
+            self._name,
+            key,
+            lambda: super(Base, self).search_fetch(domain, [], offset, limit, order).ids,
+        )
+
+    @api.model
+    def _converter_memo_env_key(self):
+        """What, besides its arguments, a search's answer depends on: user, superuser mode,
+        companies, archived records, language (the order of translated names)."""
+        context = self.env.context
+        return (
+            self.env.uid,
+            self.env.su,
+            tuple(context.get("allowed_company_ids") or ()),
+            context.get("active_test", True),
+            self.env.lang,
+        )

@@ -10,24 +10,40 @@ class Base(models.AbstractModel):
 
     _inherit = "base"
 
+    # Forgotten before and after: an answer given while the change is being made (by an
+    # override, a compute) is not kept either.
     @api.model_create_multi
     def create(self, vals_list):
         memo = memo_of(self.env)
         if memo is not None:
-            memo.forget(self._name)
-        return super().create(vals_list)
+            self._converter_memo_created(memo, vals_list)
+        records = super().create(vals_list)
+        if memo is not None:
+            self._converter_memo_created(memo, vals_list)
+        return records
 
     def write(self, vals):
         memo = memo_of(self.env)
         if memo is not None:
             memo.forget(self._name, vals)
-        return super().write(vals)
+        result = super().write(vals)
+        if memo is not None:
+            memo.forget(self._name, vals)
+        return result
 
     def unlink(self):
         memo = memo_of(self.env)
+        result = super().unlink()
         if memo is not None:
             memo.forget(self._name)
-        return super().unlink()
+            memo.forget_existing(self._name)
+        return result
+
+    @api.model
+    def _converter_memo_created(self, memo, vals_list):
+        """Records are created from ``vals_list``: drop the wave memo's answers this may
+        change (every answer about the model; override to drop fewer)."""
+        memo.forget(self._name)
 
     def exists(self):
         # Odoo's env.ref() checks its record exists each time (OdooBot, its partner, a

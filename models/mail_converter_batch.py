@@ -472,7 +472,8 @@ class MailConverterBatch(models.AbstractModel):
     @api.model
     def _converter_memo_targets(self, entries, memo):
         """Once the wave's records exist: the records its messages are posted on, whose
-        aliases Odoo's reply-to looks up for each message."""
+        aliases Odoo's reply-to looks up for each message, and those just created, whose
+        last message (none, unless the wave posts one) ``message_post`` looks up."""
         parents = defaultdict(set)
         for entry in entries:
             route = entry.plan.route
@@ -482,6 +483,13 @@ class MailConverterBatch(models.AbstractModel):
                 for model, ids in entry.bulk.created_ids().items():
                     parents[model].update(ids)
         memo.scope["alias_parents"] = dict(parents)
+        memo.scope["fresh_threads"] = {
+            (model, record_id)
+            for entry in entries
+            if entry.bulk is not None
+            for model, ids in entry.bulk.created_ids().items()
+            for record_id in ids
+        }
 
     @api.model
     def _converter_bulk_links(self, values_list):

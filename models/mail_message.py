@@ -30,6 +30,78 @@ class MailMessage(models.Model):
         help="Besides its author: the responsible of its record.",
     )
 
+    # -- a wave's memo (tools.wave_memo): the thread a new message joins -------------
+    # Odoo's message_post looks for the thread's last message to answer (flat threads,
+    # _message_compute_parent_id); on the records a wave has just created, it asks once.
+    _CONVERTER_THREAD_ORDER = "date desc, id desc"
+    _CONVERTER_THREAD_FIELDS = ("model", "res_id", "message_type", "date", "create_date")
+
+    @api.model
+    def _converter_memo_search(self, memo, domain, offset, limit, order):
+        thread = self._converter_asked_thread(domain)
+        fresh = memo.scope.get("fresh_threads", set())
+        if (
+            thread is None
+            or thread not in fresh
+            or offset
+            or (order or "").strip().lower() != self._CONVERTER_THREAD_ORDER
+            or not limit
+        ):
+            return super()._converter_memo_search(memo, domain, offset, limit, order)
+        env_key = self._converter_memo_env_key()
+        key = ("thread", *thread, env_key)
+
+        def read_all():
+            # every fresh thread of the model at once; this one's answer returned
+            model = thread[0]
+            ids = sorted(res_id for m, res_id in fresh if m == model)
+            found = super(MailMessage, self).search_fetch(
+                [("res_id", "in", ids), ("model", "=", model), *self._converter_thread_filter()],
+                ["res_id"],
+                order=self._CONVERTER_THREAD_ORDER,
+            )
+            answers = {("thread", model, res_id, env_key): [] for res_id in ids}
+            for message in found:
+                answers[("thread", model, message.res_id, env_key)].append(message.id)
+            memo.fill(self._name, answers, fields=self._CONVERTER_THREAD_FIELDS)
+            return answers[key]
+
+        return memo.answer(self._name, key, read_all, fields=self._CONVERTER_THREAD_FIELDS)[:limit]
+
+    @api.model
+    def _converter_thread_filter(self):
+        return [("message_type", "!=", "user_notification")]
+
+    @api.model
+    def _converter_asked_thread(self, domain):
+        """``(model, res_id)`` when ``domain`` is Odoo's question for a thread's messages."""
+        if not isinstance(domain, list) or len(domain) != 3:
+            return None
+        try:
+            res_id, model = domain[0][2], domain[1][2]
+        except (IndexError, TypeError, KeyError):
+            return None
+        if not isinstance(res_id, int) or not isinstance(model, str):
+            return None
+        expected = [
+            ("res_id", "=", res_id),
+            ("model", "=", model),
+            *self._converter_thread_filter(),
+        ]
+        if [tuple(c) if isinstance(c, list) else c for c in domain] != expected:
+            return None
+        return model, res_id
+
+    @api.model
+    def _converter_memo_created(self, memo, vals_list):
+        # A new message changes its own thread's answer only (and any other answer).
+        threads = {(vals.get("model"), vals.get("res_id")) for vals in vals_list}
+        if any(not model or not res_id for model, res_id in threads):
+            return super()._converter_memo_created(memo, vals_list)
+        memo.forget_matching(
+            self._name, lambda key: not (key[0] == "thread" and (key[1], key[2]) not in threads)
+        )
+
     @api.model_create_multi
     def create(self, vals_list):
         messages = super().create(vals_list)

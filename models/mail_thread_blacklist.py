@@ -1,4 +1,7 @@
-from odoo import models
+from odoo import api, models
+
+# What "records of this address with bounces" depends on.
+_BOUNCE_FIELDS = ("message_bounce", "email", "email_normalized", "active", "company_id")
 
 
 class MailThreadBlacklist(models.AbstractModel):
@@ -13,3 +16,44 @@ class MailThreadBlacklist(models.AbstractModel):
         company = self.env["res.company"].browse(company_id)
         in_scope = self._mail_converter_bounce_scope(company)
         return super(MailThreadBlacklist, in_scope)._message_receive_bounce(email, partner)
+
+    @api.model
+    def _converter_memo_search(self, memo, domain, offset, limit, order):
+        # Odoo resets bounce counters for every email received (_routing_reset_bounce):
+        # one search per model an email; a wave asks once for all its addresses.
+        email = self._converter_asked_bounced(domain)
+        wave_emails = memo.scope.get("partner_emails") or set()
+        if email is None or email not in wave_emails or offset or limit is not None or order:
+            return super()._converter_memo_search(memo, domain, offset, limit, order)
+        by_email = memo.answer(
+            self._name,
+            ("bounced", self._converter_memo_env_key()),
+            lambda: self._converter_bounced_by_email(wave_emails),
+            fields=_BOUNCE_FIELDS,
+        )
+        return by_email.get(email, [])
+
+    @api.model
+    def _converter_asked_bounced(self, domain):
+        """The address of ``[("message_bounce", ">", 0), ("email_normalized", "=", x)]``."""
+        if not isinstance(domain, list) or len(domain) != 2:
+            return None
+        conditions = [tuple(c) if isinstance(c, list) else c for c in domain]
+        if conditions[0] != ("message_bounce", ">", 0) or not isinstance(conditions[1], tuple):
+            return None
+        if conditions[1][:2] != ("email_normalized", "=") or len(conditions[1]) != 3:
+            return None
+        email = conditions[1][2]
+        return email if isinstance(email, str) else None
+
+    @api.model
+    def _converter_bounced_by_email(self, emails):
+        """``{email_normalized: ids}`` of the records of ``emails`` with bounces, in order."""
+        by_email = {}
+        records = super().search_fetch(
+            [("message_bounce", ">", 0), ("email_normalized", "in", sorted(emails))],
+            ["email_normalized"],
+        )
+        for record in records:
+            by_email.setdefault(record.email_normalized, []).append(record.id)
+        return by_email

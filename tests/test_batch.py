@@ -243,12 +243,17 @@ class TestBatchReads(SpecialMailCase):
         "ticket stage": 'FROM "helpdesk_ticket_stage" WHERE',
         "reply-to aliases": '"mail_alias__alias_parent_model_id"',
         "creation subtype": 'FROM "mail_message_subtype" WHERE "mail_message_subtype"."id" IN',
+        "thread's last message": '"mail_message"."message_type" NOT IN',
+        "bounce counters": '"message_bounce" >',
     }
 
     def test_what_odoo_asks_for_each_email_is_asked_once_a_wave(self):
         self.server.write({"batch_size": 50})
         self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
         known = self.env["res.partner"].create({"name": "Known", "email": "known@gate.example"})
+        bounced = self.env["res.partner"].create(
+            {"name": "Sender 5", "email": "sender5@gate5.example", "message_bounce": 2}
+        )
         count = 8
         for n in range(count):
             self.append(
@@ -285,6 +290,9 @@ class TestBatchReads(SpecialMailCase):
             message = ticket.message_ids.filtered(lambda m: m.message_type == "email")
             self.assertEqual(len(message), 1)
             self.assertIn(known, message.partner_ids, "the Cc contact is a recipient")
+        # mail from an address resets its bounce counter, as Odoo's gateway does
+        self.assertEqual(bounced.message_bounce, 0)
+        self.assertIn(bounced, tickets.partner_id)
         too_many = {name: queries for name, queries in seen.items() if queries > 3}
         self.assertFalse(too_many, f"queries for {count} emails: {seen}")
         self.assertGreater(seen["contacts by address"], 0, "the look-up is counted")

@@ -48,6 +48,19 @@ class WaveMemo:
             table[key] = (frozenset(fields) if fields is not None else None, compute())
         return table[key][1]
 
+    def fill(self, model, answers, fields=None):
+        """Memorise several answers about ``model`` read at once (``{key: answer}``)."""
+        deps = frozenset(fields) if fields is not None else None
+        self._answers[model].update((key, (deps, answer)) for key, answer in answers.items())
+
+    def forget_matching(self, model, touched):
+        """Drop the answers about ``model`` whose key ``touched(key)`` says a change may
+        have altered (a change known precisely: a message added to one thread)."""
+        table = self._answers.get(model)
+        if table:
+            for key in [k for k in table if touched(k)]:
+                del table[key]
+
     def forget(self, model, fields=None):
         """``model`` changed (``fields`` of existing records, or records created or deleted
         when ``None``): drop what may no longer hold."""
@@ -59,8 +72,10 @@ class WaveMemo:
                 changed = set(fields)
                 for key in [k for k, (deps, _a) in table.items() if deps is None or deps & changed]:
                     del table[key]
-        if fields is None:
-            self._existing.pop(model, None)
+
+    def forget_existing(self, model):
+        """Records of ``model`` were deleted: which exist is checked again."""
+        self._existing.pop(model, None)
 
     def remember_existing(self, model, ids):
         """``ids`` of ``model`` were found to exist before the wave changed anything."""

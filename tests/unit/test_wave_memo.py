@@ -55,9 +55,20 @@ class TestWaveMemo(unittest.TestCase):
         # a new record (NewId) is never taken for a checked one
         self.assertFalse(memo.existing("res.users", (1, "new")))
         memo.forget("res.users", {"login"})
+        memo.forget("res.users")  # records created: those checked still exist
         self.assertTrue(memo.existing("res.users", (1,)))
-        memo.forget("res.users")  # deleted or created: checked again
+        memo.forget_existing("res.users")  # records deleted: checked again
         self.assertFalse(memo.existing("res.users", (1,)))
+
+    def test_answers_read_at_once_are_forgotten_one_by_one(self):
+        memo = self.memo
+        memo.fill("mail.message", {("thread", 1): [], ("thread", 2): [5]}, fields={"res_id"})
+        self.assertEqual(memo.answer("mail.message", ("thread", 2), self.compute(None)), [5])
+        memo.forget_matching("mail.message", lambda key: key[1] in (1, 9))
+        self.assertEqual(memo.answer("mail.message", ("thread", 1), self.compute([6])), [6])
+        self.assertEqual(memo.answer("mail.message", ("thread", 2), self.compute(None)), [5])
+        memo.forget("mail.message", {"res_id"})
+        self.assertEqual(memo.answer("mail.message", ("thread", 2), self.compute([7])), [7])
 
     def test_only_its_cursor_and_only_during_the_wave(self):
         env = SimpleNamespace(context={CONTEXT_KEY: self.memo}, cr=self.cursor)

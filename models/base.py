@@ -25,10 +25,10 @@ class Base(models.AbstractModel):
     def write(self, vals):
         memo = memo_of(self.env)
         if memo is not None:
-            memo.forget(self._name, vals)
+            self._converter_memo_written(memo, vals)
         result = super().write(vals)
         if memo is not None:
-            memo.forget(self._name, vals)
+            self._converter_memo_written(memo, vals)
         return result
 
     def unlink(self):
@@ -38,6 +38,11 @@ class Base(models.AbstractModel):
             memo.forget(self._name)
             memo.forget_existing(self._name)
         return result
+
+    def _converter_memo_written(self, memo, vals):
+        """These records are written with ``vals``: drop the wave memo's answers that depend
+        on the fields written (override to revise them instead)."""
+        memo.forget(self._name, vals)
 
     @api.model
     def _converter_memo_created(self, memo, vals_list):

@@ -57,3 +57,18 @@ class MailThreadBlacklist(models.AbstractModel):
         for record in records:
             by_email.setdefault(record.email_normalized, []).append(record.id)
         return by_email
+
+    def _converter_memo_written(self, memo, vals):
+        # A reset counter (the gateway's, for each email received) takes these records out
+        # of the wave's answers; other writes drop them as usual.
+        if set(vals) != {"message_bounce"} or vals["message_bounce"] != 0:
+            return super()._converter_memo_written(memo, vals)
+        reset = set(self.ids)
+        memo.revise(
+            self._name,
+            lambda key: key[0] == "bounced",
+            lambda by_email: {
+                email: [i for i in ids if i not in reset] for email, ids in by_email.items()
+            },
+        )
+        return None

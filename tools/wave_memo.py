@@ -61,6 +61,15 @@ class WaveMemo:
             for key in [k for k in table if touched(k)]:
                 del table[key]
 
+    def revise(self, model, touched, revise):
+        """Replace the answers about ``model`` whose key ``touched(key)`` selects by
+        ``revise(answer)`` (a change whose effect on them is known exactly)."""
+        table = self._answers.get(model)
+        if table:
+            for key in [k for k in table if touched(k)]:
+                deps, answer = table[key]
+                table[key] = (deps, revise(answer))
+
     def forget(self, model, fields=None):
         """``model`` changed (``fields`` of existing records, or records created or deleted
         when ``None``): drop what may no longer hold."""

@@ -70,6 +70,19 @@ class TestWaveMemo(unittest.TestCase):
         memo.forget("mail.message", {"res_id"})
         self.assertEqual(memo.answer("mail.message", ("thread", 2), self.compute([7])), [7])
 
+    def test_a_known_change_revises_the_answer(self):
+        memo = self.memo
+        memo.answer("res.partner", ("bounced", 0), self.compute({"a@x": [1, 2]}))
+        memo.revise(
+            "res.partner",
+            lambda key: key[0] == "bounced",
+            lambda answer: {e: [i for i in ids if i != 2] for e, ids in answer.items()},
+        )
+        self.assertEqual(
+            memo.answer("res.partner", ("bounced", 0), self.compute(None)), {"a@x": [1]}
+        )
+        self.assertEqual(self.calls, 1)
+
     def test_only_its_cursor_and_only_during_the_wave(self):
         env = SimpleNamespace(context={CONTEXT_KEY: self.memo}, cr=self.cursor)
         self.assertIs(memo_of(env), self.memo)

@@ -451,14 +451,9 @@ class MailConverterBatch(models.AbstractModel):
         """Before the wave's records are made: the addresses whose contacts Odoo's gateway
         looks up (the wave's contacts made already) and the records it looks up by XML id,
         checked to exist now."""
+        # Normalised already; an address Odoo would normalise otherwise is asked alone.
         memo.scope["partner_emails"] = {
-            email
-            for entry in entries
-            for email in (
-                tools.email_normalize(a.email, strict=False)
-                for a in addresses.collect(entry.summary.address_headers)
-            )
-            if email
+            a.email for entry in entries for a in addresses.collect(entry.summary.address_headers)
         }
         IrModelData = self.env["ir.model.data"]
         wanted = defaultdict(set)

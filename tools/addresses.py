@@ -4,6 +4,7 @@ Normalisation matches Odoo's ``email_normalized`` columns (lower case, no
 display name), so a normalised address can be looked up there directly.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
@@ -134,6 +135,22 @@ def parse_header(value, role="to", limit=MAX_ADDRESSES):
     text = _SPACES_RE.sub(" ", (value or "")[:MAX_HEADER_CHARS]).strip()
     if not text:
         return []
+    if len(text) <= MAX_CACHED_CHARS:
+        return list(_parse_cached(text, role, limit))
+    return _parse(text, role, limit)
+
+
+# Each email's headers are read several times (log, plan, wave, privacy): short values
+# are parsed once. Addresses are immutable; the cache is bounded in entries and size.
+MAX_CACHED_CHARS = 1024
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_cached(text, role, limit):
+    return tuple(_parse(text, role, limit))
+
+
+def _parse(text, role, limit):
     result, seen = [], set()
     # Split first, decode display names only: an encoded word is never an address (C11).
     for name, raw_email in _split_addresses(text):

@@ -40,13 +40,13 @@ MAX_PARTS = 1000
 _BOUNDARY_RE = re2.compile(rb'(?i)boundary[ \t]*=[ \t]*"?([^";\r\n]{1,200})')
 _DASH_LINE_RE = re2.compile(rb"(?m)^--([^\r\n]{1,202})")
 
-# MIME headers parsed once: the standard library re-parses a structured header each time it
-# is read, and Odoo's parser reads each part's Content-Type a dozen times. A parsed header
-# weighs about 200 times its text (12 KiB for a Content-Type line): only short MIME headers
-# are kept, and a bounded number, so that crafted headers cannot fill the memory.
+# Headers parsed once: the standard library re-parses a header each time it is read, and
+# Odoo's parser and the converter read each part's Content-Type a dozen times, From, To
+# and Cc several times (about 1 ms an email for the address headers alone). A parsed
+# header weighs about 200 times its text (12 KiB for a Content-Type line): only short
+# headers are kept, and a bounded number, so that crafted headers cannot fill the memory.
 HEADER_CACHE_SIZE = 512
 MAX_CACHED_HEADER = 256  # characters
-_CACHED_HEADERS = frozenset(("content-type", "content-disposition", "content-transfer-encoding"))
 
 
 @functools.lru_cache(maxsize=HEADER_CACHE_SIZE)
@@ -57,16 +57,12 @@ def _parsed_header(name, value):
 class _ParsedOnce:
     """Mixed into the ``email.policy.SMTP`` class in use: parsed MIME headers are kept.
 
-    Parsed headers are immutable strings (their parameters a read-only mapping), so one
-    parse serves every read of the same header text.
+    Parsed headers are immutable strings (their parameters and addresses read-only), so
+    one parse serves every read of the same header text.
     """
 
     def header_fetch_parse(self, name, value):
-        if (
-            hasattr(value, "name")
-            or len(value) > MAX_CACHED_HEADER
-            or name.lower() not in _CACHED_HEADERS
-        ):
+        if hasattr(value, "name") or len(value) > MAX_CACHED_HEADER:
             return super().header_fetch_parse(name, value)
         return _parsed_header(name, value)
 

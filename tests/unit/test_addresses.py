@@ -106,3 +106,19 @@ class TestAddresses(unittest.TestCase):
         self.assertTrue(addresses.is_freemail("GMX.DE"))
         self.assertFalse(addresses.is_freemail("acme.example"))
         self.assertTrue(addresses.is_freemail("mycorp-mail.example", extra={"mycorp-mail.example"}))
+
+    def test_a_header_read_again_is_parsed_once_and_never_shared(self):
+        addresses._parse_cached.cache_clear()
+        value = "Ann <ann@acme.example>, =?utf-8?q?B=C3=B6b?= <bob@acme.example>"
+        first = addresses.parse_header(value, "cc")
+        first.append("changed by a caller")
+        again = addresses.parse_header(value, "cc")
+        self.assertEqual([a.email for a in again], ["ann@acme.example", "bob@acme.example"])
+        self.assertEqual(again[1].name, "Böb")
+        self.assertEqual(addresses._parse_cached.cache_info().hits, 1)
+        # another role or limit is another answer
+        self.assertEqual(addresses.parse_header(value, "to", limit=1)[0].role, "to")
+        # long values are parsed each time, not kept
+        long_value = ", ".join(f"u{n}@acme.example" for n in range(200))
+        self.assertEqual(len(addresses.parse_header(long_value)), 200)
+        self.assertEqual(addresses._parse_cached.cache_info().currsize, 2)

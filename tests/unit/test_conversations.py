@@ -118,6 +118,42 @@ class TestQuoting(unittest.TestCase):
         self.assertEqual(quoting.fold_quotes("<p>Hello</p>"), "<p>Hello</p>")
         self.assertEqual(quoting.fold_quotes("<pre>Hello</pre>"), "<pre>Hello</pre>")
 
+    def test_one_match_first_finds_what_every_pattern_finds(self):
+        from quotequail._enums import Position
+
+        text = "\n".join(
+            [
+                "Thanks, see below.",
+                "",
+                "On Mon, 3 Jun 2024 at 10:00, Ann Example",
+                "<ann@acme.example> wrote:",
+                "> the router",
+                "Am 3. Juni 2024 schrieb Bob:",
+                "Le 3 juin 2024, Carole a écrit :",
+                "---------- Forwarded message ---------",
+                "-----Original Message-----",
+                "________________________________",
+                "> Begin forwarded message:",
+                "2024/06/03 Dan <dan@acme.example>",
+                "Den 3 juni 2024 skrev Eva:",
+                "just a line with wrote: inside",
+                "",
+            ]
+        )
+        lines = text.split("\n")
+        for n in range(len(lines)):
+            for wrap in (1, 2):
+                for position in (Position.Begin, Position.End):
+                    with self.subTest(line=lines[n], wrap=wrap, position=position):
+                        self.assertEqual(
+                            quoting._find_pattern_on_line_prefiltered(lines, n, wrap, position),
+                            quoting._find_pattern_on_line(lines, n, wrap, position),
+                        )
+        found = [
+            n for n in range(len(lines)) if quoting._find_pattern_on_line(lines, n, 2, Position.End)
+        ]
+        self.assertGreater(len(found), 8, "the lines above open quotes")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -376,10 +376,9 @@ class MailConverterBatch(models.AbstractModel):
                     Wave._converter_bulk_records(planned, source)
                     Wave._converter_memo_targets(planned, memo)
                     links = []
+                    WaveConverter = Converter.with_context(mail_converter_wave_memo=memo)
                     for entry in planned:
-                        links += Wave._converter_apply_one(
-                            Converter.with_context(mail_converter_wave_memo=memo), entry, source
-                        )
+                        links += Wave._converter_apply_one(WaveConverter, entry, source)
                     self._converter_bulk_links(links)
             except Exception as exc:  # noqa: BLE001 - the wave goes one email at a time
                 memo.close()

@@ -2,6 +2,7 @@ from odoo import api, fields, models, tools
 
 from ..tools import privacy
 from ..tools.addresses import normalize_email
+from .html_field import WaveSanitizedHtml
 
 # Tickets whose stage emails helpdesk_mgmt must not send in this transaction (see below).
 SILENT_TICKETS_KEY = "mail_converter.silent_tickets"
@@ -9,6 +10,9 @@ SILENT_TICKETS_KEY = "mail_converter.silent_tickets"
 
 class HelpdeskTicket(models.Model):
     _inherit = "helpdesk.ticket"
+
+    # In a wave, sanitised once with the message body that repeats it (models/html_field.py).
+    description = WaveSanitizedHtml()
 
     mail_converter_server_id = fields.Many2one(
         "fetchmail.server",

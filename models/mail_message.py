@@ -3,9 +3,14 @@ from collections import defaultdict
 from odoo import Command, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 
+from .html_field import WaveSanitizedHtml
+
 
 class MailMessage(models.Model):
     _inherit = "mail.message"
+
+    # In a wave, the body a new ticket's description already sanitised is not sanitised again.
+    body = WaveSanitizedHtml()
 
     mail_converter_private = fields.Boolean(
         "Private email",

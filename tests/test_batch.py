@@ -297,6 +297,47 @@ class TestBatchReads(SpecialMailCase):
         self.assertFalse(too_many, f"queries for {count} emails: {seen}")
         self.assertGreater(seen["contacts by address"], 0, "the look-up is counted")
 
+    def test_a_wave_sanitises_an_email_body_once(self):
+        from odoo.orm import fields_textual
+
+        self.server.write({"batch_size": 50})
+        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        count = 6
+        for n in range(count):
+            self.append(
+                make_email(
+                    f"Sanitised once {n}",
+                    email_from=f"Sender {n} <sender{n}@clean{n}.example>",
+                    html=f"<p style='color:red'>Hello {n}</p><script>alert({n})</script>",
+                    message_id=f"<sanitised-once-{n}@clean.example>",
+                )
+            )
+        original = fields_textual.html_sanitize
+        sanitised = []
+
+        def counting(value, *args, **kwargs):
+            sanitised.append(str(value))
+            return original(value, *args, **kwargs)
+
+        with patch.object(fields_textual, "html_sanitize", counting):
+            self.fetch()
+        tickets = self.env["helpdesk.ticket"].search([("name", "like", "Sanitised once")])
+        self.assertEqual(len(tickets), count)
+        for ticket in tickets:
+            message = ticket.message_ids.filtered(lambda m: m.message_type == "email")
+            self.assertNotIn("<script", message.body)
+            self.assertNotIn("<script", ticket.description)
+            self.assertIn("Hello", str(message.body))
+            self.assertEqual(str(message.body), str(ticket.description))
+        hello = [value for value in sanitised if "color:red" in value]
+        # once for each ticket's description; each message's body is the same value
+        self.assertEqual(len(hello), count, hello)
+        # the fields keep their definitions
+        body = self.env["mail.message"]._fields["body"]
+        description = self.env["helpdesk.ticket"]._fields["description"]
+        self.assertEqual((body.string, body.sanitize_style), ("Contents", True))
+        self.assertEqual((description.required, description.sanitize_style), (True, True))
+
     def test_wave_memo_answers_as_the_database(self):
         Partner = self.env["res.partner"]
         ana = Partner.create({"name": "Ana", "email": "ana@memo.example"})

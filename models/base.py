@@ -83,6 +83,26 @@ class Base(models.AbstractModel):
         )
 
     @api.model
+    def _converter_conditions(self, domain, size):
+        """``domain`` as its ``size`` conditions (tuples) when it is a plain list of them,
+        the shape Odoo's gateway asks its repeated questions in; else ``None``."""
+        if not isinstance(domain, list) or len(domain) != size:
+            return None
+        conditions = [tuple(c) if isinstance(c, list) else c for c in domain]
+        if not all(isinstance(c, tuple) and len(c) == 3 for c in conditions):
+            return None
+        return conditions
+
+    @api.model
+    def _converter_ids_by(self, domain, field_name, order=None):
+        """``{value of field_name: ids}`` of the records ``domain`` finds, each in ``order``:
+        one read for a whole wave, each question answered with its part."""
+        grouped = {}
+        for record in self.search_fetch(domain, [field_name], order=order):
+            grouped.setdefault(record[field_name], []).append(record.id)
+        return grouped
+
+    @api.model
     def _converter_memo_env_key(self):
         """What, besides its arguments, a search's answer depends on: user, superuser mode,
         companies, archived records, language (the order of translated names)."""

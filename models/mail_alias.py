@@ -47,17 +47,14 @@ class MailAlias(models.Model):
     @api.model
     def _converter_asked_parents(self, domain):
         """``(model, set of ids)`` when ``domain`` is exactly Odoo's question, else ``None``."""
-        if not isinstance(domain, list) or len(domain) != 4:
+        conditions = self._converter_conditions(domain, 4)
+        if not conditions:
             return None
-        try:
-            model, res_ids = domain[1][2], domain[2][2]
-        except (IndexError, TypeError, KeyError):
-            return None
+        model, res_ids = conditions[1][2], conditions[2][2]
         if not isinstance(model, str) or not isinstance(res_ids, (list, tuple)):
             return None
         if not all(isinstance(i, int) for i in res_ids):
             return None
-        expected = self._converter_parents_domain(model, list(res_ids))
-        if [tuple(c) if isinstance(c, list) else c for c in domain] != expected:
+        if conditions != self._converter_parents_domain(model, list(res_ids)):
             return None
         return model, set(res_ids)

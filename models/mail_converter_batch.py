@@ -468,22 +468,22 @@ class MailConverterBatch(models.AbstractModel):
         """Once the wave's records exist: the records its messages are posted on, whose
         aliases Odoo's reply-to looks up for each message, and those just created, whose
         last message (none, unless the wave posts one) ``message_post`` looks up."""
-        parents = defaultdict(set)
-        for entry in entries:
-            route = entry.plan.route
-            if route and route.res_id:
-                parents[route.model].add(route.res_id)
-            if entry.bulk is not None:
-                for model, ids in entry.bulk.created_ids().items():
-                    parents[model].update(ids)
-        memo.scope["alias_parents"] = dict(parents)
-        memo.scope["fresh_threads"] = {
+        fresh = {
             (model, record_id)
             for entry in entries
             if entry.bulk is not None
             for model, ids in entry.bulk.created_ids().items()
             for record_id in ids
         }
+        parents = defaultdict(set)
+        for model, record_id in fresh | {
+            (e.plan.route.model, e.plan.route.res_id)
+            for e in entries
+            if e.plan.route and e.plan.route.res_id
+        }:
+            parents[model].add(record_id)
+        memo.scope["alias_parents"] = dict(parents)
+        memo.scope["fresh_threads"] = fresh
 
     @api.model
     def _converter_bulk_links(self, values_list):

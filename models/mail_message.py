@@ -60,14 +60,12 @@ class MailMessage(models.Model):
             # every fresh thread of the model at once; this one's answer returned
             model = thread[0]
             ids = sorted(res_id for m, res_id in fresh if m == model)
-            found = super(MailMessage, self).search_fetch(
+            found = self._converter_ids_by(
                 [("res_id", "in", ids), ("model", "=", model), *self._converter_thread_filter()],
-                ["res_id"],
-                order=self._CONVERTER_THREAD_ORDER,
+                "res_id",
+                self._CONVERTER_THREAD_ORDER,
             )
-            answers = {("thread", model, res_id, env_key): [] for res_id in ids}
-            for message in found:
-                answers[("thread", model, message.res_id, env_key)].append(message.id)
+            answers = {("thread", model, res_id, env_key): found.get(res_id, []) for res_id in ids}
             memo.fill(self._name, answers, fields=self._CONVERTER_THREAD_FIELDS)
             return answers[key]
 
@@ -80,12 +78,10 @@ class MailMessage(models.Model):
     @api.model
     def _converter_asked_thread(self, domain):
         """``(model, res_id)`` when ``domain`` is Odoo's question for a thread's messages."""
-        if not isinstance(domain, list) or len(domain) != 3:
+        conditions = self._converter_conditions(domain, 3)
+        if not conditions:
             return None
-        try:
-            res_id, model = domain[0][2], domain[1][2]
-        except (IndexError, TypeError, KeyError):
-            return None
+        res_id, model = conditions[0][2], conditions[1][2]
         if not isinstance(res_id, int) or not isinstance(model, str):
             return None
         expected = [
@@ -93,9 +89,7 @@ class MailMessage(models.Model):
             ("model", "=", model),
             *self._converter_thread_filter(),
         ]
-        if [tuple(c) if isinstance(c, list) else c for c in domain] != expected:
-            return None
-        return model, res_id
+        return (model, res_id) if conditions == expected else None
 
     @api.model
     def _converter_memo_created(self, memo, vals_list):

@@ -28,7 +28,10 @@ class MailThreadBlacklist(models.AbstractModel):
         by_email = memo.answer(
             self._name,
             ("bounced", self._converter_memo_env_key()),
-            lambda: self._converter_bounced_by_email(wave_emails),
+            lambda: self._converter_ids_by(
+                [("message_bounce", ">", 0), ("email_normalized", "in", sorted(wave_emails))],
+                "email_normalized",
+            ),
             fields=_BOUNCE_FIELDS,
         )
         return by_email.get(email, [])
@@ -36,27 +39,13 @@ class MailThreadBlacklist(models.AbstractModel):
     @api.model
     def _converter_asked_bounced(self, domain):
         """The address of ``[("message_bounce", ">", 0), ("email_normalized", "=", x)]``."""
-        if not isinstance(domain, list) or len(domain) != 2:
+        conditions = self._converter_conditions(domain, 2)
+        if not conditions or conditions[0] != ("message_bounce", ">", 0):
             return None
-        conditions = [tuple(c) if isinstance(c, list) else c for c in domain]
-        if conditions[0] != ("message_bounce", ">", 0) or not isinstance(conditions[1], tuple):
+        field, operator, email = conditions[1]
+        if (field, operator) != ("email_normalized", "=") or not isinstance(email, str):
             return None
-        if conditions[1][:2] != ("email_normalized", "=") or len(conditions[1]) != 3:
-            return None
-        email = conditions[1][2]
-        return email if isinstance(email, str) else None
-
-    @api.model
-    def _converter_bounced_by_email(self, emails):
-        """``{email_normalized: ids}`` of the records of ``emails`` with bounces, in order."""
-        by_email = {}
-        records = super().search_fetch(
-            [("message_bounce", ">", 0), ("email_normalized", "in", sorted(emails))],
-            ["email_normalized"],
-        )
-        for record in records:
-            by_email.setdefault(record.email_normalized, []).append(record.id)
-        return by_email
+        return email
 
     def _converter_memo_written(self, memo, vals):
         # A reset counter (the gateway's, for each email received) takes these records out

@@ -74,7 +74,9 @@ class ResPartner(models.Model):
         by_email = memo.answer(
             self._name,
             ("email_normalized in", self._converter_memo_env_key()),
-            lambda: self._converter_partners_by_email(wave_emails),
+            lambda: self._converter_ids_by(
+                [("email_normalized", "in", sorted(wave_emails))], "email_normalized", "id ASC"
+            ),
             fields=_EMAIL_FIELDS,
         )
         return sorted({pid for email in emails for pid in by_email.get(email, ())})
@@ -94,14 +96,3 @@ class ResPartner(models.Model):
         if not all(isinstance(email, str) for email in value):
             return None
         return set(value)
-
-    @api.model
-    def _converter_partners_by_email(self, emails):
-        """``{email_normalized: partner ids}`` of ``emails``, as this environment searches."""
-        by_email = {}
-        partners = super().search_fetch(
-            [("email_normalized", "in", sorted(emails))], ["email_normalized"], order="id ASC"
-        )
-        for partner in partners:
-            by_email.setdefault(partner.email_normalized, []).append(partner.id)
-        return by_email

@@ -191,6 +191,23 @@ class TestBatchReads(SpecialMailCase):
         "log claims": "INSERT INTO mail_converter_log",
     }
 
+    def fetch_counting(self, shapes, counts=lambda _name, _text: True):
+        """Fetch; return how many queries of each of ``shapes`` (``{name: text}``) ran, a
+        query counting for ``name`` when it holds the text and ``counts(name, text)``."""
+        seen = dict.fromkeys(shapes, 0)
+        original_execute = Cursor.execute
+
+        def execute(cr, query, params=None, log_exceptions=True):
+            text = query.code if hasattr(query, "code") else str(query)
+            for name, shape in shapes.items():
+                if shape in text and counts(name, text):
+                    seen[name] += 1
+            return original_execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", execute):
+            self.fetch()
+        return seen
+
     def test_one_query_per_batch_for_what_every_email_asks(self):
         self.server.write({"batch_size": 50, "link_company_by_domain": True})
         self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
@@ -207,18 +224,9 @@ class TestBatchReads(SpecialMailCase):
                     message_id=f"<batch-reads-{n}@reads.example>",
                 )
             )
-        seen = dict.fromkeys(self.SHAPES, 0)
-        original_execute = Cursor.execute
-
-        def execute(cr, query, params=None, log_exceptions=True):
-            text = query.code if hasattr(query, "code") else str(query)
-            for name, shape in self.SHAPES.items():
-                if shape in text and (name != "privacy flags" or "_private" in text):
-                    seen[name] += 1
-            return original_execute(cr, query, params, log_exceptions)
-
-        with patch.object(Cursor, "execute", execute):
-            self.fetch()
+        seen = self.fetch_counting(
+            self.SHAPES, lambda name, text: name != "privacy flags" or "_private" in text
+        )
         tickets = self.env["helpdesk.ticket"].search([("name", "like", "Batch reads")])
         self.assertEqual(len(tickets), count)
         self.assertEqual(
@@ -264,18 +272,9 @@ class TestBatchReads(SpecialMailCase):
                     message_id=f"<gateway-reads-{n}@gate.example>",
                 )
             )
-        seen = dict.fromkeys(self.GATEWAY_SHAPES, 0)
-        original_execute = Cursor.execute
-
-        def execute(cr, query, params=None, log_exceptions=True):
-            text = query.code if hasattr(query, "code") else str(query)
-            for name, shape in self.GATEWAY_SHAPES.items():
-                if shape in text and "_private" not in text and "p.id" not in text:
-                    seen[name] += 1
-            return original_execute(cr, query, params, log_exceptions)
-
-        with patch.object(Cursor, "execute", execute):
-            self.fetch()
+        seen = self.fetch_counting(
+            self.GATEWAY_SHAPES, lambda _name, text: "_private" not in text and "p.id" not in text
+        )
         tickets = self.env["helpdesk.ticket"].search([("name", "like", "Gateway reads")])
         self.assertEqual(len(tickets), count)
         # What the answers decide is what the database says: numbers, stage, customer.

@@ -22,6 +22,7 @@ from ..tools import mime, pec, waves
 from ..tools.budget import DEFAULT_SECONDS, Budget, OverBudget
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
+from . import email_split_memo
 from .mail_converter_contact_claim import ContactBeingCreated
 from .mail_converter_planner import CONVERTER_CONCERNS
 
@@ -51,9 +52,10 @@ class MailConverter(models.AbstractModel):
         the row records the failure, so catch it inside your savepoint and convert the
         email again after a commit (``retry_log``).
         """
-        summary, log, convert = self._converter_begin(raw, source, origin, retry_log)
-        if convert:
-            self._convert_logged(raw, summary, source, origin, log)
+        with email_split_memo.remembered():  # Odoo splits the same headers again and again
+            summary, log, convert = self._converter_begin(raw, source, origin, retry_log)
+            if convert:
+                self._convert_logged(raw, summary, source, origin, log)
         return self._converter_finish(log, origin)
 
     @api.model

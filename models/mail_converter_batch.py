@@ -27,6 +27,7 @@ from ..tools.prefetch import Prefetch
 from ..tools.retry import ConverterRetry
 from ..tools.run_cache import RunCache
 from ..tools.wave_memo import WaveMemo
+from . import email_split_memo
 
 _logger = logging.getLogger(__name__)
 
@@ -104,6 +105,13 @@ class MailConverterBatch(models.AbstractModel):
         """Convert ``items`` (``[(raw, origin)]``, in the server's order) exactly once each;
         return, for each, its log row, ``None`` (not even logged) or the
         :class:`ConverterRetry` of an email that collided with another worker."""
+        # Odoo's gateway splits the same address headers about 30 times an email.
+        with email_split_memo.remembered():
+            return self._converter_process_batch(items, source)
+
+    @api.model
+    def _converter_process_batch(self, items, source):
+        """:meth:`_converter_process_many`, inside the batch's memo of address splits."""
         results = [None] * len(items)
         entries = []
         prefetch = Prefetch()

@@ -19,8 +19,7 @@ class MailConverterConversation(models.AbstractModel):
     def _plan_reply(self, mail, source, plan):
         """A reply to a message Odoo knows (In-Reply-To, References) continues its conversation,
         when its sender belongs to that conversation; else it is handled as a new email."""
-        replied = self._converter_replied_message(mail, source)
-        record = self._converter_replied_record(mail, source, replied)
+        replied, record = self._converter_replied(mail, source)
         if not record:
             return
         if not (
@@ -36,6 +35,12 @@ class MailConverterConversation(models.AbstractModel):
     def _converter_replied_message(self, mail, source):
         """The newest message Odoo holds among those ``mail`` replies to, on a record of the
         mailbox's company; an empty recordset when there is none."""
+        return self._converter_replied(mail, source)[0]
+
+    @api.model
+    def _converter_replied(self, mail, source):
+        """``(message, record)``: :meth:`_converter_replied_message` and the record holding it
+        (:meth:`_converter_replied_record`, asked once), or an empty message and ``None``."""
         msg_dict = mail.msg_dict
         references = unfold_references(
             msg_dict.get("references") or msg_dict.get("in_reply_to") or ""
@@ -44,7 +49,7 @@ class MailConverterConversation(models.AbstractModel):
         references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
         Message = self.env["mail.message"].sudo()
         if not references:
-            return Message
+            return Message, None
         # The same email may sit in two companies' records: the first of the mailbox's company.
         for replied in Message.search(
             [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
@@ -53,8 +58,8 @@ class MailConverterConversation(models.AbstractModel):
         ):
             record = self._converter_replied_record(mail, source, replied)
             if record:
-                return replied
-        return Message
+                return replied, record
+        return Message, None
 
     @api.model
     def _converter_replied_record(self, mail, source, replied):

@@ -125,7 +125,11 @@ class MailConverterCase(TransactionCase):
         return {"server": "memory.invalid", "port": 993}
 
     @classmethod
-    def make_server(cls, user="support", protocol="imap", security="none", folders=None, **values):
+    def make_server(
+        cls, user="support", protocol="imap", security="none", folders=None, env=None, **values
+    ):
+        """A converter mailbox on the test mail server (in ``env``, the test's by default)."""
+        env = env or cls.env
         vals = {
             "name": f"{user} {protocol} {security}",
             "server_type": protocol,
@@ -136,14 +140,14 @@ class MailConverterCase(TransactionCase):
             "user": user,
             "password": user,
             "use_converter": True,
-            "object_id": cls.ticket_model.id,
+            "object_id": env["ir.model"]._get("helpdesk.ticket").id,
             "state": "done",
             **cls._server_location(protocol, security),
         }
         if folders is not None:
             vals["converter_folder_ids"] = [fields.Command.create(f) for f in folders]
         vals.update(values)
-        return cls.env["fetchmail.server"].create(vals)
+        return env["fetchmail.server"].create(vals)
 
     def fetch(self, server=None, cron=False):
         """Run one fetch as the scheduler or the 'Fetch now' button does, with real commits."""

@@ -2,19 +2,25 @@
 one email at a time gives.
 
 The same corpus is converted twice from the same starting state: one email at a time
-(``mail_converter.batch_apply`` = 0), then rolled back, then batched. Everything a user
+(``mail_converter.batch_apply`` = 0) in a second database, a copy of the freshly installed
+test database that ``scripts/test.sh`` makes, and batched in the test database. Everything a user
 could see is compared, except record ids, sequence numbers and order.
 """
 
 import os
 import re
 import sys
+from collections import Counter
 from unittest.mock import patch
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.modules.registry import Registry
+from odoo.service import db
 from odoo.sql_db import Cursor
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mail as odoo_mail
 
+from ..models import email_split_memo
 from ..tools import waves
 from ..tools.prefetch import Prefetch
 from ..tools.wave_memo import WaveMemo
@@ -34,34 +40,39 @@ class TestBatchParity(SpecialMailCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.rita = new_test_user(
-            cls.env, login="batch_rita", name="Rita Rep", email="rita@company.example"
+        cls.bcc_server, cls.pec_server, cls.quote = cls.parity_world(cls.env, cls.server)
+
+    @classmethod
+    def parity_world(cls, env, server):
+        """The contacts, the ticket whose mail bounces and the mailboxes the corpus is
+        converted with, in ``env`` (each database gets the same); ``server`` is the support
+        mailbox. Return the BCC-logging mailbox, the PEC mailbox and the bounced message."""
+        rita = new_test_user(env, login="batch_rita", name="Rita Rep", email="rita@company.example")
+        Partner = env["res.partner"]
+        Partner.create({"name": "Karl Customer", "email": "karl@customer.example"})
+        gone = Partner.create({"name": "Gone Customer", "email": "gone@customer.example"})
+        ticket = env["helpdesk.ticket"].create(
+            {"name": "Quotation", "description": "Quotation", "partner_id": gone.id}
         )
-        Partner = cls.env["res.partner"]
-        cls.karl = Partner.create({"name": "Karl Customer", "email": "karl@customer.example"})
-        cls.gone = Partner.create({"name": "Gone Customer", "email": "gone@customer.example"})
-        cls.ticket = cls.env["helpdesk.ticket"].create(
-            {"name": "Quotation", "description": "Quotation", "partner_id": cls.gone.id}
-        )
-        cls.quote = TestBounces.send(
-            cls.ticket, cls.gone, "<batch-quote@company.example>", "Your quotation"
-        )
-        cls.server.write(
+        quote = TestBounces.send(ticket, gone, "<batch-quote@company.example>", "Your quotation")
+        server.write(
             {
                 "batch_size": 200,
                 "converter_cc_followers": "all",
-                "auto_reply_template_id": cls.env.ref(
+                "auto_reply_template_id": env.ref(
                     "mail_converter.mail_template_ticket_acknowledgement"
                 ).id,
             }
         )
-        cls.bcc_server = cls.make_server(
+        bcc_server = cls.make_server(
+            env=env,
             user="sales",
             batch_size=200,
             bcc_logging=True,
-            bcc_user_ids=[fields.Command.set(cls.rita.ids)],
+            bcc_user_ids=[fields.Command.set(rita.ids)],
         )
-        cls.pec_server = cls.make_server(user="archive", batch_size=200, is_pec=True)
+        pec_server = cls.make_server(env=env, user="archive", batch_size=200, is_pec=True)
+        return bcc_server, pec_server, quote
 
     def corpus(self):
         """HTML, Cc lists, attachments and replies inside the batch (the benchmark's corpus),
@@ -119,11 +130,8 @@ class TestBatchParity(SpecialMailCase):
         """Certified mail (PEC): a message and its receipts."""
         return [sample("pec", name) for name in sorted(os.listdir(os.path.join(DATA, "pec")))]
 
-    def convert(self, batched):
-        """Convert the corpus from the server and return what a user would see."""
-        self.env["ir.config_parameter"].set_param(
-            "mail_converter.batch_apply", "1" if batched else "0"
-        )
+    def load_mailboxes(self):
+        """Deliver the corpus into the mailboxes of the test mail server (emptied first)."""
         self._reset_mail_server()
         for user, mails in (
             ("support", self.corpus()),
@@ -132,22 +140,65 @@ class TestBatchParity(SpecialMailCase):
         ):
             for raw in mails:
                 self.append(raw, user=user)
-        self.env.flush_all()
-        before = {
-            model: max(self.env[model].sudo().with_context(active_test=False).search([]).ids or [0])
+
+    @staticmethod
+    def highest_ids(env):
+        return {
+            model: max(env[model].sudo().with_context(active_test=False).search([]).ids or [0])
             for model in SNAPSHOT_MODELS
         }
+
+    def convert(self, batched):
+        """Convert the corpus from the mailboxes in the test database; what a user would see."""
+        self.env["ir.config_parameter"].set_param(
+            "mail_converter.batch_apply", "1" if batched else "0"
+        )
+        self.load_mailboxes()
+        self.env.flush_all()
+        before = self.highest_ids(self.env)
         for server in (self.server, self.bcc_server, self.pec_server):
             self.fetch(server)
         return Snapshot(self.env, before).take()
 
+    def convert_one_by_one_elsewhere(self, dbname):
+        """Convert the corpus one email at a time in the database ``dbname`` (a copy of the
+        freshly installed test database, see ``scripts/test.sh``), from the same world and
+        the same mailboxes, with real commits; what a user would see there."""
+        registry = Registry(dbname)
+        try:
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, dict(self.env.context))
+                env["fetchmail.server"].search([]).action_archive()
+                server = self.make_server(env=env)
+                servers = (server, *self.parity_world(env, server)[:2])
+                server_ids = [s.id for s in servers]
+                env["ir.config_parameter"].set_param("mail_converter.batch_apply", "0")
+                before = self.highest_ids(env)
+            self.load_mailboxes()
+            for server_id in server_ids:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, dict(self.env.context))
+                    env["fetchmail.server"].browse(server_id)._fetch_mail()
+            with registry.cursor() as cr:
+                return Snapshot(api.Environment(cr, SUPERUSER_ID, {}), before).take()
+        finally:
+            Registry.delete(dbname)
+            sql_db.close_db(dbname)
+
     def test_batched_is_identical_to_one_email_at_a_time(self):
-        self.env.flush_all()
-        self.env.cr.execute("SAVEPOINT batch_parity")
-        one_by_one = self.convert(batched=False)
-        self.env.cr.execute("ROLLBACK TO SAVEPOINT batch_parity")
-        self.env.invalidate_all()
-        self.env.registry.clear_cache()
+        other = os.environ.get("MC_TEST_PARITY_DB")
+        if other:
+            # Two databases: nothing one run leaves in memory or in the database helps the other.
+            self.assertTrue(db.exp_db_exist(other), f"{other}: scripts/test.sh makes this copy")
+            one_by_one = self.convert_one_by_one_elsewhere(other)
+        else:
+            # Run outside scripts/test.sh: one database, the first run rolled back.
+            self.env.flush_all()
+            self.env.cr.execute("SAVEPOINT batch_parity")
+            one_by_one = self.convert(batched=False)
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT batch_parity")
+            self.env.invalidate_all()
+            self.env.registry.clear_cache()
         with (
             patch.object(waves, "first_wave", wraps=waves.first_wave) as first_wave,
             self.assertNoLogs(BATCH_LOGGER, "INFO"),
@@ -295,6 +346,65 @@ class TestBatchReads(SpecialMailCase):
         too_many = {name: queries for name, queries in seen.items() if queries > 3}
         self.assertFalse(too_many, f"queries for {count} emails: {seen}")
         self.assertGreater(seen["contacts by address"], 0, "the look-up is counted")
+
+    def test_a_batch_splits_each_address_text_once(self):
+        """Odoo splits the same From, To and Cc about 30 times an email; a batch, once."""
+        self.server.write({"batch_size": 50})
+        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        count = 6
+        for n in range(count):
+            self.append(
+                make_email(
+                    f"Split once {n}",
+                    email_from=f'"Sender, {n}" <sender{n}@split{n}.example>',
+                    cc=f"Colleague <colleague{n}@split{n}.example>, known@split.example",
+                    message_id=f"<split-once-{n}@split.example>",
+                )
+            )
+        splits = Counter()
+        odoo_split = email_split_memo._split
+
+        def counting(text):
+            splits[text] += 1
+            return odoo_split(text)
+
+        with patch.object(email_split_memo, "_split", counting):
+            self.fetch()
+        tickets = self.env["helpdesk.ticket"].search([("name", "like", "Split once")])
+        self.assertEqual(len(tickets), count)
+        self.assertEqual(
+            set(tickets.partner_id.mapped("email")),
+            {f"sender{n}@split{n}.example" for n in range(count)},
+        )
+        for ticket in tickets:
+            self.assertIn("known@split.example", ticket.email_cc or "")
+        self.assertIn(f"sender{count - 1}@split{count - 1}.example", " ".join(map(str, splits)))
+        # (an empty value, False, is answered at once, without splitting)
+        again = {text: n for text, n in splits.items() if n > 1 and text}
+        self.assertFalse(again, f"split more than once in a batch: {again}")
+
+    def test_remembered_splits_answer_as_odoo(self):
+        texts = [
+            '"Doe, John" <john@example.com>, jane@example.com',
+            "Name email@example.com",
+            "@gmail.com, real@example.com",
+            "no address here",
+            "",
+            False,
+            "=?utf-8?q?J=C3=B6rg?= <jorg@example.com>",
+            "a@b.example, " * 200,  # longer than the memo keeps
+        ]
+        expected = [email_split_memo._split(text) for text in texts]
+        with email_split_memo.remembered():
+            for _round in range(2):
+                for text, answer in zip(texts, expected, strict=True):
+                    found = odoo_mail.email_split_tuples(text)
+                    self.assertEqual(found, answer, text)
+                    found.append(("changed", "by a caller"))  # not the memo's
+            self.assertEqual(odoo_mail.email_normalize("Doe <DOE@Example.com>"), "doe@example.com")
+        # Outside a batch: Odoo's own function, nothing kept.
+        self.assertIsNone(email_split_memo._memo.get())
+        self.assertEqual(odoo_mail.email_split(texts[0]), ["john@example.com", "jane@example.com"])
 
     def test_a_wave_sanitises_an_email_body_once(self):
         from odoo.orm import fields_textual

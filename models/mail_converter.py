@@ -466,7 +466,7 @@ class MailConverter(models.AbstractModel):
         record = self.env[routes[0][0]].sudo().browse(thread_id)
         found = collected.find(msg_dict["message_id"], record._name, record.id)
         # In this environment, not the one Odoo's gateway posted in (OdooBot, its context).
-        posted = self.env["mail.message"].sudo().browse(found.ids if found else [])
+        posted = self.env["mail.message"].sudo().browse(found or [])
         if found is None:
             posted = (
                 self.env["mail.message"]

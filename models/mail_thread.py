@@ -175,7 +175,7 @@ class MailThread(models.AbstractModel):
         context = self.env.context
         posted = waves.posted_of(context)
         if posted is not None:
-            posted.collect(messages, values_list)
+            posted.collect(messages.ids, values_list)
         imported = dict(context.get("mail_converter_private") or ())
         for message in messages:
             if privacy.is_importing(context):

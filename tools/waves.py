@@ -161,24 +161,34 @@ def bulk_create_of(context):
     return marker if isinstance(marker, BulkCreate) else None
 
 
-class Posted(list):
+class Posted:
     """The context marker (``mail_converter_posted``) collecting the messages Odoo's gateway
     creates while the converter posts an email, so the pipeline finds its message without
-    searching for it. Items are ``(message, values)``: the values it was created from, so
-    finding it reads nothing back from the database."""
+    searching for it.
 
-    __slots__ = ()
+    It keeps ids, not records: a record refers to its environment, whose context refers
+    to this marker, and environments in such a cycle outlive their email (Odoo looks an
+    environment up among all the live ones of the transaction, for every ``with_context``).
+    Compared by identity: two emails' markers never make one environment.
+    """
 
-    def collect(self, messages, values_list):
-        """Remember ``messages`` (a recordset) created from ``values_list``, in order."""
-        self.extend(zip(messages, values_list, strict=False))
+    __slots__ = ("_items",)
+
+    def __init__(self):
+        self._items = []  # (message id, (Message-ID, model, res_id))
+
+    def collect(self, message_ids, values_list):
+        """Remember the messages ``message_ids`` created from ``values_list``, in order."""
+        self._items.extend(
+            (message_id, (values.get("message_id"), values.get("model"), values.get("res_id")))
+            for message_id, values in zip(message_ids, values_list, strict=False)
+        )
 
     def find(self, message_id, model, res_id):
-        """The last collected message with ``message_id`` on record ``model``/``res_id``."""
-        for message, values in reversed(self):
-            key = (values.get("message_id"), values.get("model"), values.get("res_id"))
+        """The id of the last collected message with ``message_id`` on record ``model``/``res_id``."""
+        for found, key in reversed(self._items):
             if key == (message_id, model, res_id):
-                return message
+                return found
         return None
 
 

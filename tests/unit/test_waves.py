@@ -120,19 +120,27 @@ class TestCopyValues(unittest.TestCase):
 
 class TestPosted(unittest.TestCase):
     def test_finds_the_last_message_of_the_record(self):
-        first, other, last = object(), object(), object()
         posted = Posted()
         posted.collect(
-            [first, other],
+            [11, 12],
             [
                 {"message_id": "<1@x>", "model": "helpdesk.ticket", "res_id": 1},
                 {"message_id": "<1@x>", "model": "crm.lead", "res_id": 1},
             ],
         )
-        posted.collect([last], [{"message_id": "<1@x>", "model": "helpdesk.ticket", "res_id": 1}])
-        self.assertIs(posted.find("<1@x>", "helpdesk.ticket", 1), last)
+        posted.collect([13], [{"message_id": "<1@x>", "model": "helpdesk.ticket", "res_id": 1}])
+        self.assertEqual(posted.find("<1@x>", "helpdesk.ticket", 1), 13)
+        self.assertEqual(posted.find("<1@x>", "crm.lead", 1), 12)
         self.assertIsNone(posted.find("<2@x>", "helpdesk.ticket", 1))
         self.assertIsNone(posted.find("<1@x>", "helpdesk.ticket", 2))
+
+    def test_two_markers_are_never_equal(self):
+        # Odoo reuses a live environment whose context compares equal: an email's
+        # environment must never hand its messages to another email's marker.
+        self.assertNotEqual(Posted(), Posted())
+        self.assertNotEqual(
+            {"mail_converter_posted": Posted()}, {"mail_converter_posted": Posted()}
+        )
 
 
 if __name__ == "__main__":

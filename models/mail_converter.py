@@ -459,7 +459,8 @@ class MailConverter(models.AbstractModel):
         MailThread, msg_dict, routes = self._converter_route_message(
             plan, mail, source, new_contacts, reset_bounce=True
         )
-        collected = waves.Posted()
+        # A wave's emails share one collector (and so their environments); keyed by message.
+        collected = waves.posted_of(self.env.context) or waves.Posted()
         thread_id = MailThread.with_context(mail_converter_posted=collected)._message_route_process(
             mail.message, msg_dict, routes
         )

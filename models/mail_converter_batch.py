@@ -376,15 +376,21 @@ class MailConverterBatch(models.AbstractModel):
         planned = [e for e in wave if e.plan is not None]
         if len(planned) > 1 and len(planned) == len(wave):
             memo = WaveMemo(self.env.cr, self._converter_memo_models())
+            # One context for the whole wave: its emails share their environments.
+            wave_context = {
+                "mail_converter_wave_memo": memo,
+                "mail_converter_bulk": waves.BulkSlot(),
+                "mail_converter_posted": waves.Posted(),
+            }
             try:
                 with self.env.cr.savepoint():
-                    Wave = self.with_context(mail_converter_wave_memo=memo)
+                    Wave = self.with_context(**wave_context)
                     Wave._converter_bulk_contacts(planned, source)
                     Wave._converter_memo_start(planned, memo)
                     Wave._converter_bulk_records(planned, source)
                     Wave._converter_memo_targets(planned, memo)
                     links = []
-                    WaveConverter = Converter.with_context(mail_converter_wave_memo=memo)
+                    WaveConverter = Converter.with_context(**wave_context)
                     for entry in planned:
                         links += Wave._converter_apply_one(WaveConverter, entry, source)
                     self._converter_bulk_links(links)
@@ -414,13 +420,14 @@ class MailConverterBatch(models.AbstractModel):
     def _converter_apply_one(self, Converter, entry, source):
         """Carry out one planned email of a wave and finish its log row (inside the wave);
         return the values of its links, created with the wave's (:meth:`_converter_bulk_links`)."""
-        converter = Converter
         if entry.bulk is not None:
             entry.bulk.capturing = False
-            converter = Converter.with_context(mail_converter_bulk=entry.bulk)
-        values = converter._converter_apply(
-            entry.plan, entry.mail, source, entry.log, new_contacts=entry.contacts
-        )
+        slot = self._converter_bulk_slot(Converter)
+        Converter = Converter.with_context(mail_converter_bulk=slot)  # the same, in a wave
+        with slot.holding(entry.bulk):
+            values = Converter._converter_apply(
+                entry.plan, entry.mail, source, entry.log, new_contacts=entry.contacts
+            )
         if entry.bulk is not None and entry.bulk.left():
             raise waves.BulkMismatch(entry.summary.message_id)
         entry.mail.budget.check("apply")
@@ -540,15 +547,17 @@ class MailConverterBatch(models.AbstractModel):
         """Create the new tickets and leads of ``entries`` in one ``create`` per model, with
         the values Odoo's ``message_new`` chain gives each (captured, then served back)."""
         Converter = self.env["mail.converter"]
+        slot = self._converter_bulk_slot(Converter)
+        Converter = Converter.with_context(mail_converter_bulk=slot)
         captured = []
         for entry in entries:
             if not self._converter_bulk_eligible(entry):
                 continue
             entry.bulk = waves.BulkCreate(stop_at=entry.plan.route.model)
-            Converter.with_context(
-                mail_converter_bulk=entry.bulk,
-                mail_converter_private=Converter._privacy_context(entry.plan, entry.mail),
-            )._converter_capture_new(entry.plan, entry.mail, source, entry.contacts)
+            with slot.holding(entry.bulk):
+                Converter.with_context(
+                    mail_converter_private=Converter._privacy_context(entry.plan, entry.mail),
+                )._converter_capture_new(entry.plan, entry.mail, source, entry.contacts)
             captured.append(entry)
         by_model = defaultdict(list)
         for entry in captured:
@@ -564,6 +573,13 @@ class MailConverterBatch(models.AbstractModel):
             for entry, values_list in parts:
                 entry.bulk.created_from(model, records[start : start + len(values_list)].ids)
                 start += len(values_list)
+
+    @api.model
+    def _converter_bulk_slot(self, Converter):
+        """The wave's :class:`tools.waves.BulkSlot` in ``Converter``'s context (a new one
+        when a caller runs a step of the wave without it)."""
+        slot = Converter.env.context.get("mail_converter_bulk")
+        return slot if isinstance(slot, waves.BulkSlot) else waves.BulkSlot()
 
     @api.model
     def _converter_bulk_eligible(self, entry):

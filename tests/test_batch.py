@@ -383,6 +383,37 @@ class TestBatchReads(SpecialMailCase):
         again = {text: n for text, n in splits.items() if n > 1 and text}
         self.assertFalse(again, f"split more than once in a batch: {again}")
 
+    def test_a_waves_emails_share_their_environments(self):
+        """Odoo compares a new environment's context with every live one of the transaction;
+        an email's posting environments live until the commit, so a wave must not make new
+        ones for each email (a marker per email kept about two an email alive)."""
+        self.server.write({"batch_size": 50})
+        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        count = 8
+        for n in range(count):
+            self.append(
+                make_email(
+                    f"Shared environments {n}",
+                    email_from=f"Sender {n} <sender{n}@envs{n}.example>",
+                    message_id=f"<shared-envs-{n}@envs.example>",
+                )
+            )
+        Batch = type(self.env["mail.converter.batch"])
+        apply_one = Batch._converter_apply_one
+        live = []
+
+        def counting(batch, Converter, entry, source):
+            links = apply_one(batch, Converter, entry, source)
+            live.append(len(batch.env.transaction.envs))
+            return links
+
+        with patch.object(Batch, "_converter_apply_one", counting):
+            self.fetch()
+        tickets = self.env["helpdesk.ticket"].search([("name", "like", "Shared environments")])
+        self.assertEqual(len(tickets), count)
+        self.assertEqual(len(live), count, "applied in one wave")
+        self.assertLessEqual(live[-1] - live[0], 2, f"live environments after each email: {live}")
+
     def test_remembered_splits_answer_as_odoo(self):
         texts = [
             '"Doe, John" <john@example.com>, jane@example.com',

@@ -8,6 +8,7 @@ the next wave and is planned again once the wave before it is applied, so a
 batched run decides exactly what one email at a time would. No Odoo import.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 
 
@@ -155,9 +156,37 @@ class BulkMismatch(Exception):
     """Odoo's chain did not create in the wave what it created while capturing."""
 
 
+class BulkSlot:
+    """The context marker (``mail_converter_bulk``) of a whole wave: it holds the
+    :class:`BulkCreate` of the email being applied (``current``), none between emails.
+
+    One marker a wave, not one an email: Odoo looks every new environment up among the
+    transaction's live ones, comparing contexts, and those of an email's posting live
+    until the commit (Odoo's precommit callbacks hold their records). With a marker per
+    email a batch kept about a hundred environments alive, and every ``with_context``
+    scanned them all. Compared by identity.
+    """
+
+    __slots__ = ("current",)
+
+    def __init__(self):
+        self.current = None
+
+    @contextlib.contextmanager
+    def holding(self, bulk):
+        """``bulk`` is the current email's :class:`BulkCreate` until the block ends."""
+        self.current = bulk
+        try:
+            yield bulk
+        finally:
+            self.current = None
+
+
 def bulk_create_of(context):
     """The :class:`BulkCreate` of ``context``, set by the converter's batch only, or ``None``."""
     marker = context.get("mail_converter_bulk")
+    if isinstance(marker, BulkSlot):
+        marker = marker.current
     return marker if isinstance(marker, BulkCreate) else None
 
 

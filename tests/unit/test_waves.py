@@ -7,6 +7,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from tools.waves import (  # noqa: E402
     BulkCreate,
+    BulkSlot,
     Posted,
     bulk_create_of,
     copy_values,
@@ -141,6 +142,24 @@ class TestPosted(unittest.TestCase):
         self.assertNotEqual(
             {"mail_converter_posted": Posted()}, {"mail_converter_posted": Posted()}
         )
+
+
+class TestBulkSlot(unittest.TestCase):
+    def test_holds_the_current_emails_bulk_create_only_while_it_is_applied(self):
+        slot = BulkSlot()
+        context = {"mail_converter_bulk": slot}
+        first, second = BulkCreate(), BulkCreate()
+        self.assertIsNone(bulk_create_of(context))
+        with slot.holding(first):
+            self.assertIs(bulk_create_of(context), first)
+        self.assertIsNone(bulk_create_of(context))
+        with self.assertRaises(RuntimeError), slot.holding(second):
+            self.assertIs(bulk_create_of(context), second)
+            raise RuntimeError
+        self.assertIsNone(bulk_create_of(context), "released after an error too")
+        self.assertIs(bulk_create_of({"mail_converter_bulk": first}), first)
+        self.assertIsNone(bulk_create_of({"mail_converter_bulk": "forged"}))
+        self.assertNotEqual(BulkSlot(), BulkSlot())
 
 
 if __name__ == "__main__":

@@ -137,9 +137,7 @@ class MailConverterTrust(models.AbstractModel):
         if not sender or not replied:
             return False
         replied = replied.sudo()
-        partners = replied.author_id | replied.partner_ids | replied.notification_ids.res_partner_id
-        if sender in set(partners.mapped("email_normalized")):
-            return True
+        # The message's own columns first; its recipients' contacts take queries.
         if addresses.normalize_email(replied.email_from) == sender:
             return True
         copied = ", ".join(
@@ -148,7 +146,10 @@ class MailConverterTrust(models.AbstractModel):
                 [replied.incoming_email_to, replied.incoming_email_cc, replied.outgoing_email_to],
             )
         )
-        return any(a.email == sender for a in addresses.parse_header(copied))
+        if any(a.email == sender for a in addresses.parse_header(copied)):
+            return True
+        partners = replied.author_id | replied.partner_ids | replied.notification_ids.res_partner_id
+        return sender in set(partners.mapped("email_normalized"))
 
     @api.model
     def _converter_untrusted_note(self, record, mail, what):

@@ -55,6 +55,18 @@ class TestBatchParity(SpecialMailCase):
             {"name": "Quotation", "description": "Quotation", "partner_id": gone.id}
         )
         quote = TestBounces.send(ticket, gone, "<batch-quote@company.example>", "Your quotation")
+        # Requests for a quote become leads (bulk-created leads, and replies filed on them).
+        env["mail.converter.rule"].create(
+            {
+                "name": "Quotes",
+                "action": "lead",
+                "condition_ids": [
+                    fields.Command.create(
+                        {"field": "subject", "operator": "contains", "value": "quote"}
+                    )
+                ],
+            }
+        )
         server.write(
             {
                 "batch_size": 200,
@@ -224,6 +236,7 @@ class TestBatchParity(SpecialMailCase):
         self.assertTrue(expected <= kinds, kinds)
         self.assertTrue(any(row["private"] for row in logs))
         self.assertTrue(one_by_one["mail.mail"])
+        self.assertTrue(one_by_one["crm.lead"])
 
 
 @tagged("post_install", "-at_install", "mail_converter")

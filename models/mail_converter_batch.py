@@ -303,7 +303,8 @@ class MailConverterBatch(models.AbstractModel):
     @api.model
     def _converter_prefetch_round(self, entries, source):
         """What planning ``entries`` asks of each email, read once for all of them: the
-        records their addresses match, whether their Message-IDs are in Odoo already, the
+        records their addresses match and whether those contacts' privacy flags make mail
+        private, whether their Message-IDs are in Odoo already, the
         companies of their domains, whether Odoo's loop guard lets their senders through.
         Valid for this planning round only (applying a wave changes the first two)."""
         prefetch = Prefetch()
@@ -311,6 +312,15 @@ class MailConverterBatch(models.AbstractModel):
             a.email for entry in entries for a in addresses.collect(entry.summary.address_headers)
         ]
         self.env["mail.converter.reader"]._converter_prefetch_match(emails, source, prefetch)
+        # Whether the matched contacts (and their companies) make mail private.
+        matched = {
+            partner_id
+            for email in emails
+            for row in prefetch.get("match", email) or ()
+            if row[0] == "res.partner"
+            for partner_id in (row[1], row[5])
+        }
+        self.env["mail.converter.privacy"]._converter_prefetch_flag_holders(matched, prefetch)
         self.env["mail.converter.planner"]._converter_prefetch_in_odoo(
             [entry.summary.message_id for entry in entries], prefetch
         )

@@ -65,18 +65,7 @@ class MailConverterPrivacy(models.AbstractModel):
             ("mail_converter_all_private", "=", True),
         ]
         if partner_ids - {0}:
-            # One query; rarely any row: a contact is covered by its company's flags too.
-            holders += (
-                self.env["res.partner"]
-                .sudo()
-                .search(
-                    [("id", "in", list(partner_ids - {0}))]
-                    + ["|", "|", "|"]
-                    + flagged
-                    + [("commercial_partner_id." + f, op, v) for f, op, v in flagged],
-                    order="id",
-                )
-            )
+            holders += self._converter_flag_holders(partner_ids - {0})
         if lead_ids - {0}:
             holders += (
                 self.env["crm.lead"]
@@ -92,6 +81,42 @@ class MailConverterPrivacy(models.AbstractModel):
                     reasons.append(reason)
         plan.flag_reasons = (checked, tuple(reasons))
         return reasons
+
+    @api.model
+    def _converter_flag_holders(self, partner_ids):
+        """The contacts among ``partner_ids`` whose flags, or their company's, make mail
+        private, in id order; from the planning round's prefetch when it read them."""
+        prefetch = prefetch_of(self.env.context)
+        Partner = self.env["res.partner"].sudo()
+        if prefetch is not None and prefetch.knows("flag_holder", partner_ids):
+            return Partner.browse(sorted(i for i in partner_ids if prefetch.get("flag_holder", i)))
+        return Partner.search(self._converter_flag_holder_domain(partner_ids), order="id")
+
+    @api.model
+    def _converter_flag_holder_domain(self, partner_ids):
+        # Rarely any row: a contact is covered by its company's flags too.
+        flagged = [
+            ("mail_converter_import_private", "=", True),
+            ("mail_converter_all_private", "=", True),
+        ]
+        return (
+            [("id", "in", list(partner_ids))]
+            + ["|", "|", "|"]
+            + flagged
+            + [("commercial_partner_id." + f, op, v) for f, op, v in flagged]
+        )
+
+    @api.model
+    def _converter_prefetch_flag_holders(self, partner_ids, prefetch):
+        """Read, in one query, which of ``partner_ids`` (the contacts a planning round's
+        emails matched) are flag holders, for :meth:`_converter_flag_holders`."""
+        partner_ids = {i for i in partner_ids if i}
+        if not partner_ids:
+            return
+        found = (
+            self.env["res.partner"].sudo().search(self._converter_flag_holder_domain(partner_ids))
+        )
+        prefetch.fill("flag_holder", partner_ids, dict.fromkeys(found.ids, True))
 
     @api.model
     def _converter_flag_privacy_reason(self, record):

@@ -317,6 +317,8 @@ class TestBatchReads(SpecialMailCase):
         "creation subtype": 'FROM "mail_message_subtype" WHERE "mail_message_subtype"."id" IN',
         "thread's last message": '"mail_message"."message_type" NOT IN',
         "bounce counters": '"message_bounce" >',
+        # planning: whether a matched contact's (or its company's) flags make mail private
+        "matched contacts' privacy": '"res_partner__commercial_partner_id"."mail_converter_all',
     }
 
     def test_what_odoo_asks_for_each_email_is_asked_once_a_wave(self):
@@ -337,7 +339,11 @@ class TestBatchReads(SpecialMailCase):
                 )
             )
         seen = self.fetch_counting(
-            self.GATEWAY_SHAPES, lambda _name, text: "_private" not in text and "p.id" not in text
+            self.GATEWAY_SHAPES,
+            lambda name, text: (
+                name == "matched contacts' privacy"
+                or ("_private" not in text and "p.id" not in text)
+            ),
         )
         tickets = self.env["helpdesk.ticket"].search([("name", "like", "Gateway reads")])
         self.assertEqual(len(tickets), count)
@@ -359,6 +365,7 @@ class TestBatchReads(SpecialMailCase):
         too_many = {name: queries for name, queries in seen.items() if queries > 3}
         self.assertFalse(too_many, f"queries for {count} emails: {seen}")
         self.assertGreater(seen["contacts by address"], 0, "the look-up is counted")
+        self.assertGreater(seen["matched contacts' privacy"], 0, "the look-up is counted")
 
     def test_a_batch_splits_each_address_text_once(self):
         """Odoo splits the same From, To and Cc about 30 times an email; a batch, once."""
@@ -550,6 +557,29 @@ class TestBatchReads(SpecialMailCase):
         self.assertEqual(
             prefetched.search_count([("email_normalized", "like", "%@loop.example")]), 2
         )
+
+    def test_prefetched_flag_holders_answer_as_the_database(self):
+        Partner = self.env["res.partner"]
+        company = Partner.create({"name": "Secret Ltd", "mail_converter_all_private": True})
+        employee = Partner.create({"name": "Emp", "email": "emp@secret.example"})
+        employee.parent_id = company
+        own = Partner.create({"name": "Own", "mail_converter_import_private": True})
+        archived = Partner.create({"name": "Gone", "mail_converter_all_private": True})
+        archived.active = False
+        plain = Partner.create({"name": "Plain", "email": "plain@open.example"})
+        everyone = {company.id, employee.id, own.id, archived.id, plain.id}
+        Privacy = self.env["mail.converter.privacy"]
+        prefetch = Prefetch()
+        Privacy._converter_prefetch_flag_holders(everyone | {0}, prefetch)
+        prefetched = Privacy.with_context(mail_converter_prefetch=prefetch)
+        for ids in (everyone, {plain.id}, {employee.id, plain.id}, {archived.id, own.id}):
+            self.assertEqual(
+                prefetched._converter_flag_holders(ids), Privacy._converter_flag_holders(ids), ids
+            )
+        self.assertEqual(prefetched._converter_flag_holders(everyone), company | employee | own)
+        # A contact the round did not read is asked of the database.
+        later = Partner.create({"name": "Later", "mail_converter_all_private": True})
+        self.assertEqual(prefetched._converter_flag_holders({later.id}), later)
 
 
 def first_wave_result(mock):

@@ -304,9 +304,9 @@ class MailConverterBatch(models.AbstractModel):
     def _converter_prefetch_round(self, entries, source):
         """What planning ``entries`` asks of each email, read once for all of them: the
         records their addresses match and whether those contacts' privacy flags make mail
-        private, whether their Message-IDs are in Odoo already, the
-        companies of their domains, whether Odoo's loop guard lets their senders through.
-        Valid for this planning round only (applying a wave changes the first two)."""
+        private, whether their Message-IDs are in Odoo already, the messages they answer,
+        the companies of their domains, whether Odoo's loop guard lets their senders
+        through. Valid for this planning round only (applying a wave changes them)."""
         prefetch = Prefetch()
         emails = [
             a.email for entry in entries for a in addresses.collect(entry.summary.address_headers)
@@ -323,6 +323,9 @@ class MailConverterBatch(models.AbstractModel):
         self.env["mail.converter.privacy"]._converter_prefetch_flag_holders(matched, prefetch)
         self.env["mail.converter.planner"]._converter_prefetch_in_odoo(
             [entry.summary.message_id for entry in entries], prefetch
+        )
+        self.env["mail.converter.conversation"]._converter_prefetch_replied(
+            [entry.summary for entry in entries], prefetch
         )
         self.env["mail.converter.planner"]._converter_prefetch_companies(
             {addresses.email_domain(email) for email in emails}, source, prefetch

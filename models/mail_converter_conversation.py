@@ -9,6 +9,7 @@ from ..tools import matcher, safe_regex
 from ..tools.plan import (
     Route,
 )
+from ..tools.prefetch import prefetch_of
 
 
 class MailConverterConversation(models.AbstractModel):
@@ -34,7 +35,8 @@ class MailConverterConversation(models.AbstractModel):
     @api.model
     def _converter_replied_message(self, mail, source):
         """The newest message Odoo holds among those ``mail`` replies to, on a record of the
-        mailbox's company; an empty recordset when there is none."""
+        mailbox's company; an empty recordset when there is none. (Planning asks
+        :meth:`_converter_replied`, which also gives the record: override that one.)"""
         return self._converter_replied(mail, source)[0]
 
     @api.model
@@ -42,24 +44,68 @@ class MailConverterConversation(models.AbstractModel):
         """``(message, record)``: :meth:`_converter_replied_message` and the record holding it
         (:meth:`_converter_replied_record`, asked once), or an empty message and ``None``."""
         msg_dict = mail.msg_dict
-        references = unfold_references(
-            msg_dict.get("references") or msg_dict.get("in_reply_to") or ""
+        references = self._converter_reply_references(
+            msg_dict.get("references"), msg_dict.get("in_reply_to")
         )
-        # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
-        references = [ref.strip() for ref in references if "reply_to" not in ref][-32:]
         Message = self.env["mail.message"].sudo()
         if not references:
             return Message, None
         # The same email may sit in two companies' records: the first of the mailbox's company.
-        for replied in Message.search(
-            [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)],
-            limit=10,
-            order="id desc",
-        ):
+        for replied in self._converter_replied_candidates(references):
             record = self._converter_replied_record(mail, source, replied)
             if record:
                 return replied, record
         return Message, None
+
+    @api.model
+    def _converter_reply_references(self, references, in_reply_to):
+        """The Message-IDs an email answers (its References, else its In-Reply-To)."""
+        found = unfold_references(references or in_reply_to or "")
+        # Newer ids are appended (RFC 5322 3.6.4); Odoo looks at the last 32 too.
+        return [ref.strip() for ref in found if "reply_to" not in ref][-32:]
+
+    @api.model
+    def _converter_replied_candidates(self, references):
+        """The ten newest messages on a record among ``references``; from the planning
+        round's prefetch when it read them all."""
+        Message = self.env["mail.message"].sudo()
+        prefetch = prefetch_of(self.env.context)
+        if prefetch is not None and prefetch.knows("replied", references):
+            ids = {i for ref in references for i in prefetch.get("replied", ref) or ()}
+            return Message.browse(sorted(ids, reverse=True)[:10])
+        return Message.search(self._converter_replied_domain(references), limit=10, order="id desc")
+
+    @api.model
+    def _converter_replied_domain(self, references):
+        return [("message_id", "in", references), ("model", "!=", False), ("res_id", "!=", False)]
+
+    @api.model
+    def _converter_prefetch_replied(self, summaries, prefetch):
+        """Read, in one query, the messages on a record that the emails of ``summaries`` (a
+        planning round) answer, for :meth:`_converter_replied_candidates`."""
+        references = list(
+            dict.fromkeys(
+                ref
+                for summary in summaries
+                for ref in self._converter_reply_references(
+                    summary.headers.get("references"), summary.headers.get("in-reply-to")
+                )
+            )
+        )
+        if not references:
+            return
+        found = {}
+        for message in (
+            self.env["mail.message"]
+            .sudo()
+            .search_fetch(
+                self._converter_replied_domain(references), ["message_id"], order="id desc"
+            )
+        ):
+            ids = found.setdefault(message.message_id, [])
+            if len(ids) < 10:  # an email's ten newest are among its references' ten newest
+                ids.append(message.id)
+        prefetch.fill("replied", references, found)
 
     @api.model
     def _converter_replied_record(self, mail, source, replied):

@@ -10,6 +10,12 @@ from odoo import api, models
 from ..tools import addresses, privacy
 from ..tools.prefetch import prefetch_of
 
+# The flags of a contact or lead that make the mail imported for it private.
+PRIVACY_FLAGS = [
+    ("mail_converter_import_private", "=", True),
+    ("mail_converter_all_private", "=", True),
+]
+
 
 class MailConverterPrivacy(models.AbstractModel):
     _name = "mail.converter.privacy"
@@ -60,17 +66,13 @@ class MailConverterPrivacy(models.AbstractModel):
             record = self.env[route.model].sudo().browse(route.res_id).exists()
             if record and hasattr(record, "_mail_converter_privacy_holders"):
                 holders += record._mail_converter_privacy_holders()
-        flagged = [
-            ("mail_converter_import_private", "=", True),
-            ("mail_converter_all_private", "=", True),
-        ]
         if partner_ids - {0}:
             holders += self._converter_flag_holders(partner_ids - {0})
         if lead_ids - {0}:
             holders += (
                 self.env["crm.lead"]
                 .sudo()
-                .search([("id", "in", list(lead_ids - {0})), "|"] + flagged, order="id")
+                .search([("id", "in", list(lead_ids - {0})), "|", *PRIVACY_FLAGS], order="id")
             )
         reasons = []
         for holder in holders:
@@ -95,15 +97,11 @@ class MailConverterPrivacy(models.AbstractModel):
     @api.model
     def _converter_flag_holder_domain(self, partner_ids):
         # Rarely any row: a contact is covered by its company's flags too.
-        flagged = [
-            ("mail_converter_import_private", "=", True),
-            ("mail_converter_all_private", "=", True),
-        ]
         return (
             [("id", "in", list(partner_ids))]
             + ["|", "|", "|"]
-            + flagged
-            + [("commercial_partner_id." + f, op, v) for f, op, v in flagged]
+            + PRIVACY_FLAGS
+            + [("commercial_partner_id." + f, op, v) for f, op, v in PRIVACY_FLAGS]
         )
 
     @api.model
@@ -186,10 +184,6 @@ class MailConverterPrivacy(models.AbstractModel):
         archived contacts count)."""
         if not emails:
             return set()
-        flagged = [
-            ("mail_converter_import_private", "=", True),
-            ("mail_converter_all_private", "=", True),
-        ]
         partners = (
             self.env["res.partner"]
             .sudo()
@@ -197,8 +191,8 @@ class MailConverterPrivacy(models.AbstractModel):
             .search_fetch(
                 [("email_normalized", "in", list(emails))]
                 + ["|", "|", "|"]
-                + flagged
-                + [("commercial_partner_id." + f, op, v) for f, op, v in flagged],
+                + PRIVACY_FLAGS
+                + [("commercial_partner_id." + f, op, v) for f, op, v in PRIVACY_FLAGS],
                 ["email_normalized"],
             )
         )

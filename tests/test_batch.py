@@ -403,6 +403,42 @@ class TestBatchReads(SpecialMailCase):
         again = {text: n for text, n in splits.items() if n > 1 and text}
         self.assertFalse(again, f"split more than once in a batch: {again}")
 
+    def test_the_messages_a_batch_answers_are_read_once(self):
+        self.server.write({"batch_size": 50})
+        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        count = 6
+        tickets = self.env["helpdesk.ticket"]
+        for n in range(count):
+            customer = self.env["res.partner"].create(
+                {"name": f"Customer {n}", "email": f"customer{n}@answered{n}.example"}
+            )
+            ticket = tickets.create({"name": f"Answered {n}", "description": "First"})
+            sent = ticket.message_post(
+                body="Could you send a photo?",
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+                partner_ids=customer.ids,
+            )
+            tickets |= ticket
+            self.append(
+                make_email(
+                    f"Re: Answered {n}",
+                    email_from=f"Customer {n} <customer{n}@answered{n}.example>",
+                    headers={"In-Reply-To": sent.message_id},
+                    message_id=f"<reply-{n}@answered.example>",
+                )
+            )
+        self.env.flush_all()
+        seen = self.fetch_counting(
+            {"replied messages": '"mail_message"."message_id" IN'},
+            lambda _name, text: '"mail_message"."res_id"' in text,
+        )
+        for n, ticket in enumerate(tickets):
+            self.assertIn(
+                f"<reply-{n}@answered.example>", ticket.message_ids.mapped("message_id"), n
+            )
+        self.assertLessEqual(seen["replied messages"], 2, seen)
+
     def test_a_waves_emails_share_their_environments(self):
         """Odoo compares a new environment's context with every live one of the transaction;
         an email's posting environments live until the commit, so a wave must not make new

@@ -94,17 +94,15 @@ class MailConverterConversation(models.AbstractModel):
         )
         if not references:
             return
-        found = {}
-        for message in (
+        found = (
             self.env["mail.message"]
             .sudo()
-            .search_fetch(
-                self._converter_replied_domain(references), ["message_id"], order="id desc"
+            ._converter_ids_by(
+                self._converter_replied_domain(references), "message_id", order="id desc"
             )
-        ):
-            ids = found.setdefault(message.message_id, [])
-            if len(ids) < 10:  # an email's ten newest are among its references' ten newest
-                ids.append(message.id)
+        )
+        # An email's ten newest are among its references' ten newest.
+        found = {message_id: ids[:10] for message_id, ids in found.items()}
         prefetch.fill("replied", references, found)
 
     @api.model

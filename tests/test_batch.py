@@ -243,6 +243,16 @@ class TestBatchParity(SpecialMailCase):
 class TestBatchReads(SpecialMailCase):
     """What planning asks of every email is read once per batch (or per wave), not per email."""
 
+    def setUp(self):
+        super().setUp()
+        self.server.write({"batch_size": 50})
+        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+
+    def deliver(self, count, email):
+        """Put ``count`` emails in the mailbox, the ``n``-th being ``email(n)``."""
+        for n in range(count):
+            self.append(email(n))
+
     SHAPES = {
         "match": "SELECT 'res.partner', p.id",
         "privacy flags": '"res_partner"."email_normalized" IN',
@@ -273,21 +283,20 @@ class TestBatchReads(SpecialMailCase):
         return seen
 
     def test_one_query_per_batch_for_what_every_email_asks(self):
-        self.server.write({"batch_size": 50, "link_company_by_domain": True})
-        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
+        self.server.write({"link_company_by_domain": True})
         company = self.env["res.partner"].create(
             {"name": "Reads Three Ltd", "is_company": True, "website": "https://www.reads3.example"}
         )
         count = 8
-        for n in range(count):
-            self.append(
-                make_email(
-                    f"Batch reads {n}",
-                    email_from=f"Sender {n} <sender{n}@reads{n}.example>",
-                    cc=f"colleague{n}@reads{n}.example",
-                    message_id=f"<batch-reads-{n}@reads.example>",
-                )
-            )
+        self.deliver(
+            count,
+            lambda n: make_email(
+                f"Batch reads {n}",
+                email_from=f"Sender {n} <sender{n}@reads{n}.example>",
+                cc=f"colleague{n}@reads{n}.example",
+                message_id=f"<batch-reads-{n}@reads.example>",
+            ),
+        )
         seen = self.fetch_counting(
             self.SHAPES, lambda name, text: name != "privacy flags" or "_private" in text
         )
@@ -322,22 +331,20 @@ class TestBatchReads(SpecialMailCase):
     }
 
     def test_what_odoo_asks_for_each_email_is_asked_once_a_wave(self):
-        self.server.write({"batch_size": 50})
-        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
         known = self.env["res.partner"].create({"name": "Known", "email": "known@gate.example"})
         bounced = self.env["res.partner"].create(
             {"name": "Sender 5", "email": "sender5@gate5.example", "message_bounce": 2}
         )
         count = 8
-        for n in range(count):
-            self.append(
-                make_email(
-                    f"Gateway reads {n}",
-                    email_from=f"Sender {n} <sender{n}@gate{n}.example>",
-                    cc="Known <known@gate.example>",
-                    message_id=f"<gateway-reads-{n}@gate.example>",
-                )
-            )
+        self.deliver(
+            count,
+            lambda n: make_email(
+                f"Gateway reads {n}",
+                email_from=f"Sender {n} <sender{n}@gate{n}.example>",
+                cc="Known <known@gate.example>",
+                message_id=f"<gateway-reads-{n}@gate.example>",
+            ),
+        )
         seen = self.fetch_counting(
             self.GATEWAY_SHAPES,
             lambda name, text: (
@@ -369,18 +376,16 @@ class TestBatchReads(SpecialMailCase):
 
     def test_a_batch_splits_each_address_text_once(self):
         """Odoo splits the same From, To and Cc about 30 times an email; a batch, once."""
-        self.server.write({"batch_size": 50})
-        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
         count = 6
-        for n in range(count):
-            self.append(
-                make_email(
-                    f"Split once {n}",
-                    email_from=f'"Sender, {n}" <sender{n}@split{n}.example>',
-                    cc=f"Colleague <colleague{n}@split{n}.example>, known@split.example",
-                    message_id=f"<split-once-{n}@split.example>",
-                )
-            )
+        self.deliver(
+            count,
+            lambda n: make_email(
+                f"Split once {n}",
+                email_from=f'"Sender, {n}" <sender{n}@split{n}.example>',
+                cc=f"Colleague <colleague{n}@split{n}.example>, known@split.example",
+                message_id=f"<split-once-{n}@split.example>",
+            ),
+        )
         splits = Counter()
         odoo_split = email_split_memo._split
 
@@ -404,8 +409,6 @@ class TestBatchReads(SpecialMailCase):
         self.assertFalse(again, f"split more than once in a batch: {again}")
 
     def test_the_messages_a_batch_answers_are_read_once(self):
-        self.server.write({"batch_size": 50})
-        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
         count = 6
         tickets = self.env["helpdesk.ticket"]
         for n in range(count):
@@ -443,17 +446,15 @@ class TestBatchReads(SpecialMailCase):
         """Odoo compares a new environment's context with every live one of the transaction;
         an email's posting environments live until the commit, so a wave must not make new
         ones for each email (a marker per email kept about two an email alive)."""
-        self.server.write({"batch_size": 50})
-        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
         count = 8
-        for n in range(count):
-            self.append(
-                make_email(
-                    f"Shared environments {n}",
-                    email_from=f"Sender {n} <sender{n}@envs{n}.example>",
-                    message_id=f"<shared-envs-{n}@envs.example>",
-                )
-            )
+        self.deliver(
+            count,
+            lambda n: make_email(
+                f"Shared environments {n}",
+                email_from=f"Sender {n} <sender{n}@envs{n}.example>",
+                message_id=f"<shared-envs-{n}@envs.example>",
+            ),
+        )
         Batch = type(self.env["mail.converter.batch"])
         apply_one = Batch._converter_apply_one
         live = []
@@ -496,18 +497,16 @@ class TestBatchReads(SpecialMailCase):
     def test_a_wave_sanitises_an_email_body_once(self):
         from odoo.orm import fields_textual
 
-        self.server.write({"batch_size": 50})
-        self.env["ir.config_parameter"].set_param("mail_converter.batch_apply", "1")
         count = 6
-        for n in range(count):
-            self.append(
-                make_email(
-                    f"Sanitised once {n}",
-                    email_from=f"Sender {n} <sender{n}@clean{n}.example>",
-                    html=f"<p style='color:red'>Hello {n}</p><script>alert({n})</script>",
-                    message_id=f"<sanitised-once-{n}@clean.example>",
-                )
-            )
+        self.deliver(
+            count,
+            lambda n: make_email(
+                f"Sanitised once {n}",
+                email_from=f"Sender {n} <sender{n}@clean{n}.example>",
+                html=f"<p style='color:red'>Hello {n}</p><script>alert({n})</script>",
+                message_id=f"<sanitised-once-{n}@clean.example>",
+            ),
+        )
         original = fields_textual.html_sanitize
         sanitised = []
 

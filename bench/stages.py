@@ -11,28 +11,60 @@ import time
 import traceback
 from collections import Counter, defaultdict
 
+import greenlet
+
 from odoo.sql_db import Cursor
 
 
 class StageClock:
+    """Exclusive time per stage. The converter applies a wave's emails side by side in
+    greenlets (``tools.rendezvous``): each greenlet has its own stack of stages, and a
+    stage's clock stops while its greenlet is switched out."""
+
     def __init__(self):
         self.seconds = defaultdict(float)
         self.queries = defaultdict(int)
-        self.stack = []  # [stage, start, child seconds, queries at start, child queries]
+        # greenlet -> [[stage, start, child seconds, queries at start, child queries,
+        #               paused seconds, paused queries]]
+        self.stacks = {}
+        self.switched_out = {}  # greenlet -> (time, query count) when it was switched out
         self.query_count = 0
+        greenlet.settrace(self._switched)
+
+    @property
+    def stack(self):
+        return self.stacks.setdefault(greenlet.getcurrent(), [])
+
+    def _switched(self, event, args):
+        if event not in ("switch", "throw"):
+            return
+        origin, target = args
+        now = time.perf_counter()
+        if self.stacks.get(origin):
+            self.switched_out[origin] = (now, self.query_count)
+        since = self.switched_out.pop(target, None)
+        if since is not None:
+            for entry in self.stacks.get(target, ()):
+                entry[5] += now - since[0]
+                entry[6] += self.query_count - since[1]
 
     def enter(self, stage):
-        self.stack.append([stage, time.perf_counter(), 0.0, self.query_count, 0])
+        self.stack.append([stage, time.perf_counter(), 0.0, self.query_count, 0, 0.0, 0])
 
     def leave(self):
-        stage, start, children, queries_at_start, child_queries = self.stack.pop()
-        elapsed = time.perf_counter() - start
-        queries = self.query_count - queries_at_start
+        stack = self.stack
+        stage, start, children, queries_at_start, child_queries, paused, paused_queries = (
+            stack.pop()
+        )
+        elapsed = time.perf_counter() - start - paused
+        queries = self.query_count - queries_at_start - paused_queries
         self.seconds[stage] += elapsed - children
         self.queries[stage] += queries - child_queries
-        if self.stack:
-            self.stack[-1][2] += elapsed
-            self.stack[-1][4] += queries
+        if stack:
+            stack[-1][2] += elapsed
+            stack[-1][4] += queries
+        else:
+            self.stacks.pop(greenlet.getcurrent(), None)
 
     def wrap(self, owner, name, stage):
         original = getattr(owner, name, None)

@@ -36,6 +36,7 @@ from . import mail_converter_rule
 from . import mail_converter_rule_condition
 from . import mail_converter_tag
 from . import mail_gateway_allowed
+from . import mail_followers
 from . import mail_message
 from . import mail_thread
 from . import mail_thread_blacklist

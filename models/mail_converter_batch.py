@@ -5,7 +5,9 @@ nothing. The emails that do not depend on one another (``tools.waves``) form a
 wave, applied together: the wave's new contacts in one ``create``, its new
 tickets and leads in one ``create`` per model, with the values Odoo's own
 ``message_new`` chain decides for each, then each email's message and the rest
-of its plan in batch order. An email that depends on an earlier one waits for
+of its plan, the emails side by side (``tools.rendezvous``) so that their
+messages are created in one ``create`` and whom they notify is read once. An
+email that depends on an earlier one waits for
 the next wave and is planned again once that one is applied, so the outcome is
 the one email at a time gives (``tests/test_batch.py`` compares both).
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 from odoo import Command, api, models, tools
 
-from ..tools import addresses, waves
+from ..tools import addresses, rendezvous, waves
 from ..tools.connection import Unreadable
 from ..tools.prefetch import Prefetch
 from ..tools.retry import ConverterRetry
@@ -43,6 +45,7 @@ BULK_METHODS = (
     "_message_post_after_hook",
     "_notify_thread",
     "_message_auto_subscribe_followers",
+    "_get_recipient_data",
 )
 BULK_MODULES = frozenset(
     {
@@ -402,11 +405,16 @@ class MailConverterBatch(models.AbstractModel):
                     Wave._converter_memo_start(planned, memo)
                     Wave._converter_bulk_records(planned, source)
                     Wave._converter_memo_targets(planned, memo)
-                    links = []
                     WaveConverter = Converter.with_context(**wave_context)
-                    for entry in planned:
-                        links += Wave._converter_apply_one(WaveConverter, entry, source)
-                    self._converter_bulk_links(links)
+                    # Side by side, so that their messages are created at once (_converter_meet).
+                    found = rendezvous.run_together(
+                        [
+                            functools.partial(Wave._converter_apply_one, WaveConverter, e, source)
+                            for e in planned
+                        ],
+                        Wave._converter_meet,
+                    )
+                    self._converter_bulk_links([link for links in found for link in links])
             except Exception as exc:  # noqa: BLE001 - the wave goes one email at a time
                 memo.close()
                 _logger.info(
@@ -452,6 +460,82 @@ class MailConverterBatch(models.AbstractModel):
         entry.log.write(dict({"too_large": False}, **values, error=False))
         Converter._keep_original(entry.log, entry.raw, source)
         return links
+
+    # -- what a wave's emails ask side by side, done once (tools.rendezvous) --------------
+    @api.model
+    def _converter_meet(self, requests):
+        """Answer, in order, what the emails of a wave waiting side by side ask:
+        ``("mail.message", thread, values_list)``, a ``_message_create`` (see
+        ``mail.thread._message_create``), answered with the ids of its messages;
+        ``("mail.followers", followers, record, message_type, subtype_id, pids)``, whom a
+        message notifies (``mail.followers._get_recipient_data``)."""
+        answers = [None] * len(requests)
+        by_kind = defaultdict(list)
+        for index, request in enumerate(requests):
+            by_kind[request[0]].append(index)
+        handlers = {
+            "mail.message": self._converter_create_messages,
+            "mail.followers": self._converter_read_recipients,
+        }
+        if set(by_kind) - set(handlers):
+            raise ValueError("Mail converter: unknown wave request")
+        for kind, indexes in by_kind.items():
+            found = handlers[kind]([requests[index][1:] for index in indexes])
+            for index, answer in zip(indexes, found, strict=True):
+                answers[index] = answer
+        return answers
+
+    @api.model
+    def _converter_read_recipients(self, asked):
+        """Whom each message notifies (``[(followers, record, message_type, subtype_id,
+        pids)]``): one query for all the records asked the same question (Odoo's query
+        takes several records; its rows are each one record's, or the same for all)."""
+        groups = defaultdict(list)
+        for index, (_followers, record, message_type, subtype_id, pids) in enumerate(asked):
+            key = (record._name, message_type, subtype_id, frozenset(pids or ()))
+            groups[key].append(index)
+        answers = [None] * len(asked)
+        for indexes in groups.values():
+            followers, _record, message_type, subtype_id, pids = asked[indexes[0]]
+            records = followers.env[asked[indexes[0]][1]._name].browse(
+                list(dict.fromkeys(asked[index][1].id for index in indexes))
+            )
+            found = followers._converter_recipient_data_now(records, message_type, subtype_id, pids)
+            for index in indexes:
+                answers[index] = followers._converter_recipient_data_of(found, asked[index][1].id)
+        return answers
+
+    @api.model
+    def _converter_create_messages(self, asked):
+        """Create the messages ``asked`` (``[(thread, values_list)]``) with one
+        ``_message_create`` for all those asked in the same environment; return the ids of
+        each one's messages. Each email's own privacy (``mail_converter_private``, read
+        once its messages exist) does not split them."""
+        groups = []  # [(thread in the shared environment, [index])]
+        for index, (thread, _values_list) in enumerate(asked):
+            env = thread.env
+            context = {k: v for k, v in env.context.items() if k != "mail_converter_private"}
+            for shared, indexes in groups:
+                if (
+                    shared._name == thread._name
+                    and shared.env.uid == env.uid
+                    and shared.env.su == env.su
+                    and shared.env.context == context
+                ):
+                    indexes.append(index)
+                    break
+            else:
+                groups.append((thread.with_env(env(context=context)), [index]))
+        answers = [None] * len(asked)
+        for shared, indexes in groups:
+            values_list = [values for index in indexes for values in asked[index][1]]
+            ids = shared._converter_message_create_now(values_list).ids
+            start = 0
+            for index in indexes:
+                count = len(asked[index][1])
+                answers[index] = ids[start : start + count]
+                start += count
+        return answers
 
     # -- what every email of a wave asks, asked once (tools.wave_memo) --------------------
     @api.model

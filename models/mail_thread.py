@@ -1,6 +1,7 @@
 from odoo import api, models
+from odoo.tools.misc import clean_context
 
-from ..tools import privacy, waves
+from ..tools import privacy, rendezvous, waves
 from ..tools.plan import MailDeferred
 from ..tools.run_cache import RunCache
 
@@ -171,7 +172,14 @@ class MailThread(models.AbstractModel):
 
     # -- private at creation, so that notifications already know -------------
     def _message_create(self, values_list):
-        messages = super()._message_create(values_list)
+        meeting = rendezvous.current()  # inside a wave: created with the wave's other messages
+        if meeting is not None and self._converter_creates_with_wave():
+            ids = meeting.meet(("mail.message", self, values_list))
+            messages = (
+                self.env["mail.message"].with_context(clean_context(self.env.context)).browse(ids)
+            )
+        else:
+            messages = super()._message_create(values_list)
         context = self.env.context
         posted = waves.posted_of(context)
         if posted is not None:
@@ -188,6 +196,20 @@ class MailThread(models.AbstractModel):
                     {"mail_converter_private": True, "mail_converter_private_reason": reason}
                 )
         return messages
+
+    def _converter_creates_with_wave(self):
+        """Whether a wave of the converter's batch may create this model's messages together
+        with its other emails' (``mail.converter.batch._converter_meet``): only when every
+        class in the way is known to give the same result."""
+        Batch = self.env["mail.converter.batch"]
+        return Batch._converter_bulk_allowed(self._name) and Batch._converter_bulk_allowed(
+            "mail.message"
+        )
+
+    def _converter_message_create_now(self, values_list):
+        """Odoo's own ``_message_create`` of ``values_list`` (what a wave calls once for
+        several emails' messages)."""
+        return super()._message_create(values_list)
 
     def _mail_converter_sent_private_reason(self, message):
         """Why a message posted from Odoo on a record is private, or ``""``."""

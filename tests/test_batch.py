@@ -442,6 +442,83 @@ class TestBatchReads(SpecialMailCase):
             )
         self.assertLessEqual(seen["replied messages"], 2, seen)
 
+    def test_a_waves_messages_are_created_at_once(self):
+        """Each email's message is made by Odoo's own message_post, but the wave's messages
+        are inserted together, and whom they notify is read together; what each email then
+        does with its message (notify the ticket's followers) is unchanged."""
+        agent = new_test_user(self.env, "wave_agent", groups="helpdesk_mgmt.group_helpdesk_user")
+        agent.notification_type = "inbox"
+        customers = self.env["res.partner"]
+        replied = self.env["helpdesk.ticket"]
+        for n in range(3):
+            customer = self.env["res.partner"].create(
+                {"name": f"Customer {n}", "email": f"customer{n}@wave{n}.example"}
+            )
+            ticket = replied.create(
+                {"name": f"Waiting {n}", "description": "First", "partner_id": customer.id}
+            )
+            ticket.message_subscribe(partner_ids=agent.partner_id.ids)
+            sent = ticket.message_post(
+                body="Which printer?",
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+                partner_ids=customer.ids,
+            )
+            customers |= customer
+            replied |= ticket
+            self.append(
+                make_email(
+                    f"Re: Waiting {n}",
+                    email_from=f"Customer {n} <customer{n}@wave{n}.example>",
+                    body=f"Reply number {n}",
+                    headers={"In-Reply-To": sent.message_id},
+                    message_id=f"<wave-reply-{n}@wave.example>",
+                )
+            )
+        self.deliver(
+            5,
+            lambda n: make_email(
+                f"Created at once {n}",
+                email_from=f"Sender {n} <sender{n}@once{n}.example>",
+                body=f"New request {n}",
+                message_id=f"<created-at-once-{n}@once.example>",
+            ),
+        )
+        self.env.flush_all()
+        Message = type(self.env["mail.message"])
+        create = Message.create
+        creates = []  # the Message-IDs of each create of messages
+
+        def recording(messages, vals_list):
+            creates.append({values.get("message_id") for values in vals_list})
+            return create(messages, vals_list)
+
+        with patch.object(Message, "create", recording):
+            seen = self.fetch_counting({"whom a message notifies": "WITH sub_followers AS"})
+        emails = {f"<wave-reply-{n}@wave.example>" for n in range(3)} | {
+            f"<created-at-once-{n}@once.example>" for n in range(5)
+        }
+        self.assertIn(emails, creates, "the eight emails' messages created at once")
+        # (whom replies notify and whom new tickets' messages notify: two questions)
+        self.assertLessEqual(seen["whom a message notifies"], 2, seen)
+        new = self.env["helpdesk.ticket"].search([("name", "like", "Created at once")])
+        self.assertEqual(len(new), 5)
+        for ticket in new:
+            n = ticket.name[-1]
+            message = ticket.message_ids.filtered(lambda m: m.message_type == "email")
+            self.assertEqual(message.message_id, f"<created-at-once-{n}@once.example>")
+            self.assertEqual(message.author_id, ticket.partner_id)
+            self.assertIn(f"New request {n}", str(message.body))
+        for n, (ticket, customer) in enumerate(zip(replied, customers, strict=True)):
+            message = ticket.message_ids.filtered(
+                lambda m: m.message_id == f"<wave-reply-{n}@wave.example>"  # noqa: B023
+            )
+            self.assertEqual(len(message), 1, n)
+            self.assertEqual(message.author_id, customer)
+            self.assertIn(f"Reply number {n}", str(message.body))
+            # the ticket's follower is notified of the customer's answer, in Odoo
+            self.assertIn(agent.partner_id, message.notification_ids.res_partner_id, n)
+
     def test_a_waves_emails_share_their_environments(self):
         """Odoo compares a new environment's context with every live one of the transaction;
         an email's posting environments live until the commit, so a wave must not make new

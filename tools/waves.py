@@ -9,6 +9,7 @@ batched run decides exactly what one email at a time would. No Odoo import.
 """
 
 import contextlib
+import contextvars
 from dataclasses import dataclass, field
 
 
@@ -164,22 +165,28 @@ class BulkSlot:
     transaction's live ones, comparing contexts, and those of an email's posting live
     until the commit (Odoo's precommit callbacks hold their records). With a marker per
     email a batch kept about a hundred environments alive, and every ``with_context``
-    scanned them all. Compared by identity.
+    scanned them all. Compared by identity. What it holds is a context variable: the
+    emails of a wave applied side by side (``tools.rendezvous``) each see their own.
     """
 
-    __slots__ = ("current",)
+    __slots__ = ()
 
-    def __init__(self):
-        self.current = None
+    @property
+    def current(self):
+        held = _HOLDING.get()
+        return held[1] if held is not None and held[0] is self else None
 
     @contextlib.contextmanager
     def holding(self, bulk):
         """``bulk`` is the current email's :class:`BulkCreate` until the block ends."""
-        self.current = bulk
+        token = _HOLDING.set((self, bulk))
         try:
             yield bulk
         finally:
-            self.current = None
+            _HOLDING.reset(token)
+
+
+_HOLDING = contextvars.ContextVar("mail_converter_bulk_holding", default=None)
 
 
 def bulk_create_of(context):

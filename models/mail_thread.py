@@ -175,8 +175,11 @@ class MailThread(models.AbstractModel):
         meeting = rendezvous.current()  # inside a wave: created with the wave's other messages
         if meeting is not None and self._converter_creates_with_wave():
             ids = meeting.meet(("mail.message", self, values_list))
+            # in the environment Odoo's own _message_create returns them in
             messages = (
-                self.env["mail.message"].with_context(clean_context(self.env.context)).browse(ids)
+                self.env["mail.message"]
+                .with_env(self.env(context=clean_context(self.env.context)))
+                .browse(ids)
             )
         else:
             messages = super()._message_create(values_list)

@@ -196,6 +196,12 @@ def run_import(args):
             env["ir.config_parameter"].set_param(BATCH_PARAMETER, args.batch_apply)
         honoured = batch_switch_honoured()
     rss_before = _rss_kb("VmRSS")
+    profiler = None
+    if os.environ.get("MC_BENCH_PROFILE") == "import" and args.batch_apply != "0":
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     start = time.perf_counter()
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -208,6 +214,9 @@ def run_import(args):
         job._import_run()
         state = job.state
     elapsed = time.perf_counter() - start
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats("/tmp/mc-bench-import.prof")
     with registry.cursor() as cr:
         result = _outcome(api.Environment(cr, SUPERUSER_ID, {}))
     result.update(

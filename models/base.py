@@ -1,5 +1,6 @@
 from odoo import api, models
 
+from ..tools import rendezvous
 from ..tools.wave_memo import memo_of
 
 
@@ -17,10 +18,29 @@ class Base(models.AbstractModel):
         memo = memo_of(self.env)
         if memo is not None:
             self._converter_memo_created(memo, vals_list)
-        records = super().create(vals_list)
+        meeting = rendezvous.current()  # inside a wave: created with the other emails' records
+        if meeting is not None and vals_list and self._converter_creates_with_wave_model():
+            records = self.browse(meeting.meet(("create", self, vals_list)))
+        else:
+            records = super().create(vals_list)
         if memo is not None:
             self._converter_memo_created(memo, vals_list)
         return records
+
+    @api.model
+    def _converter_creates_with_wave_model(self):
+        """Whether a wave of the converter's batch creates this model's records for all its
+        emails at once (``mail.converter.batch._converter_wave_created_models``)."""
+        Batch = self.env["mail.converter.batch"]
+        return self._name in Batch._converter_wave_created_models() and (
+            Batch._converter_bulk_allowed(self._name)
+        )
+
+    @api.model
+    def _converter_create_now(self, vals_list):
+        """The rest of ``create`` below this class: what a wave runs once for several
+        emails' records (the model's own overrides ran for each email already)."""
+        return super().create(vals_list)
 
     def write(self, vals):
         memo = memo_of(self.env)

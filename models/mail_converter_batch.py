@@ -468,7 +468,9 @@ class MailConverterBatch(models.AbstractModel):
         ``("mail.message", thread, values_list)``, a ``_message_create`` (see
         ``mail.thread._message_create``), answered with the ids of its messages;
         ``("mail.followers", followers, record, message_type, subtype_id, pids)``, whom a
-        message notifies (``mail.followers._get_recipient_data``)."""
+        message notifies (``mail.followers._get_recipient_data``);
+        ``("create", model, vals_list)``, a ``create`` of one of
+        :meth:`_converter_wave_created_models` (``base.create``), answered with ids."""
         answers = [None] * len(requests)
         by_kind = defaultdict(list)
         for index, request in enumerate(requests):
@@ -476,6 +478,7 @@ class MailConverterBatch(models.AbstractModel):
         handlers = {
             "mail.message": self._converter_create_messages,
             "mail.followers": self._converter_read_recipients,
+            "create": self._converter_create_records,
         }
         if set(by_kind) - set(handlers):
             raise ValueError("Mail converter: unknown wave request")
@@ -503,6 +506,127 @@ class MailConverterBatch(models.AbstractModel):
             found = followers._converter_recipient_data_now(records, message_type, subtype_id, pids)
             for index in indexes:
                 answers[index] = followers._converter_recipient_data_of(found, asked[index][1].id)
+        return answers
+
+    @api.model
+    def _converter_wave_created_models(self):
+        """Models whose records a wave's emails create together (``base.create``): their
+        own ``create`` overrides run for each email, the rest once for the wave. Followers,
+        activities, outgoing mail and attachments; override to add some."""
+        return {"mail.followers", "mail.activity", "mail.mail", "ir.attachment"}
+
+    @api.model
+    def _converter_create_records(self, asked):
+        """Create what ``asked`` (``[(model, vals_list)]``) with one ``create`` for all those
+        asked of the same model in the same environment; return the ids of each one's."""
+        return self._converter_together(
+            asked, lambda shared, vals_list: shared._converter_create_now(vals_list)
+        )
+
+    @api.model
+    def _converter_together(self, asked, create):
+        """``create(shared, values)`` once per group of ``asked`` (``[(records, values_list)]``)
+        sharing a model and an environment (each email's own privacy,
+        ``mail_converter_private``, does not split them); the ids of each one's."""
+        groups = []  # [(records in the shared environment, [index])]
+        for index, (records, _values_list) in enumerate(asked):
+            env = records.env
+            context = {k: v for k, v in env.context.items() if k != "mail_converter_private"}
+            for shared, indexes in groups:
+                if (
+                    shared._name == records._name
+                    and shared.env.uid == env.uid
+                    and shared.env.su == env.su
+                    and shared.env.context == context
+                ):
+                    indexes.append(index)
+                    break
+            else:
+                groups.append((records.with_env(env(context=context)), [index]))
+        answers = [None] * len(asked)
+        for shared, indexes in groups:
+            values_list = [values for index in indexes for values in asked[index][1]]
+            ids = create(shared, values_list).ids
+            start = 0
+            for index in indexes:
+                count = len(asked[index][1])
+                answers[index] = ids[start : start + count]
+                start += count
+        return answers
+
+    @api.model
+    def _converter_create_messages(self, asked):
+        """Create the messages ``asked`` (``[(thread, values_list)]``) with one Odoo
+        ``_message_create`` for all those asked in the same environment; return the ids of
+        each one's messages."""
+        return self._converter_together(
+            asked, lambda shared, values_list: shared._converter_message_create_now(values_list)
+        )
+
+    @api.model
+    def _converter_read_recipients(self, asked):
+        """Whom each message notifies (``[(followers, record, message_type, subtype_id,
+        pids)]``): one query for all the records asked the same question (Odoo's query
+        takes several records; its rows are each one record's, or the same for all)."""
+        groups = defaultdict(list)
+        for index, (_followers, record, message_type, subtype_id, pids) in enumerate(asked):
+            key = (record._name, message_type, subtype_id, frozenset(pids or ()))
+            groups[key].append(index)
+        answers = [None] * len(asked)
+        for indexes in groups.values():
+            followers, _record, message_type, subtype_id, pids = asked[indexes[0]]
+            records = followers.env[asked[indexes[0]][1]._name].browse(
+                list(dict.fromkeys(asked[index][1].id for index in indexes))
+            )
+            found = followers._converter_recipient_data_now(records, message_type, subtype_id, pids)
+            for index in indexes:
+                answers[index] = followers._converter_recipient_data_of(found, asked[index][1].id)
+        return answers
+
+    @api.model
+    def _converter_wave_created_models(self):
+        """Models whose records a wave's emails create together (``base.create``): their
+        own ``create`` overrides run for each email, the rest once for the wave. Followers,
+        activities, outgoing mail and attachments; override to add some."""
+        return {"mail.followers", "mail.activity", "mail.mail", "ir.attachment"}
+
+    @api.model
+    def _converter_create_records(self, asked):
+        """Create what ``asked`` (``[(model, vals_list)]``) with one ``create`` for all those
+        asked of the same model in the same environment; return the ids of each one's."""
+        return self._converter_together(
+            asked, lambda shared, vals_list: shared._converter_create_now(vals_list)
+        )
+
+    @api.model
+    def _converter_together(self, asked, create):
+        """``create(shared, values)`` once per group of ``asked`` (``[(records, values_list)]``)
+        sharing a model and an environment (each email's own privacy,
+        ``mail_converter_private``, does not split them); the ids of each one's."""
+        groups = []  # [(records in the shared environment, [index])]
+        for index, (records, _values_list) in enumerate(asked):
+            env = records.env
+            context = {k: v for k, v in env.context.items() if k != "mail_converter_private"}
+            for shared, indexes in groups:
+                if (
+                    shared._name == records._name
+                    and shared.env.uid == env.uid
+                    and shared.env.su == env.su
+                    and shared.env.context == context
+                ):
+                    indexes.append(index)
+                    break
+            else:
+                groups.append((records.with_env(env(context=context)), [index]))
+        answers = [None] * len(asked)
+        for shared, indexes in groups:
+            values_list = [values for index in indexes for values in asked[index][1]]
+            ids = create(shared, values_list).ids
+            start = 0
+            for index in indexes:
+                count = len(asked[index][1])
+                answers[index] = ids[start : start + count]
+                start += count
         return answers
 
     @api.model

@@ -444,8 +444,9 @@ class TestBatchReads(SpecialMailCase):
 
     def test_a_waves_messages_are_created_at_once(self):
         """Each email's message is made by Odoo's own message_post, but the wave's messages
-        are inserted together, and whom they notify is read together; what each email then
-        does with its message (notify the ticket's followers) is unchanged."""
+        are inserted together (their attachments too), and whom they notify is read
+        together; what each email then does with its message (notify the ticket's
+        followers) is unchanged."""
         agent = new_test_user(self.env, "wave_agent", groups="helpdesk_mgmt.group_helpdesk_user")
         agent.notification_type = "inbox"
         customers = self.env["res.partner"]
@@ -482,23 +483,36 @@ class TestBatchReads(SpecialMailCase):
                 email_from=f"Sender {n} <sender{n}@once{n}.example>",
                 body=f"New request {n}",
                 message_id=f"<created-at-once-{n}@once.example>",
+                attachments=[(f"photo-{n}.txt", f"photo {n}".encode(), "text/plain")]
+                if n < 2
+                else (),
             ),
         )
         self.env.flush_all()
         Message = type(self.env["mail.message"])
-        create = Message.create
+        Attachment = type(self.env["ir.attachment"])
+        create, create_attachments = Message.create, Attachment._converter_create_now
         creates = []  # the Message-IDs of each create of messages
+        attachments_created = []  # the names of each create of attachments, below its override
 
         def recording(messages, vals_list):
             creates.append({values.get("message_id") for values in vals_list})
             return create(messages, vals_list)
 
-        with patch.object(Message, "create", recording):
+        def recording_attachments(attachments, vals_list):
+            attachments_created.append({values.get("name") for values in vals_list})
+            return create_attachments(attachments, vals_list)
+
+        with (
+            patch.object(Message, "create", recording),
+            patch.object(Attachment, "_converter_create_now", recording_attachments),
+        ):
             seen = self.fetch_counting({"whom a message notifies": "WITH sub_followers AS"})
         emails = {f"<wave-reply-{n}@wave.example>" for n in range(3)} | {
             f"<created-at-once-{n}@once.example>" for n in range(5)
         }
         self.assertIn(emails, creates, "the eight emails' messages created at once")
+        self.assertIn({"photo-0.txt", "photo-1.txt"}, attachments_created, "and attachments")
         # (whom replies notify and whom new tickets' messages notify: two questions)
         self.assertLessEqual(seen["whom a message notifies"], 2, seen)
         new = self.env["helpdesk.ticket"].search([("name", "like", "Created at once")])
@@ -509,6 +523,9 @@ class TestBatchReads(SpecialMailCase):
             self.assertEqual(message.message_id, f"<created-at-once-{n}@once.example>")
             self.assertEqual(message.author_id, ticket.partner_id)
             self.assertIn(f"New request {n}", str(message.body))
+            expected = [f"photo-{n}.txt"] if int(n) < 2 else []
+            self.assertEqual(message.attachment_ids.mapped("name"), expected)
+            self.assertEqual(message.attachment_ids.mapped("res_id"), ticket.ids * len(expected))
         for n, (ticket, customer) in enumerate(zip(replied, customers, strict=True)):
             message = ticket.message_ids.filtered(
                 lambda m: m.message_id == f"<wave-reply-{n}@wave.example>"  # noqa: B023

@@ -470,7 +470,8 @@ class MailConverterBatch(models.AbstractModel):
         ``("mail.followers", followers, record, message_type, subtype_id, pids)``, whom a
         message notifies (``mail.followers._get_recipient_data``);
         ``("create", model, vals_list)``, a ``create`` of one of
-        :meth:`_converter_wave_created_models` (``base.create``), answered with ids."""
+        :meth:`_converter_wave_created_models` (``base.create``), answered with ids.
+        Message creates are answered last (``tools.rendezvous.WAIT``)."""
         answers = [None] * len(requests)
         by_kind = defaultdict(list)
         for index, request in enumerate(requests):
@@ -482,6 +483,11 @@ class MailConverterBatch(models.AbstractModel):
         }
         if set(by_kind) - set(handlers):
             raise ValueError("Mail converter: unknown wave request")
+        if len(by_kind) > 1 and "mail.message" in by_kind:
+            # Messages wait for the emails still on their way to theirs (creating their
+            # attachments first), so that the wave's messages are created at once.
+            for index in by_kind.pop("mail.message"):
+                answers[index] = rendezvous.WAIT
         for kind, indexes in by_kind.items():
             found = handlers[kind]([requests[index][1:] for index in indexes])
             for index, answer in zip(indexes, found, strict=True):

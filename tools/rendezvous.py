@@ -21,6 +21,9 @@ import greenlet
 
 _MEETING = contextvars.ContextVar("mail_converter_meeting", default=None)
 
+# What ``gather`` answers a request it leaves waiting for a later round.
+WAIT = object()
+
 
 class Meeting:
     """The emails of one :func:`run_together`, as seen from inside one of them."""
@@ -55,14 +58,17 @@ def run_together(tasks, gather):
 
     A task calling ``current().meet(request)`` waits for the others: when each has
     ended or is waiting, ``gather(requests)`` answers the waiting ones at once (a
-    list of answers in the order of ``requests``) and they go on.
+    list of answers in the order of ``requests``) and they go on. An answer
+    :data:`WAIT` leaves its request waiting for the next round (so that requests of
+    one kind are answered together once the others have caught up); at least one
+    must be answered.
     """
     workers = [_start(task) for task in tasks]
     results = [None] * len(tasks)
     resume = dict.fromkeys(range(len(tasks)))  # index -> what it goes on with
+    waiting = {}  # index -> its request
     try:
         while resume:
-            waiting = {}
             for index, value in resume.items():
                 worker = workers[index]
                 asked = worker.switch(value) if worker else worker.switch()
@@ -73,7 +79,15 @@ def run_together(tasks, gather):
             resume = {}
             if waiting:
                 answers = gather(list(waiting.values()))
-                resume = dict(zip(waiting, answers, strict=True))
+                resume = {
+                    index: answer
+                    for index, answer in zip(list(waiting), answers, strict=True)
+                    if answer is not WAIT
+                }
+                if not resume:
+                    raise RuntimeError("Mail converter: every waiting email was left waiting")
+                for index in resume:
+                    del waiting[index]
     except BaseException:
         for worker in workers:
             if worker and not worker.dead:

@@ -48,6 +48,28 @@ class TestRunTogether(unittest.TestCase):
         self.assertEqual(results, [30, "alone", 30])
         self.assertEqual(gathered, [[1, 1], [2, 2]])
 
+    def test_a_request_left_waiting_is_answered_with_those_that_catch_up(self):
+        gathered = []
+
+        def early():
+            return rendezvous.current().meet("message")
+
+        def late():
+            rendezvous.current().meet("attachment")
+            return rendezvous.current().meet("message")
+
+        def gather(requests):
+            gathered.append(list(requests))
+            if "attachment" in requests:  # messages wait for the others to catch up
+                return [rendezvous.WAIT if r == "message" else "ok" for r in requests]
+            return [f"{r} {n}" for n, r in enumerate(requests)]
+
+        results = rendezvous.run_together([early, late, early], gather)
+        self.assertEqual(gathered, [["message", "attachment", "message"], ["message"] * 3])
+        self.assertEqual(sorted(results), ["message 0", "message 1", "message 2"])
+        with self.assertRaises(RuntimeError):
+            rendezvous.run_together([early], lambda r: [rendezvous.WAIT])
+
     def test_outside_a_task_there_is_no_meeting(self):
         self.assertIsNone(rendezvous.current())
         rendezvous.run_together([lambda: self.assertIsNotNone(rendezvous.current())], list)

@@ -253,6 +253,15 @@ class TestBatchReads(SpecialMailCase):
         for n in range(count):
             self.append(email(n))
 
+    def ask(self, ticket, customer, question):
+        """Post ``question`` on ``ticket`` to ``customer``, as an agent does; return it."""
+        return ticket.message_post(
+            body=question,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            partner_ids=customer.ids,
+        )
+
     SHAPES = {
         "match": "SELECT 'res.partner', p.id",
         "privacy flags": '"res_partner"."email_normalized" IN',
@@ -416,12 +425,7 @@ class TestBatchReads(SpecialMailCase):
                 {"name": f"Customer {n}", "email": f"customer{n}@answered{n}.example"}
             )
             ticket = tickets.create({"name": f"Answered {n}", "description": "First"})
-            sent = ticket.message_post(
-                body="Could you send a photo?",
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-                partner_ids=customer.ids,
-            )
+            sent = self.ask(ticket, customer, "Could you send a photo?")
             tickets |= ticket
             self.append(
                 make_email(
@@ -459,12 +463,7 @@ class TestBatchReads(SpecialMailCase):
                 {"name": f"Waiting {n}", "description": "First", "partner_id": customer.id}
             )
             ticket.message_subscribe(partner_ids=agent.partner_id.ids)
-            sent = ticket.message_post(
-                body="Which printer?",
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-                partner_ids=customer.ids,
-            )
+            sent = self.ask(ticket, customer, "Which printer?")
             customers |= customer
             replied |= ticket
             self.append(
